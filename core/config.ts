@@ -5,6 +5,8 @@ import { z } from 'zod';
 export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const TARGET_GROUP_ARN =
   /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
+const LOAD_BALANCER_ARN =
+  /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer\/(app|net)\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
 const ALARM_ARN = /^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[^\s]{1,255}$/;
 const SSM_DOCUMENT = /^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document\/)?[A-Za-z0-9_.\-]{3,128}$/;
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -152,8 +154,15 @@ export const DetectionSchema = z.strictObject({
     .strictObject({
       /** StatusCheckFailed on the serving instance. */
       statusChecks: z.boolean().default(true),
-      /** UnHealthyHostCount on the application's target groups. */
-      targetHealth: z.boolean().default(true),
+      /**
+       * UnHealthyHostCount on the application's target groups. CloudWatch publishes it per
+       * load balancer and target group, so the load balancer is needed to watch it.
+       */
+      targetHealth: z
+        .strictObject({
+          loadBalancerArn: z.string().regex(LOAD_BALANCER_ARN, 'expected a load balancer ARN like arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<16 hex>'),
+        })
+        .optional(),
       /** Alarms the user already has (process monitors, synthetic canaries...). */
       alarmArns: z.array(z.string().regex(ALARM_ARN, 'expected a CloudWatch alarm ARN like arn:aws:cloudwatch:<region>:<account>:alarm:<name>')).default([]),
     })
@@ -200,7 +209,7 @@ export const ApplicationSchema = z.strictObject({
   /** Higher wins: an application may preempt nodes running lower-priority applications (A5). */
   priority: z.number().int().min(0).max(1_000),
   /** Pools this application may draw nodes from; absent: all pools. */
-  pools: z.array(z.string()).optional(),
+  pools: z.array(z.string()).min(1, "list at least one pool, or leave 'pools' out to use every pool").optional(),
   requirements: HardwareRequirementsSchema.prefault({}),
   provisioning: ProvisioningSchema,
   cluster: ClusterSchema,

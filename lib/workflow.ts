@@ -1,0 +1,200 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ErrorNames, LAMBDA_SERVICE_ERRORS, NODE_FAILURE_ERRORS } from '../core/errors.ts';
+import type { StepName } from '../core/workflow-state.ts';
+
+export interface WorkflowProps {
+  /** One Lambda per workflow step. */
+  readonly steps: Readonly<Record<StepName, lambda.IFunction>>;
+  /** Topic the execution alarms notify. */
+  readonly alertTopic: sns.ITopic;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** @default Duration.hours(2) */
+  readonly timeout?: Duration;
+}
+
+/** State names, shared with tests and the local runtime. */
+export const States = {
+  Lock: 'LockApplication',
+  LockAcquired: 'LockAcquired?',
+  Skipped: 'AlreadyHandled',
+  Select: 'SelectAndClaimNode',
+  NodeClaimed: 'NodeClaimed?',
+  Provision: 'ProvisionNode',
+  Join: 'JoinCluster',
+  Shift: 'ShiftTrafficAndFence',
+  Release: 'ReleaseOldNode',
+  NeedsVerify: 'VerifyPerformance?',
+  Settle: 'SettleWindow',
+  Verify: 'VerifyPerformance',
+  StillDegraded: 'StillDegraded?',
+  Compensate: 'CompensateClaim',
+  RetryOrAlert: 'RetryAnotherNode?',
+  Notify: 'NotifyAdministrators',
+  Finish: 'FinishIncident',
+  Succeeded: 'Done',
+  Abandoned: 'FailoverAbandoned',
+} as const;
+
+/** Poll budget for steps that wait on AWS: 2 s, growing ×1.5 to 30 s between polls. */
+const POLL = { interval: Duration.seconds(2), backoffRate: 1.5, maxDelay: Duration.seconds(30), maxAttempts: 200 };
+
+/**
+ * The failover workflow (Standard):
+ *
+ *   lock ─► select+claim ─► provision ─► join ─► shift+fence ─► release ─► [settle ─► verify] ─► finish
+ *             ▲   │ none: stay | alert         │ node failure         (still degraded: next node, A15)
+ *             │   ▼                            ▼
+ *             └── compensate ◄─────────────────┘  attempts exhausted ─► notify ─► finish
+ *
+ * Each task takes the whole state and returns the whole new state; pending work is polled
+ * through Retry on StepPendingError; a Catch keeps the state and adds `failure`.
+ */
+export class Workflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+  public readonly failedAlarm: cloudwatch.Alarm;
+  public readonly timedOutAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const step = (state: string, name: StepName, comment: string) => {
+      const task = new tasks.LambdaInvoke(this, state, {
+        stateName: state,
+        comment,
+        lambdaFunction: props.steps[name],
+        // The function's own return value is the new state: no Payload wrapper.
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+      });
+      task.addRetry({
+        errors: [ErrorNames.AwsThrottled, ...LAMBDA_SERVICE_ERRORS],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 6,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      return task;
+    };
+    const polling = (task: tasks.LambdaInvoke) => {
+      task.addRetry({ errors: [ErrorNames.StepPending], ...POLL });
+      return task;
+    };
+
+    const lock = step(States.Lock, 'lock', 'One active failover per application; flap damping; cooldown');
+    const select = step(States.Select, 'select', 'Pick the best eligible pool node and claim its lease');
+    const provision = polling(step(States.Provision, 'provision', 'activate | install | boot-volume, polled until done'));
+    const join = polling(step(States.Join, 'join', 'Register in the target groups, move the logical address, run documents'));
+    const shift = polling(step(States.Shift, 'shift', 'Fence the old host, deregister it, start its halt documents'));
+    const release = polling(step(States.Release, 'release', 'Return the old node to the pool or quarantine it'));
+    const verify = step(States.Verify, 'verify', 'Is performance still below threshold on the new node? (A15)');
+    const compensate = step(States.Compensate, 'compensate', 'Undo what the failed attempt did; decide retry or alert');
+    const notify = step(States.Notify, 'notify', 'SNS alert to administrators');
+    const finish = step(States.Finish, 'finish', 'Record the outcome, emit service events and metrics, unlock');
+
+    const succeeded = new sfn.Succeed(this, States.Succeeded);
+    const abandoned = new sfn.Fail(this, States.Abandoned, {
+      error: 'FailoverAbandoned',
+      cause: 'The application could not be failed over; administrators were alerted',
+    });
+    const skipped = new sfn.Succeed(this, States.Skipped, { comment: 'Duplicate, damped or already in progress' });
+
+    // Anything that fails after a claim is compensated; before a claim there is nothing to undo.
+    const catchAll = { resultPath: '$.failure' };
+    for (const task of [provision, join, shift]) {
+      task.addCatch(compensate, { errors: [...NODE_FAILURE_ERRORS], ...catchAll });
+      task.addCatch(compensate, { errors: ['States.ALL'], ...catchAll });
+    }
+    select.addCatch(compensate, { errors: ['States.ALL'], ...catchAll });
+    // The old node is not on the critical path any more: a failed release is reported, not rolled back.
+    release.addCatch(compensate, { errors: ['States.ALL'], ...catchAll });
+    verify.addCatch(finish, { errors: ['States.ALL'], ...catchAll });
+    lock.addCatch(notify, { errors: ['States.ALL'], ...catchAll });
+    compensate.addCatch(notify, { errors: ['States.ALL'], ...catchAll });
+    notify.addCatch(finish, { errors: ['States.ALL'], ...catchAll });
+
+    const outcomeChoice = new sfn.Choice(this, 'Outcome?')
+      .when(sfn.Condition.stringEquals('$.outcome', 'alerted'), abandoned)
+      .otherwise(succeeded);
+    finish.next(outcomeChoice);
+    notify.next(finish);
+
+    const retryOrAlert = new sfn.Choice(this, States.RetryOrAlert)
+      .when(sfn.Condition.isPresent('$.pendingAlert.kind'), notify)
+      .when(sfn.Condition.isNotNull('$.outcome'), finish)
+      .otherwise(select);
+    compensate.next(retryOrAlert);
+
+    const settle = new sfn.Wait(this, States.Settle, { time: sfn.WaitTime.secondsPath('$.settleSeconds') });
+    const stillDegraded = new sfn.Choice(this, States.StillDegraded)
+      .when(sfn.Condition.isNotNull('$.outcome'), finish)
+      .otherwise(select);
+    settle.next(verify);
+    verify.next(stillDegraded);
+
+    const needsVerify = new sfn.Choice(this, States.NeedsVerify)
+      .when(sfn.Condition.stringEquals('$.trigger.kind', 'performance'), settle)
+      .otherwise(finish);
+
+    const nodeClaimed = new sfn.Choice(this, States.NodeClaimed)
+      .when(sfn.Condition.isNotNull('$.claim'), provision)
+      .when(sfn.Condition.isNotNull('$.pendingAlert'), notify)
+      .otherwise(finish);
+
+    provision.next(join);
+    join.next(shift);
+    shift.next(release);
+    release.next(needsVerify);
+    select.next(nodeClaimed);
+
+    const lockAcquired = new sfn.Choice(this, States.LockAcquired)
+      .when(sfn.Condition.stringEquals('$.outcome', 'deduplicated'), skipped)
+      // Damped (cooldown, flap window): recorded and finished without touching any node.
+      .when(sfn.Condition.isNotNull('$.outcome'), finish)
+      .otherwise(select);
+    lock.next(lockAcquired);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'rapid-failover: provision a pool node on the spot and fail the application over to it',
+      definitionBody: sfn.DefinitionBody.fromChainable(lock),
+      timeout: props.timeout ?? Duration.hours(2),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+
+    const alarmAction = new cwActions.SnsAction(props.alertTopic);
+    this.failedAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailed', {
+      alarmDescription: 'rapid-failover: a failover execution failed; see the failover record and the execution history',
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.timedOutAlarm = new cloudwatch.Alarm(this, 'ExecutionsTimedOut', {
+      alarmDescription: 'rapid-failover: a failover execution timed out; its node claim expires and the lock is released by lease',
+      metric: this.stateMachine.metricTimedOut({ period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failedAlarm.addAlarmAction(alarmAction);
+    this.timedOutAlarm.addAlarmAction(alarmAction);
+  }
+}
