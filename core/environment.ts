@@ -9,6 +9,8 @@ export const EnvNames = {
   AlertTopicArn: 'ALERT_TOPIC_ARN',
   EventBusName: 'EVENT_BUS_NAME',
   StateMachineArn: 'STATE_MACHINE_ARN',
+  /** Which workflow step a Lambda runs: lets the local runtime map the template's functions to handlers. */
+  Step: 'RAPID_FAILOVER_STEP',
   /** The validated config, as JSON. In AWS the bundler inlines it (no 4 KB environment limit). */
   Config: 'RAPID_FAILOVER_CONFIG',
 } as const;

@@ -86,7 +86,7 @@ export class RapidFailover extends Construct {
         handlerName: name,
         description: `rapid-failover workflow step: ${name}`,
         role: stepRole,
-        environment,
+        environment: { ...environment, [EnvNames.Step]: name },
         bundling,
         logRetention,
         logRemovalPolicy: removalPolicy,
@@ -106,7 +106,7 @@ export class RapidFailover extends Construct {
     this.intake = controlPlaneFunction(this, 'Intake', {
       handlerName: 'intake',
       description: 'rapid-failover intake: validate, dedupe and start one execution per incident',
-      environment: { ...environment, [EnvNames.StateMachineArn]: this.workflow.stateMachine.stateMachineArn },
+      environment: { ...environment, [EnvNames.StateMachineArn]: this.workflow.stateMachine.stateMachineArn, [EnvNames.Step]: 'intake' },
       bundling,
       logRetention,
       logRemovalPolicy: removalPolicy,
@@ -142,6 +142,8 @@ export class RapidFailover extends Construct {
   /** Each acknowledgement names the exact finding and why it is acceptable. */
   private acknowledgeJustifiedFindings(stepRole: iam.Role): void {
     const stack = Stack.of(this);
+    const region = findingText(stack.region, 'AWS::Region');
+    const account = findingText(stack.account, 'AWS::AccountId');
     const arnOf = (construct: Construct) => `<${stack.getLogicalId(construct.node.defaultChild as CfnElement)}.Arn>`;
     const ack = (scope: Construct, finding: string, reason: string) =>
       Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
@@ -149,10 +151,10 @@ export class RapidFailover extends Construct {
     const tagScoped =
       'Pool nodes are found at run time by tag: this resource pattern is limited by an aws:ResourceTag / ssm:resourceTag condition on the pool tag (or, for the swap task and volume, usable only together with such an instance).';
     for (const resource of ['instance/*', 'network-interface/*', 'replace-root-volume-task/*', 'volume/*']) {
-      ack(stepRole, `Resource::arn:<AWS::Partition>:ec2:${regionText(stack)}:<AWS::AccountId>:${resource}`, tagScoped);
+      ack(stepRole, `Resource::arn:<AWS::Partition>:ec2:${region}:${account}:${resource}`, tagScoped);
     }
     ack(stepRole, 'Resource::*', 'Describe/Get/List calls of EC2, SSM, ELB and CloudWatch and X-Ray trace writes support no resource-level permissions; every mutating action is scoped.');
-    ack(stepRole, `Resource::arn:<AWS::Partition>:cloudwatch:${regionText(stack)}:<AWS::AccountId>:alarm:rapid-failover-*`, 'Only the alarms this stack names rapid-failover-* are re-pointed to the node now serving.');
+    ack(stepRole, `Resource::arn:<AWS::Partition>:cloudwatch:${region}:${account}:alarm:rapid-failover-*`, 'Only the alarms this stack names rapid-failover-* are re-pointed to the node now serving.');
     ack(stepRole, 'Action::kms:GenerateDataKey*', "Publishing to the KMS-encrypted alert topic needs GenerateDataKey* on the topic's own key only.");
 
     const machineRole = this.workflow.stateMachine.role;
@@ -169,9 +171,9 @@ export class RapidFailover extends Construct {
   }
 }
 
-/** How cdk-nag prints the region in a finding: the literal, or the pseudo parameter in an env-agnostic stack. */
-function regionText(stack: Stack): string {
-  return Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+/** How cdk-nag prints a region or account in a finding: the literal, or the pseudo parameter in an env-agnostic stack. */
+function findingText(value: string, pseudo: 'AWS::Region' | 'AWS::AccountId'): string {
+  return Token.isUnresolved(value) ? `<${pseudo}>` : value;
 }
 
 function pascal(name: string): string {

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const repo = new URL('../..', import.meta.url).pathname;
+const tsx = join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const workDir = mkdtempSync(join(tmpdir(), 'rapid-failover-app-'));
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+/** Runs bin/app.ts as `cdk synth` does: context through CDK_CONTEXT_JSON, output into CDK_OUTDIR. */
+function synth(configFile: string, outdir = join(workDir, `out-${Math.random().toString(36).slice(2)}`)) {
+  const result = spawnSync(process.execPath, [tsx, 'bin/app.ts'], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ configFile }), CDK_OUTDIR: outdir },
+  });
+  return { ...result, outdir };
+}
+
+function writeConfig(name: string, mutate: (config: Record<string, any>) => void): string {
+  const config = JSON.parse(readFileSync(join(repo, 'failover.config.json'), 'utf8'));
+  mutate(config);
+  const file = join(workDir, name);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+describe('bin/app.ts', () => {
+  it('synthesizes the example config with every handler bundled by esbuild, the config inside', () => {
+    const { status, stderr, outdir } = synth('failover.config.json');
+    expect(stderr).not.toMatch(/Error/);
+    expect(status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'RapidFailover.template.json'), 'utf8'));
+    const functions = Object.values(template.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(11);
+    const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d, 'index.mjs'));
+    expect(bundles.filter(existsSync)).toHaveLength(11);
+    expect(readFileSync(bundles[0]!, 'utf8')).toContain('eipalloc-0a1b2c3d4e5f60718');
+  });
+
+  it('fails with one line per problem, naming the field, and no stack trace', () => {
+    const file = writeConfig('bad.json', (config) => {
+      config.applications[0].detection.performance.threshold = 'fast';
+      config.applications[1].cluster.targetGroupArns = ['arn:aws:elasticloadbalancing:eu-west-1:123:targetgroup/x'];
+      delete config.alerts;
+    });
+    const { status, stderr } = synth(file);
+    expect(status).toBe(1);
+    expect(stderr).toContain('applications[0].detection.performance.threshold: Invalid input: expected number, received string');
+    expect(stderr).toContain('applications[1].cluster.targetGroupArns[0]: expected a target group ARN');
+    expect(stderr).toContain('alerts: ');
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('rejects two applications with one name', () => {
+    const file = writeConfig('duplicate.json', (config) => {
+      config.applications[1].name = config.applications[0].name;
+    });
+    const { status, stderr } = synth(file);
+    expect(status).toBe(1);
+    expect(stderr).toContain("applications[1].name: application name 'checkout' is used twice");
+  });
+
+  it('names a config file that does not exist', () => {
+    const { status, stderr } = synth(join(workDir, 'missing.json'));
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/cannot read .*missing\.json: ENOENT/);
+  });
+});

@@ -1,0 +1,311 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import aslValidator from 'asl-validator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ErrorNames } from '../../core/errors.ts';
+import { STEPS } from '../../core/workflow-state.ts';
+import { States } from '../../lib/workflow.ts';
+import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
+import { exampleConfig, synthStack } from './synth.ts';
+
+type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+
+describe('RapidFailover stack', () => {
+  let synthesized: ReturnType<typeof synthStack>;
+  let template: ReturnType<typeof synthStack>['template'];
+  let json: CfnTemplate;
+
+  beforeAll(() => {
+    synthesized = synthStack();
+    template = synthesized.template;
+    json = template.toJSON() as CfnTemplate;
+  });
+
+  const statements = (): Statement[] =>
+    Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+    );
+  const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+  describe('state tables', () => {
+    it('creates three on-demand tables with encryption and point-in-time recovery', () => {
+      template.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
+      template.allResourcesProperties('AWS::DynamoDB::GlobalTable', {
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      });
+    });
+
+    it('keys the claims table by node and holder, with a TTL on leases', () => {
+      template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+        KeySchema: [
+          { AttributeName: 'nodeId', KeyType: 'HASH' },
+          { AttributeName: 'holder', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      });
+    });
+
+    it('retains the tables when the stack is deleted', () => {
+      const tables = template.findResources('AWS::DynamoDB::GlobalTable');
+      for (const table of Object.values(tables)) expect(table).toMatchObject({ DeletionPolicy: 'Retain' });
+    });
+  });
+
+  describe('alerts', () => {
+    it('encrypts the topic with a rotating KMS key and subscribes each administrator', () => {
+      template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+      template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    });
+
+    it('denies publishing over plain HTTP', () => {
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('lambdas', () => {
+    it('runs every handler on Node 22, ARM64, with tracing and JSON logs in a log group with retention', () => {
+      template.resourceCountIs('AWS::Lambda::Function', STEPS.length + 1);
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
+      });
+      template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    });
+
+    it('gives the step functions the table names and topic, and intake the state machine', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            STATE_MACHINE_ARN: Match.anyValue(),
+            STATE_TABLE_NAME: Match.anyValue(),
+            CLAIMS_TABLE_NAME: Match.anyValue(),
+            RECORDS_TABLE_NAME: Match.anyValue(),
+            ALERT_TOPIC_ARN: Match.anyValue(),
+          }),
+        },
+      });
+    });
+
+    it('attaches no AWS managed policy to any role', () => {
+      for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+        expect((role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns).toBeUndefined();
+      }
+    });
+  });
+
+  describe('least privilege', () => {
+    it('limits every mutating EC2 action on instances to the pool tag', () => {
+      const poolNodes = statements().find((s) => s.Sid === 'PoolNodesrapidfailoverpool');
+      expect(poolNodes).toBeDefined();
+      expect(actionsOf(poolNodes!)).toEqual(
+        expect.arrayContaining(['ec2:StartInstances', 'ec2:StopInstances', 'ec2:CreateReplaceRootVolumeTask']),
+      );
+      expect(poolNodes!.Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] },
+      });
+    });
+
+    it('lets the workflow write only its own tag keys, only on pool nodes', () => {
+      const tags = statements().find((s) => s.Sid === 'PoolNodeTagsrapidfailoverpool');
+      expect(tags?.Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] },
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['rapid-failover:*'] },
+      });
+    });
+
+    it('runs SSM commands only on pool-tagged instances and only the configured documents', () => {
+      const onInstances = statements().find((s) => s.Sid === 'PoolNodeCommandsrapidfailoverpool');
+      expect(onInstances?.Condition).toEqual({
+        StringEquals: { 'ssm:resourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] },
+      });
+      const documents = statements().find((s) => s.Sid === 'ConfiguredDocuments');
+      expect(JSON.stringify(documents?.Resource)).toContain(':document/AWS-RunShellScript');
+    });
+
+    it('registers targets only in the configured target groups', () => {
+      const groups = statements().find((s) => s.Sid === 'TargetGroups');
+      const config = exampleConfig();
+      expect(groups?.Resource).toEqual(config.applications.flatMap((a) => a.cluster.targetGroupArns));
+    });
+
+    it('moves only the configured Elastic IP allocations', () => {
+      const addresses = statements().find((s) => s.Sid === 'LogicalAddresses');
+      expect(JSON.stringify(addresses?.Resource)).toContain('elastic-ip/eipalloc-0a1b2c3d4e5f60718');
+    });
+
+    it('has no "*" resource on a mutating action without a condition', () => {
+      const readOnly = /^(ec2:Describe|ssm:(Get|List)|elasticloadbalancing:Describe|cloudwatch:(Get|Describe)|xray:)/;
+      // Step Functions' vended log delivery: AWS documents these actions with Resource "*" only.
+      const logDelivery = /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/;
+      const offenders = statements().filter((s) => {
+        const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+        const hasStar = resources.some((r) => r === '*');
+        return hasStar && !s.Condition && actionsOf(s).some((a) => !readOnly.test(a) && !logDelivery.test(a));
+      });
+      expect(offenders).toEqual([]);
+    });
+  });
+
+  describe('detection', () => {
+    it('creates the performance alarm as M of N datapoints below the threshold', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'rapid-failover-checkout-performance',
+        Namespace: 'Shop/Checkout',
+        MetricName: 'RequestsPerSecondPerHost',
+        Threshold: 200,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 5,
+        DatapointsToAlarm: 4,
+        Period: 60,
+      });
+    });
+
+    it('watches target health per load balancer and target group', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'rapid-failover-checkout-target-health',
+        MetricName: 'UnHealthyHostCount',
+        Dimensions: Match.arrayWith([
+          { Name: 'LoadBalancer', Value: 'app/shop/0123456789abcdef' },
+          { Name: 'TargetGroup', Value: 'targetgroup/checkout/0123456789abcdef' },
+        ]),
+      });
+    });
+
+    it('watches status checks on the preferred node', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'rapid-failover-checkout-status-check',
+        MetricName: 'StatusCheckFailed',
+        Dimensions: [{ Name: 'InstanceId', Value: 'i-0aaa0000000000001' }],
+      });
+    });
+
+    it('routes ALARM transitions of its own and the configured alarms to intake', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.cloudwatch'],
+          'detail-type': ['CloudWatch Alarm State Change'],
+          detail: { state: { value: ['ALARM'] } },
+          resources: Match.arrayWith(['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down']),
+        },
+        Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+      });
+    });
+
+    it('routes EC2 instances that stop or disappear to intake', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.ec2'],
+          'detail-type': ['EC2 Instance State-change Notification'],
+          detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
+        },
+      });
+    });
+
+    it('routes operator switchover and drill requests to intake', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['rapid-failover.operator'],
+          'detail-type': ['Switchover Requested', 'Drill Requested'],
+        },
+      });
+    });
+  });
+
+  describe('workflow', () => {
+    it('is a Standard state machine with logging at level ALL and tracing', () => {
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+      });
+    });
+
+    it('alarms on failed and timed-out executions into the alert topic', () => {
+      for (const metricName of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: metricName,
+          Namespace: 'AWS/States',
+          AlarmActions: [Match.objectLike({ Ref: Match.stringLikeRegexp('Topic') })],
+        });
+      }
+    });
+
+    it('has one Lambda task per step, starting at the lock', () => {
+      const { definition } = extractStateMachine(json);
+      expect(definition.StartAt).toBe(States.Lock);
+      const states = definition.States as Record<string, { Type: string; Resource?: string }>;
+      const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
+      expect(tasks.map(([name]) => name).sort()).toEqual(
+        [States.Lock, States.Select, States.Provision, States.Join, States.Shift, States.Release, States.Verify, States.Compensate, States.Notify, States.Finish].sort(),
+      );
+      for (const [, task] of tasks) expect(task.Resource).toMatch(/^arn:aws:lambda:/);
+    });
+
+    it('polls pending work with backoff and compensates node failures', () => {
+      const { definition } = extractStateMachine(json);
+      const provision = (definition.States as Record<string, Record<string, unknown>>)[States.Provision]!;
+      expect(provision.Retry).toEqual(
+        expect.arrayContaining([expect.objectContaining({ ErrorEquals: [ErrorNames.StepPending], BackoffRate: 1.5, MaxDelaySeconds: 30 })]),
+      );
+      expect(provision.Catch).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            ErrorEquals: expect.arrayContaining([ErrorNames.ProvisioningFailed, ErrorNames.StepTimeout]),
+            Next: States.Compensate,
+            ResultPath: '$.failure',
+          }),
+        ]),
+      );
+    });
+
+    it('retries throttling and Lambda service errors on every task', () => {
+      const { definition } = extractStateMachine(json);
+      for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Retry?: { ErrorEquals: string[] }[] }>)) {
+        if (state.Type !== 'Task') continue;
+        const errors = (state.Retry ?? []).flatMap((r) => r.ErrorEquals);
+        expect(errors, name).toEqual(expect.arrayContaining([ErrorNames.AwsThrottled, 'Lambda.TooManyRequestsException']));
+      }
+    });
+
+    it('waits the settle window only on a performance trigger before verifying (A15)', () => {
+      const { definition } = extractStateMachine(json);
+      const states = definition.States as Record<string, Record<string, unknown>>;
+      expect(states[States.Settle]).toMatchObject({ Type: 'Wait', SecondsPath: '$.settleSeconds', Next: States.Verify });
+      expect(states[States.NeedsVerify]).toMatchObject({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.trigger.kind', StringEquals: 'performance', Next: States.Settle }],
+      });
+    });
+
+    it('passes asl-validator', () => {
+      const { definition } = extractStateMachine(json);
+      const result = aslValidator(definition);
+      expect(result.errorsText()).toBe('');
+      expect(result.isValid).toBe(true);
+    });
+  });
+
+  it('exports the state machine ARN, topic ARN and table names', () => {
+    for (const output of ['StateMachineArn', 'AlertTopicArn', 'StateTableName', 'ClaimsTableName', 'RecordsTableName']) {
+      template.hasOutput(output, {});
+    }
+  });
+
+  it('passes the AwsSolutions cdk-nag checks with every acknowledgement justified', () => {
+    const report = new AwsSolutionsChecks(synthesized.app).validateScope(synthesized.stack);
+    const findings = report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`);
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+});
