@@ -16,7 +16,10 @@ export default tseslint.config(
       ...vitest.configs.recommended.rules,
       'vitest/no-focused-tests': 'error',
       'vitest/no-disabled-tests': 'error',
-      'vitest/expect-expect': 'error',
+      // CDK's Template.has*/resourceCountIs assert and throw like expect().
+      'vitest/expect-expect': ['error', { assertFunctionNames: ['expect', 'template.*', 'expectTypeOf'] }],
+      // expect(value, message) is vitest's own form.
+      'vitest/valid-expect': ['error', { maxArgs: 2 }],
     },
   },
 );

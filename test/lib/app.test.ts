@@ -19,6 +19,7 @@ function synth(configFile: string, outdir = join(workDir, `out-${Math.random().t
   return { ...result, outdir };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests corrupt the config on purpose
 function writeConfig(name: string, mutate: (config: Record<string, any>) => void): string {
   const config = JSON.parse(readFileSync(join(repo, 'failover.config.json'), 'utf8'));
   mutate(config);
