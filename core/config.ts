@@ -139,13 +139,14 @@ export const PerformanceDetectionSchema = z
       .default(60),
     /** N: datapoints looked at. */
     evaluationPeriods: z.number().int().min(1).max(100).default(5),
-    /** M of N: datapoints that must be bad (A10: "below threshold for at least an interval"). */
-    datapointsToAlarm: z.number().int().min(1).max(100).default(3),
+    /** M of N: datapoints that must be bad (A10: "below threshold for at least an interval"). Default: min(3, N). */
+    datapointsToAlarm: z.number().int().min(1).max(100).optional(),
   })
-  .refine((p) => p.datapointsToAlarm <= p.evaluationPeriods, {
+  .refine((p) => p.datapointsToAlarm === undefined || p.datapointsToAlarm <= p.evaluationPeriods, {
     message: 'datapointsToAlarm must not exceed evaluationPeriods',
     path: ['datapointsToAlarm'],
-  });
+  })
+  .transform((p) => ({ ...p, datapointsToAlarm: p.datapointsToAlarm ?? Math.min(3, p.evaluationPeriods) }));
 export type PerformanceDetection = z.infer<typeof PerformanceDetectionSchema>;
 
 export const DetectionSchema = z.strictObject({

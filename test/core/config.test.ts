@@ -56,6 +56,12 @@ describe('parseConfig: a valid config', () => {
     expect(config.applications[0]?.detection.performance).toMatchObject({ statistic: 'Average', periodSeconds: 60, evaluationPeriods: 5, datapointsToAlarm: 3 });
   });
 
+  it('A10: with fewer than 3 periods evaluated, datapoints to alarm defaults to all of them', () => {
+    const config = parseConfig(withApp({ detection: { performance: { namespace: 'App', metricName: 'Latency', threshold: 250, comparison: 'GreaterThanThreshold', evaluationPeriods: 2 } } }));
+
+    expect(config.applications[0]?.detection.performance).toMatchObject({ evaluationPeriods: 2, datapointsToAlarm: 2 });
+  });
+
   it('C2: accepts a preferred node and a sequenced list of possible nodes', () => {
     const config = parseConfig(withApp({ placement: { preferredNode: nodeId(1), possibleNodes: [nodeId(2), nodeId(3)] } }));
 
