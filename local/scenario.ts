@@ -1,0 +1,157 @@
+// A scenario: the config (same format as deploy), a fleet, optional latency overrides and a
+// timeline of injected events. `failover simulate <scenario>` runs it on the local runtime.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, ConfigSchema, describeIssues, INSTANCE_ID, type Config } from '../core/config.ts';
+import { OUTCOMES } from '../core/workflow-state.ts';
+
+const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
+const appName = z.string().min(1).max(40);
+const at = z.number().min(0).describe('Seconds of virtual time after the scenario starts');
+
+export const ScenarioInstanceSchema = z.strictObject({
+  id: instanceId,
+  type: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an instance type like 'm7i.xlarge'"),
+  state: z.enum(['running', 'stopped']).default('running'),
+  tags: z.record(z.string(), z.string()).default({}),
+  /** Applications this instance serves when the scenario starts (several on a virtual-node host). */
+  runs: z.array(appName).default([]),
+  /** Applications already installed (activate provisioning needs them there). */
+  installed: z.array(appName).default([]),
+  /** Status checks fail from the start. */
+  impaired: z.boolean().default(false),
+});
+export type ScenarioInstance = z.infer<typeof ScenarioInstanceSchema>;
+
+export const TimelineEventSchema = z.discriminatedUnion('event', [
+  z.strictObject({
+    at,
+    event: z.literal('performance-degraded'),
+    app: appName,
+    /** The metric value the application reports from now on, on whichever node it runs. */
+    value: z.number(),
+    /** Only on this node (default: wherever it runs now, and on nodes listed in `alsoOn`). */
+    alsoOn: z.array(instanceId).default([]),
+  }),
+  z.strictObject({ at, event: z.literal('performance-recovered'), app: appName }),
+  z.strictObject({ at, event: z.literal('instance-failed'), node: instanceId }),
+  z.strictObject({ at, event: z.literal('instance-stopped'), node: instanceId }),
+  z.strictObject({ at, event: z.literal('health-check-failing'), node: instanceId }),
+  z.strictObject({
+    at,
+    event: z.literal('provisioning-fails'),
+    node: instanceId,
+    /** How provisioning fails on this node: its SSM commands fail, its root-volume swap fails, or it will not start. */
+    how: z.enum(['command-fails', 'root-volume-fails', 'start-fails']).default('command-fails'),
+  }),
+  z.strictObject({ at, event: z.literal('switchover'), app: appName, to: instanceId.optional(), requestedBy: z.string().default('operator') }),
+  z.strictObject({ at, event: z.literal('drill'), app: appName, requestedBy: z.string().default('operator') }),
+  z.strictObject({
+    at,
+    event: z.literal('alarm-flapping'),
+    app: appName,
+    /** ALARM transitions raised, `intervalSeconds` apart (OK in between). */
+    times: z.number().int().min(2).max(50),
+    intervalSeconds: z.number().min(1),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('duplicate-alarm'),
+    app: appName,
+    /** The same ALARM event delivered this many times (EventBridge is at-least-once). */
+    times: z.number().int().min(2).max(50),
+  }),
+]);
+export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
+
+export const ScenarioSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: z.string().min(1),
+    description: z.string().default(''),
+    /** The control plane config, inline, in the same format as failover.config.json. */
+    config: ConfigSchema.optional(),
+    /** Or a path to a config file, relative to the scenario file. */
+    configFile: z.string().optional(),
+    fleet: z.strictObject({ instances: z.array(ScenarioInstanceSchema).min(1, 'the fleet needs at least one instance') }),
+    /** Partial latency model merged over the defaults (local/fleet/latency.ts). */
+    latency: z.record(z.string(), z.unknown()).default({}),
+    timeline: z.array(TimelineEventSchema).min(1, 'the timeline needs at least one event'),
+    /** Outcomes the scenario expects per application; any other outcome exits with code 1. */
+    expect: z.record(appName, z.array(z.enum(OUTCOMES)).min(1)).default({}),
+    /** Virtual seconds to run after the last event before stopping. */
+    runForSeconds: z.number().min(1).max(86_400).default(3_600),
+  })
+  .superRefine((scenario, ctx) => {
+    if (!scenario.config === !scenario.configFile) {
+      ctx.addIssue({ code: 'custom', message: "give exactly one of 'config' (inline) or 'configFile' (a path)", path: ['config'] });
+    }
+    const ids = new Set<string>();
+    scenario.fleet.instances.forEach((instance, index) => {
+      if (ids.has(instance.id)) ctx.addIssue({ code: 'custom', message: `instance ${instance.id} is listed twice`, path: ['fleet', 'instances', index, 'id'] });
+      ids.add(instance.id);
+    });
+    scenario.timeline.forEach((event, index) => {
+      if ('node' in event && !ids.has(event.node)) {
+        ctx.addIssue({ code: 'custom', message: `unknown instance ${event.node}; it is not in fleet.instances`, path: ['timeline', index, 'node'] });
+      }
+    });
+  });
+export type Scenario = z.infer<typeof ScenarioSchema> & { config: Config };
+
+/** Field-named problems after the config is known: applications the fleet or timeline name must exist. */
+function crossCheck(scenario: z.infer<typeof ScenarioSchema>, config: Config): string[] {
+  const apps = new Set(config.applications.map((a) => a.name));
+  const problems: string[] = [];
+  scenario.fleet.instances.forEach((instance, i) =>
+    [...instance.runs, ...instance.installed].forEach((app) => {
+      if (!apps.has(app)) problems.push(`fleet.instances[${i}]: unknown application '${app}'; expected one of: ${[...apps].join(', ')}`);
+    }),
+  );
+  scenario.timeline.forEach((event, i) => {
+    if ('app' in event && !apps.has(event.app)) problems.push(`timeline[${i}].app: unknown application '${event.app}'; expected one of: ${[...apps].join(', ')}`);
+  });
+  Object.keys(scenario.expect).forEach((app) => {
+    if (!apps.has(app)) problems.push(`expect.${app}: unknown application '${app}'`);
+  });
+  return problems;
+}
+
+export function parseScenario(raw: unknown, source: string, baseDir = '.'): Scenario {
+  const parsed = ScenarioSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error.issues));
+  const scenario = parsed.data;
+  const config = scenario.config ?? loadLinkedConfig(resolve(baseDir, scenario.configFile!));
+  const problems = crossCheck(scenario, config);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return { ...scenario, config };
+}
+
+function loadLinkedConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`configFile: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  }
+  const parsed = ConfigSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+export function loadScenarioFile(file: string): Scenario {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? `not valid JSON: ${error.message}` : `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+    throw new ConfigError(file, [`(file): ${reason}`]);
+  }
+  return parseScenario(raw, file, dirname(file));
+}
+
+/** JSON Schema of the scenario format, generated from the zod schema (editor support; README documents it). */
+export function scenarioJsonSchema(): unknown {
+  return z.toJSONSchema(ScenarioSchema, { io: 'input', unrepresentable: 'any' });
+}
