@@ -1,0 +1,183 @@
+// Runs the synthesized state machine definition with aws-local-stepfunctions, each Task
+// invoking the real handler in-process. Retry intervals and Wait states take virtual time:
+// the library is told to wait 0 ms, and the runner sleeps the interval AWS would have waited
+// on the virtual clock instead.
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+
+export type TaskHandler = (input: unknown) => Promise<unknown>;
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
+}
+
+interface StateDefinition {
+  Type: string;
+  Next?: string;
+  Resource?: string;
+  Retry?: Retrier[];
+  Seconds?: number;
+  SecondsPath?: string;
+}
+
+export interface StepTiming {
+  state: string;
+  startedAt: Date;
+  endedAt: Date;
+  invocations: number;
+  /** The error the last invocation ended with, if it failed. */
+  error?: string;
+}
+
+export interface ExecutionResult {
+  name: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  output: unknown;
+  error?: { Error: string; Cause: unknown };
+  startedAt: Date;
+  endedAt: Date;
+  steps: StepTiming[];
+  /** State names in the order the execution entered them (tasks only), retries collapsed. */
+  path: string[];
+}
+
+export interface WorkflowRunnerOptions {
+  definition: Record<string, unknown>;
+  /** Task state name → the handler it runs. */
+  handlers: Record<string, TaskHandler>;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const DEFAULTS = { IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 } as const;
+
+export class WorkflowRunner {
+  private readonly machine: StateMachine;
+  private readonly states: Record<string, StateDefinition>;
+  /** Task states whose only way in is a Wait state: that wait is slept before the task runs. */
+  private readonly waitBefore = new Map<string, StateDefinition>();
+
+  constructor(private readonly options: WorkflowRunnerOptions) {
+    this.machine = new StateMachine(options.definition as unknown as StateMachineDefinition);
+    this.states = options.definition.States as Record<string, StateDefinition>;
+    for (const [name, state] of Object.entries(this.states)) {
+      if (state.Type === 'Task' && !options.handlers[name]) throw new Error(`no local handler for task state ${name}`);
+      if (state.Type === 'Wait' && state.Next) this.waitBefore.set(state.Next, state);
+    }
+  }
+
+  async execute(name: string, input: unknown): Promise<ExecutionResult> {
+    const startedAt = this.options.now();
+    const tracker = new ExecutionTracker(this.states, this.waitBefore, this.options);
+    const zero = Object.fromEntries(Object.keys(this.states).map((s) => [s, 0]));
+    const { result } = this.machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: tracker.handlers(),
+        waitTimeOverrides: zero,
+        retryIntervalOverrides: zero,
+      },
+      context: { Execution: { Name: name, Id: name, StartTime: startedAt.toISOString(), Input: input } } as never,
+    });
+    try {
+      const output = await result;
+      return { name, status: 'SUCCEEDED', output, startedAt, endedAt: this.options.now(), steps: tracker.timings(), path: tracker.path };
+    } catch (error) {
+      if (!(error instanceof ExecutionError)) throw error;
+      const cause = (error as ExecutionError & { cause?: { name?: string; message?: string } }).cause;
+      return {
+        name,
+        status: 'FAILED',
+        output: null,
+        error: { Error: cause?.name ?? error.name, Cause: cause?.message ?? error.message },
+        startedAt,
+        endedAt: this.options.now(),
+        steps: tracker.timings(),
+        path: tracker.path,
+      };
+    }
+  }
+}
+
+/** Per execution: which state ran last, how often it was retried, and step timings. */
+class ExecutionTracker {
+  readonly path: string[] = [];
+  private readonly steps = new Map<string, StepTiming>();
+  private lastState: string | null = null;
+  private lastError: string | null = null;
+  private retriesByRetrier = new Map<number, number>();
+
+  constructor(
+    private readonly states: Record<string, StateDefinition>,
+    private readonly waitBefore: Map<string, StateDefinition>,
+    private readonly options: WorkflowRunnerOptions,
+  ) {}
+
+  handlers(): Record<string, (input: unknown) => Promise<never>> {
+    return Object.fromEntries(
+      Object.entries(this.options.handlers).map(([state, handler]) => [state, (input: unknown) => this.invoke(state, handler, input) as Promise<never>]),
+    );
+  }
+
+  timings(): StepTiming[] {
+    return [...this.steps.values()];
+  }
+
+  private async invoke(state: string, handler: TaskHandler, input: unknown): Promise<unknown> {
+    const isRetry = this.lastState === state && this.lastError !== null;
+    if (isRetry) {
+      await this.options.sleep(this.retryDelayMs(state, this.lastError!));
+    } else {
+      this.retriesByRetrier.clear();
+      this.path.push(state);
+      const wait = this.waitBefore.get(state);
+      if (wait) await this.options.sleep(waitSeconds(wait, input) * 1000);
+    }
+    this.lastState = state;
+    const startedAt = this.options.now();
+    const timing = this.steps.get(state) ?? { state, startedAt, endedAt: startedAt, invocations: 0 };
+    this.steps.set(state, timing);
+    timing.invocations++;
+    try {
+      const output = await handler(input);
+      this.lastError = null;
+      delete timing.error;
+      return output;
+    } catch (error) {
+      this.lastError = error instanceof Error ? error.name : 'Error';
+      timing.error = this.lastError;
+      throw error;
+    } finally {
+      timing.endedAt = this.options.now();
+    }
+  }
+
+  /** The interval Step Functions would wait before this retry (FULL jitter: its mean, half). */
+  private retryDelayMs(state: string, error: string): number {
+    const retriers = this.states[state]?.Retry ?? [];
+    const index = retriers.findIndex((r) => r.ErrorEquals.some((e) => e === error || e === 'States.ALL' || e === 'States.TaskFailed'));
+    const retrier = retriers[index];
+    if (!retrier) return 0;
+    const attempt = this.retriesByRetrier.get(index) ?? 0;
+    this.retriesByRetrier.set(index, attempt + 1);
+    const interval = (retrier.IntervalSeconds ?? DEFAULTS.IntervalSeconds) * (retrier.BackoffRate ?? DEFAULTS.BackoffRate) ** attempt;
+    const capped = Math.min(interval, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+    return (retrier.JitterStrategy === 'FULL' ? capped / 2 : capped) * 1000;
+  }
+}
+
+function waitSeconds(wait: StateDefinition, input: unknown): number {
+  if (wait.Seconds !== undefined) return wait.Seconds;
+  if (wait.SecondsPath) {
+    const value = wait.SecondsPath.replace(/^\$\.?/, '')
+      .split('.')
+      .filter(Boolean)
+      .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], input);
+    if (typeof value === 'number') return value;
+    throw new Error(`Wait ${wait.SecondsPath} did not resolve to a number`);
+  }
+  return 0;
+}
