@@ -1,3 +1,99 @@
-import { notImplemented } from '../not-implemented.ts';
+// FinishIncident: settle the outcome, write the failover record (nodes, attempts, alerts, RTO),
+// add the incident to the application's history (flap damping), announce Service Up / Down to
+// the other groups (C8), point the status-check alarm at the serving node, count the metrics,
+// publish any alert still pending, and release the lock if this incident holds it.
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricNames, ServiceDetailTypes } from '../../core/metrics.ts';
+import { WorkflowStateSchema, type Outcome, type WorkflowState } from '../../core/workflow-state.ts';
+import { publishPending } from '../alerting.ts';
+import { repointStatusAlarm } from '../adapters/alarms.ts';
+import { getAppState, releaseLock, updateAppState, withHistoryEntry } from '../adapters/app-state.ts';
+import { putServiceEvent } from '../adapters/notify.ts';
+import { getRecord, updateRecord } from '../adapters/records.ts';
+import { lazyHandler } from '../deps.ts';
+import { describeFailure, movedOutcome } from '../policy.ts';
+import { whereRuns } from '../pool-view.ts';
+import { defineStep, type StepContext } from '../step.ts';
 
-export const handler = notImplemented('finish');
+const MOVED: readonly Outcome[] = ['failed-over', 'switched-over'];
+
+export const makeHandler = defineStep('finish', WorkflowStateSchema, async (ctx, state) => {
+  const { deps, app } = ctx;
+  const tables = deps.env.tables;
+  const [appState, record] = await Promise.all([getAppState(deps.ddb, tables.state, app.name), getRecord(deps.ddb, tables.records, state)]);
+  const serving = whereRuns(app, appState);
+  // A shift happened in this incident (shift stamps the record): the serving node is the new one.
+  // A later hop that found no better node (A15 then A14) does not undo that move.
+  const movedTo = record?.shiftedAt && serving ? serving : null;
+  const outcome: Outcome =
+    movedTo && (state.outcome === null || state.outcome === 'stayed') ? movedOutcome(state.trigger.kind) : (state.outcome ?? 'stayed');
+  const rtoSeconds = movedTo && record?.shiftedAt ? rto(state.trigger.observedAt, record.shiftedAt) : null;
+  const alerts = [...state.alerts, ...(state.pendingAlert ? [state.pendingAlert] : [])];
+
+  await updateRecord(deps.ddb, tables.records, state, {
+    set: {
+      outcome,
+      toNode: serving ?? undefined,
+      fromNode: record?.fromNode ?? undefined,
+      attempts: state.attempt,
+      triedNodes: state.triedNodes,
+      alerts,
+      explanation: state.explanation,
+      endedAt: ctx.now.toISOString(),
+      rtoSeconds: rtoSeconds ?? undefined,
+      failure: state.failure ? describeFailure(state.failure) : undefined,
+    },
+  });
+  await updateAppState(deps.ddb, tables.state, app.name, {
+    set: {
+      history: withHistoryEntry(appState?.history, { incidentId: state.incidentId, startedAt: state.startedAt, outcome }),
+      updatedAt: ctx.now.toISOString(),
+    },
+  });
+
+  await announce(ctx, state, { outcome, serving, movedTo, previous: typeof record?.fromNode === 'string' ? record.fromNode : null });
+  if (movedTo && app.detection.failure.statusChecks) {
+    const repointed = await repointStatusAlarm(deps.cloudwatch, app.name, movedTo);
+    ctx.log.info('status-check alarm', { repointed, nodeId: movedTo });
+  }
+
+  if (MOVED.includes(outcome)) deps.metrics.addMetric(MetricNames.FailoversSucceeded, MetricUnit.Count, 1);
+  if (outcome === 'alerted') deps.metrics.addMetric(MetricNames.FailoversFailed, MetricUnit.Count, 1);
+  if (rtoSeconds !== null) deps.metrics.addMetric(MetricNames.RtoSeconds, MetricUnit.Seconds, rtoSeconds);
+  deps.metrics.addMetadata('app', app.name);
+  deps.metrics.addMetadata('incidentId', state.incidentId);
+
+  const released = await releaseLock(deps.ddb, tables.state, app.name, state.incidentId);
+  ctx.log.info('incident finished', { outcome, serving, rtoSeconds, lockReleased: released });
+  const published = await publishPending(ctx, state);
+  return { ...published, outcome };
+});
+
+/** C8: the other groups hear when the application is up on a new node, or has no host. */
+async function announce(
+  ctx: StepContext,
+  state: WorkflowState,
+  input: { outcome: Outcome; serving: string | null; movedTo: string | null; previous: string | null },
+): Promise<void> {
+  const { deps, app } = ctx;
+  const base = { app: app.name, incidentId: state.incidentId, trigger: state.trigger.kind, outcome: input.outcome };
+  if (input.movedTo) {
+    await putServiceEvent(deps.events, deps.env.eventBusName, ServiceDetailTypes.Up, { ...base, node: input.movedTo, previousNode: input.previous });
+    return;
+  }
+  const down = input.serving === null || (input.outcome === 'alerted' && state.trigger.kind === 'failure');
+  if (down) {
+    await putServiceEvent(deps.events, deps.env.eventBusName, ServiceDetailTypes.Down, {
+      ...base,
+      node: input.serving,
+      reason: input.serving === null ? 'no node serves the application' : `the failover failed and ${input.serving} has failed`,
+    });
+  }
+}
+
+function rto(observedAt: string, shiftedAt: string): number | null {
+  const seconds = (Date.parse(shiftedAt) - Date.parse(observedAt)) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.round(seconds * 1000) / 1000) : null;
+}
+
+export const handler = lazyHandler(makeHandler);

@@ -1,3 +1,246 @@
-import { notImplemented } from '../not-implemented.ts';
+// Intake (not a workflow step): EventBridge → validate → one execution per incident.
+// CloudWatch alarm state changes map back to their application by name (alarms this stack
+// creates are `rapid-failover-<app>-<kind>`) or by the application's own alarm ARNs; an EC2
+// instance state change maps to every application the instance serves (a virtual-node host
+// may serve several, B1); operator requests name their application (C6). The execution name
+// is the incident id, derived from the event itself, so a redelivered event collapses.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { INSTANCE_ID, type Application, type Config } from '../../core/config.ts';
+import { ValidationError } from '../../core/errors.ts';
+import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
+import { IncidentInputSchema, type IncidentInput, type TriggerKind } from '../../core/workflow-state.ts';
+import { getAppStates } from '../adapters/app-state.ts';
+import { startIncident } from '../adapters/executions.ts';
+import { toNamedError } from '../aws-errors.ts';
+import { lazyHandler, type Deps } from '../deps.ts';
+import { whereRuns } from '../pool-view.ts';
+import { parseInput } from '../step.ts';
 
-export const handler = notImplemented('intake');
+export interface IntakeResult {
+  started: string[];
+  deduplicated: string[];
+  ignored: string[];
+}
+
+/** EC2 instance states that mean a serving node has gone (A11); the rule routes only these. */
+export const INSTANCE_FAILURE_STATES: readonly string[] = ['stopping', 'stopped', 'shutting-down', 'terminated'];
+
+const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
+const timestamp = z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'expected a timestamp');
+
+const EnvelopeSchema = z.looseObject({
+  id: z.string().min(1),
+  source: z.string().min(1),
+  'detail-type': z.string().min(1),
+  time: timestamp,
+  resources: z.array(z.string()).default([]),
+  detail: z.unknown(),
+});
+
+const AlarmDetailSchema = z.looseObject({
+  alarmName: z.string().min(1),
+  state: z.looseObject({ value: z.string().min(1), reason: z.string().optional(), timestamp }),
+  configuration: z
+    .looseObject({
+      metrics: z
+        .array(z.looseObject({ metricStat: z.looseObject({ metric: z.looseObject({ dimensions: z.record(z.string(), z.string()).optional() }) }).optional() }))
+        .optional(),
+    })
+    .optional(),
+});
+
+const InstanceDetailSchema = z.looseObject({ 'instance-id': instanceId, state: z.string().min(1) });
+
+const OperatorDetailSchema = z.looseObject({
+  app: z.string().min(1).max(40),
+  toNode: instanceId.optional(),
+  requestedBy: z.string().min(1).max(256),
+});
+
+/** Service Down that the workflow itself announces when it preempts an application (A5). */
+const PreemptedDetailSchema = z.looseObject({
+  app: z.string().min(1).max(40),
+  node: instanceId.nullable().optional(),
+  reason: z.string(),
+  preemptedBy: z.string().optional(),
+});
+
+type Envelope = z.infer<typeof EnvelopeSchema>;
+
+interface Incident {
+  app: string;
+  kind: TriggerKind;
+  source: string;
+  reason: string;
+  observedAt: string;
+  fromNode?: string;
+  requestedNode?: string;
+}
+
+export function makeHandler(deps: Deps): (event: unknown) => Promise<IntakeResult> {
+  return async (event) => {
+    const envelope = parseInput(EnvelopeSchema, event, 'intake: not an EventBridge event');
+    deps.logger.appendKeys({ eventId: envelope.id, eventSource: envelope.source });
+    try {
+      const result: IntakeResult = { started: [], deduplicated: [], ignored: [] };
+      const incidents = await toIncidents(deps, envelope, result.ignored);
+      const stateMachineArn = incidents.length > 0 ? requireStateMachine(deps) : '';
+      for (const incident of incidents) {
+        const input = toInput(incident);
+        deps.logger.info('incident', { incidentId: input.incidentId, app: input.app, kind: input.trigger.kind });
+        const outcome = await startIncident(deps.sfn, stateMachineArn, input);
+        (outcome === 'started' ? result.started : result.deduplicated).push(input.incidentId);
+      }
+      deps.logger.info('intake done', { ...result });
+      return result;
+    } catch (error) {
+      throw toNamedError(error);
+    } finally {
+      deps.logger.removeKeys(['eventId', 'eventSource']);
+    }
+  };
+}
+
+function requireStateMachine(deps: Deps): string {
+  if (!deps.env.stateMachineArn) throw new Error('intake needs STATE_MACHINE_ARN: the workflow to start is not configured');
+  return deps.env.stateMachineArn;
+}
+
+async function toIncidents(deps: Deps, envelope: Envelope, ignored: string[]): Promise<Incident[]> {
+  const kind = `${envelope.source} / ${envelope['detail-type']}`;
+  if (envelope.source === 'aws.cloudwatch' && envelope['detail-type'] === 'CloudWatch Alarm State Change') {
+    return alarmIncidents(deps.env.config, envelope, parseInput(AlarmDetailSchema, envelope.detail, 'intake: malformed alarm state change'), ignored);
+  }
+  if (envelope.source === 'aws.ec2' && envelope['detail-type'] === 'EC2 Instance State-change Notification') {
+    return instanceIncidents(deps, envelope, parseInput(InstanceDetailSchema, envelope.detail, 'intake: malformed EC2 state change'), ignored);
+  }
+  if (envelope.source === OPERATOR_EVENT_SOURCE && Object.values<string>(OperatorDetailTypes).includes(envelope['detail-type'])) {
+    return operatorIncidents(deps.env.config, envelope, parseInput(OperatorDetailSchema, envelope.detail, 'intake: malformed operator request'), ignored);
+  }
+  if (envelope.source === EVENT_SOURCE && envelope['detail-type'] === ServiceDetailTypes.Down) {
+    const detail = parseInput(PreemptedDetailSchema, envelope.detail, 'intake: malformed Service Down event');
+    if (detail.reason !== 'preempted') {
+      ignored.push(`Service Down for ${detail.app}: ${detail.reason} (only preemption starts a failover)`);
+      return [];
+    }
+    if (!known(deps.env.config, detail.app, ignored)) return [];
+    return [
+      {
+        app: detail.app,
+        kind: 'failure',
+        source: envelope.id,
+        reason: `preempted on ${detail.node ?? 'its node'} by ${detail.preemptedBy ?? 'a higher-priority application'} (A5)`,
+        observedAt: iso(envelope.time),
+      },
+    ];
+  }
+  throw new ValidationError(`intake: unsupported event ${kind}`);
+}
+
+function known(config: Config, app: string, ignored: string[]): boolean {
+  if (config.applications.some((a) => a.name === app)) return true;
+  ignored.push(`unknown application '${app}'`);
+  return false;
+}
+
+function alarmIncidents(config: Config, envelope: Envelope, detail: z.infer<typeof AlarmDetailSchema>, ignored: string[]): Incident[] {
+  if (detail.state.value !== 'ALARM') {
+    ignored.push(`alarm ${detail.alarmName} is ${detail.state.value}`);
+    return [];
+  }
+  const dimensions = detail.configuration?.metrics?.[0]?.metricStat?.metric.dimensions ?? {};
+  const node = INSTANCE_ID.test(dimensions.InstanceId ?? '') ? dimensions.InstanceId : undefined;
+  const incidents = config.applications.flatMap((app) => {
+    const kind = alarmKind(app, detail.alarmName, envelope.resources);
+    if (!kind) return [];
+    return [
+      {
+        app: app.name,
+        kind,
+        source: detail.alarmName,
+        reason: detail.state.reason ?? `alarm ${detail.alarmName} is ALARM`,
+        observedAt: iso(detail.state.timestamp),
+        // The instance a status-check alarm watches is the node the trigger is about.
+        ...(kind === 'failure' && node ? { fromNode: node } : {}),
+      } satisfies Incident,
+    ];
+  });
+  if (incidents.length === 0) ignored.push(`alarm ${detail.alarmName} belongs to no application`);
+  return incidents;
+}
+
+/** performance alarm → 'performance' (A10); target health, status checks, the app's own alarms → 'failure' (A11). */
+function alarmKind(app: Application, name: string, resources: readonly string[]): TriggerKind | null {
+  if (name === alarmName(app.name, 'performance')) return 'performance';
+  if (name === alarmName(app.name, 'status-check')) return 'failure';
+  const health = alarmName(app.name, 'target-health');
+  if (name === health || new RegExp(`^${escape(health)}-\\d+$`).test(name)) return 'failure';
+  const own = app.detection.failure.alarmArns.some((arn) => resources.includes(arn) || arn.endsWith(`:alarm:${name}`));
+  return own ? 'failure' : null;
+}
+
+async function instanceIncidents(deps: Deps, envelope: Envelope, detail: z.infer<typeof InstanceDetailSchema>, ignored: string[]): Promise<Incident[]> {
+  const node = detail['instance-id'];
+  if (!INSTANCE_FAILURE_STATES.includes(detail.state)) {
+    ignored.push(`${node} is ${detail.state}`);
+    return [];
+  }
+  const config = deps.env.config;
+  const states = await getAppStates(deps.ddb, deps.env.tables.state, config.applications.map((a) => a.name));
+  const served = config.applications.filter((app) => whereRuns(app, states.get(app.name)) === node);
+  if (served.length === 0) {
+    ignored.push(`${node} serves no managed application`);
+    return [];
+  }
+  return served.map((app) => ({
+    app: app.name,
+    kind: 'failure' as const,
+    source: envelope.id,
+    reason: `instance ${node} is ${detail.state}`,
+    observedAt: iso(envelope.time),
+    fromNode: node,
+  }));
+}
+
+function operatorIncidents(config: Config, envelope: Envelope, detail: z.infer<typeof OperatorDetailSchema>, ignored: string[]): Incident[] {
+  if (!known(config, detail.app, ignored)) return [];
+  const kind: TriggerKind = envelope['detail-type'] === OperatorDetailTypes.Drill ? 'drill' : 'switchover';
+  return [
+    {
+      app: detail.app,
+      kind,
+      source: detail.requestedBy,
+      reason: `${kind} requested by ${detail.requestedBy}${detail.toNode ? ` to ${detail.toNode}` : ''} (C6)`,
+      observedAt: iso(envelope.time),
+      ...(detail.toNode ? { requestedNode: detail.toNode } : {}),
+    },
+  ];
+}
+
+/** `<UTC yyyymmddThhmmss>-<app>-<kind>-<6 hex of sha256(source)>`: at most 15+1+40+1+11+1+6 = 75 characters. */
+export function incidentIdOf(incident: Pick<Incident, 'app' | 'kind' | 'source' | 'observedAt'>): string {
+  const compact = incident.observedAt.replace(/[-:]/g, '').slice(0, 15);
+  const hash = createHash('sha256').update(incident.source).digest('hex').slice(0, 6);
+  return `${compact}-${incident.app}-${incident.kind}-${hash}`;
+}
+
+function toInput(incident: Incident): IncidentInput {
+  return IncidentInputSchema.parse({
+    incidentId: incidentIdOf(incident),
+    app: incident.app,
+    trigger: { kind: incident.kind, source: incident.source.slice(0, 512), reason: incident.reason.slice(0, 2_048), observedAt: incident.observedAt },
+    ...(incident.fromNode ? { fromNode: incident.fromNode } : {}),
+    ...(incident.requestedNode ? { requestedNode: incident.requestedNode } : {}),
+  });
+}
+
+function iso(time: string): string {
+  return new Date(Date.parse(time)).toISOString();
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export const handler = lazyHandler(makeHandler);

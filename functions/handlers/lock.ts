@@ -1,3 +1,83 @@
-import { notImplemented } from '../not-implemented.ts';
+// LockApplication: one active failover per application (deduplicated by incident), switching
+// disabled on the last possible node (C7), cooldown and flap damping, then the incident's record.
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Application } from '../../core/config.ts';
+import { checkDamping } from '../../core/decisions.ts';
+import { MetricNames } from '../../core/metrics.ts';
+import { IncidentInputSchema, initialState, type IncidentInput, type WorkflowState } from '../../core/workflow-state.ts';
+import { acquireLock, type AppStateItem } from '../adapters/app-state.ts';
+import { updateRecord } from '../adapters/records.ts';
+import { lazyHandler } from '../deps.ts';
+import { LOCK_LEASE_SECONDS } from '../policy.ts';
+import { whereRuns } from '../pool-view.ts';
+import { defineStep, type StepContext } from '../step.ts';
 
-export const handler = notImplemented('lock');
+export const makeHandler = defineStep('lock', IncidentInputSchema, async (ctx, input) => {
+  const { deps, app, now } = ctx;
+  const base = initialState(input, now, app.policy.settleSeconds);
+  const lock = await acquireLock(deps.ddb, deps.env.tables.state, {
+    app: app.name,
+    incidentId: input.incidentId,
+    now,
+    leaseSeconds: LOCK_LEASE_SECONDS,
+  });
+
+  if (!lock.acquired) {
+    const why = `${app.name} is already being failed over by incident ${lock.heldBy}; this trigger is folded into it`;
+    ctx.log.info('lock held by another incident', { heldBy: lock.heldBy });
+    await writeRecord(ctx, input, base.currentNode, { outcome: 'deduplicated', duplicateOf: lock.heldBy, endedAt: now.toISOString() });
+    return { ...base, outcome: 'deduplicated', explanation: [why] };
+  }
+  if (!lock.reentered) deps.metrics.addMetric(MetricNames.FailoversStarted, MetricUnit.Count, 1);
+
+  const item = lock.item;
+  const currentNode = resolveCurrentNode(app, item, input);
+  const state: WorkflowState = { ...base, currentNode };
+  const stay = whyStay(ctx, item, input, currentNode);
+  await writeRecord(ctx, input, currentNode, {});
+  if (stay) {
+    ctx.log.info('failover not started', { reason: stay });
+    return { ...state, outcome: 'stayed', explanation: [stay] };
+  }
+  return {
+    ...state,
+    explanation: [`lock acquired for ${app.name}; it runs on ${currentNode ?? 'no known node'} (${input.trigger.kind} trigger: ${input.trigger.reason || input.trigger.source})`],
+  };
+});
+
+/** The node the application runs on now: the state table, else the event's node, else its preferred node (C2). */
+function resolveCurrentNode(app: Application, item: AppStateItem, input: IncidentInput): string | null {
+  if (item.offline) return null;
+  return item.currentNode ?? input.fromNode ?? whereRuns(app, item);
+}
+
+function whyStay(ctx: StepContext, item: AppStateItem, input: IncidentInput, currentNode: string | null): string | null {
+  const { app, now } = ctx;
+  // A failure event about a node the application has already left (fenced, released) is stale.
+  if (input.trigger.kind === 'failure' && input.fromNode && currentNode !== null && input.fromNode !== currentNode) {
+    return `the trigger is about ${input.fromNode}, but ${app.name} runs on ${currentNode} now: nothing to fail over`;
+  }
+  if (item.offline && input.trigger.kind === 'failure' && input.fromNode && item.lastHalt?.node === input.fromNode) {
+    return `${app.name} was already halted on ${input.fromNode} (${item.offlineReason ?? 'offline'}); its own failover handles it`;
+  }
+  if (item.switchingDisabled && input.trigger.kind !== 'switchover') {
+    return `switching is disabled for ${app.name} (C7: ${item.switchingDisabledReason ?? 'it runs on its last possible node'}); only an operator switchover moves it`;
+  }
+  const damping = checkDamping({ now, policy: app.policy, history: item.history ?? [], trigger: input.trigger.kind });
+  if (!damping.allowed) return `${damping.reason}; a failover is allowed again from ${damping.retryAt}`;
+  return null;
+}
+
+async function writeRecord(ctx: StepContext, input: IncidentInput, fromNode: string | null, extra: Record<string, unknown>): Promise<void> {
+  await updateRecord(ctx.deps.ddb, ctx.deps.env.tables.records, input, {
+    setIfNotExists: { startedAt: ctx.now.toISOString() },
+    set: {
+      trigger: input.trigger,
+      fromNode: fromNode ?? undefined,
+      requestedNode: input.requestedNode,
+      ...extra,
+    },
+  });
+}
+
+export const handler = lazyHandler(makeHandler);

@@ -1,3 +1,138 @@
-import { notImplemented } from '../not-implemented.ts';
+// ProvisionNode: make the claimed node able to run the application. Preempted tenants are
+// halted first (A5); then activate (A2), install (A3) or boot-volume (A4). Every poll derives
+// where it is from AWS itself (instance state, the root-volume task by ClientToken, SSM
+// commands by Comment), so a retried step continues and never repeats an effect.
+import { findApplication } from '../../core/config.ts';
+import { ProvisioningFailedError } from '../../core/errors.ts';
+import { ServiceDetailTypes } from '../../core/metrics.ts';
+import type { WorkflowState } from '../../core/workflow-state.ts';
+import { getAppState, updateAppState } from '../adapters/app-state.ts';
+import { forgetPreempted, touchClaim } from '../adapters/claims.ts';
+import { advanceDocuments } from '../adapters/commands.ts';
+import { describeInstance } from '../adapters/fleet.ts';
+import { startInstance } from '../adapters/instances.ts';
+import { putServiceEvent } from '../adapters/notify.ts';
+import { replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
+import { lazyHandler } from '../deps.ts';
+import { ClaimedStateSchema, claimOf, explain, secondsSince, stillPending } from '../policy.ts';
+import { whereRuns } from '../pool-view.ts';
+import { defineStep, type StepContext } from '../step.ts';
 
-export const handler = notImplemented('provision');
+const FAILED_TASK_STATES = new Set(['failed', 'failed-detached']);
+
+export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ctx, state) => {
+  const { deps, app } = ctx;
+  const claim = claimOf(state);
+  const nodeId = claim.nodeId;
+  const held = await touchClaim(deps.ddb, deps.env.tables.claims, {
+    nodeId,
+    app: app.name,
+    incidentId: state.incidentId,
+    mark: 'provisionStartedAt',
+    now: ctx.now,
+    roles: ['claimed'],
+  });
+  const provisioning = app.provisioning;
+  const budget = { elapsed: secondsSince(held.provisionStartedAt, ctx.now), limit: provisioning.timeoutSeconds, what: `provisioning ${nodeId} (${provisioning.method})` };
+  const progress = { ...state.progress };
+  const notes: string[] = [];
+
+  // A5: tenants of lower priority give way first.
+  for (const victim of claim.preempts) {
+    const result = await preempt(ctx, state, nodeId, victim);
+    if (result !== 'done') stillPending(result, budget);
+  }
+
+  const instance = await describeInstance(deps.ec2, nodeId);
+  if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') {
+    throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
+  }
+  if (instance.state === 'stopped') {
+    await startInstance(deps.ec2, nodeId);
+    stillPending(`starting ${nodeId} (it was stopped)`, budget);
+  }
+  if (instance.state !== 'running') stillPending(`${nodeId} is ${instance.state}`, budget);
+
+  if (provisioning.method === 'boot-volume') {
+    const task = await replaceRootVolume(deps.ec2, {
+      instanceId: nodeId,
+      source: provisioning.source,
+      deleteReplacedRootVolume: provisioning.deleteReplacedRootVolume,
+      clientToken: rootVolumeClientToken(state.incidentId, nodeId),
+    });
+    progress['provision.rootVolumeTask'] = task.taskId;
+    if (FAILED_TASK_STATES.has(task.state)) {
+      throw new ProvisioningFailedError(`root volume replacement ${task.taskId} on ${nodeId} ended ${task.state}`);
+    }
+    if (task.state !== 'succeeded') stillPending(`root volume replacement ${task.taskId} on ${nodeId} is ${task.state}`, budget);
+    notes.push(`${nodeId} rebooted from ${'snapshotId' in provisioning.source ? provisioning.source.snapshotId : provisioning.source.imageId} (task ${task.taskId}, A4)`);
+  }
+
+  const run = await advanceDocuments(deps.ssm, {
+    instanceId: nodeId,
+    documents: provisioning.documents,
+    incidentId: state.incidentId,
+    purpose: 'provision',
+  });
+  if (run.status === 'failed') throw new ProvisioningFailedError(run.reason);
+  if (run.status === 'pending') stillPending(`provisioning documents on ${nodeId}: ${run.detail}`, budget);
+  if (run.status === 'done' && run.commandIds.length > 0) progress['provision.commands'] = run.commandIds.join(',');
+
+  const how = { activate: 'activated (A2)', install: 'installed (A3)', 'boot-volume': 'booted from the new image (A4)' }[provisioning.method];
+  return {
+    ...state,
+    progress,
+    explanation: explain(state, ...notes, `${app.name} ${how} on ${nodeId} in ${Math.round(budget.elapsed)} s`),
+  };
+});
+
+/**
+ * Halts a lower-priority application on the node with its own halt documents, then marks it
+ * offline and announces 'Service Down' so its own failover policy takes over (A5, C8).
+ * Returns 'done' or what it is waiting for.
+ */
+async function preempt(ctx: StepContext, state: WorkflowState, nodeId: string, victimName: string): Promise<'done' | string> {
+  const { deps } = ctx;
+  const victim = findApplication(deps.env.config, victimName);
+  const victimState = await getAppState(deps.ddb, deps.env.tables.state, victimName);
+  const stillThere = victim ? whereRuns(victim, victimState) === nodeId : false;
+  if (victim && stillThere) {
+    const run = await advanceDocuments(deps.ssm, {
+      instanceId: nodeId,
+      documents: victim.halt,
+      incidentId: state.incidentId,
+      purpose: `preempt:${victimName}`,
+    });
+    if (run.status === 'pending') return `halting preempted ${victimName} on ${nodeId}: ${run.detail}`;
+    if (run.status === 'failed') ctx.log.warn('halt documents of a preempted application failed; taking the node anyway (A5)', { victim: victimName, reason: run.reason });
+    await putServiceEvent(deps.events, deps.env.eventBusName, ServiceDetailTypes.Down, {
+      app: victimName,
+      node: nodeId,
+      reason: 'preempted',
+      preemptedBy: ctx.app.name,
+      incidentId: state.incidentId,
+    });
+    const at = ctx.now.toISOString();
+    await updateAppState(
+      deps.ddb,
+      deps.env.tables.state,
+      victimName,
+      {
+        set: {
+          offline: true,
+          offlineSince: at,
+          offlineReason: `preempted on ${nodeId} by ${ctx.app.name} (incident ${state.incidentId})`,
+          lastHalt: { node: nodeId, at, incidentId: state.incidentId, disposition: 'preempted' },
+          updatedAt: at,
+        },
+        remove: ['currentNode'],
+      },
+      (x) => `attribute_not_exists(${x.name('currentNode')}) OR ${x.name('currentNode')} = ${x.value(nodeId)}`,
+    );
+    ctx.log.info('preempted a lower-priority application', { victim: victimName, nodeId });
+  }
+  await forgetPreempted(deps.ddb, deps.env.tables.claims, nodeId, victimName, state.incidentId);
+  return 'done';
+}
+
+export const handler = lazyHandler(makeHandler);

@@ -1,3 +1,169 @@
-import { notImplemented } from '../not-implemented.ts';
+// SelectAndClaimNode: gather the pool (EC2 + claims + application state), let the core rank
+// the eligible nodes (A5-A7, B1, B2, C2, C6), and claim the best one that can still be had.
+// No node: stay on the current one (performance trigger) or alert (A14).
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { poolsFor } from '../../core/config.ts';
+import { describeAlert } from '../../core/decisions.ts';
+import { LeaseLostError } from '../../core/errors.ts';
+import { MetricNames } from '../../core/metrics.ts';
+import type { Candidate, PoolNode, Selection } from '../../core/pool.ts';
+import { selectNodes } from '../../core/selection.ts';
+import type { Claim, WorkflowState } from '../../core/workflow-state.ts';
+import { WorkflowStateSchema } from '../../core/workflow-state.ts';
+import { raiseAlert } from '../alerting.ts';
+import { getAppStates } from '../adapters/app-state.ts';
+import { getClaim, isLive, occupies, scanClaims, takeClaim, type ClaimItem, type NodeClaims } from '../adapters/claims.ts';
+import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass } from '../adapters/fleet.ts';
+import { lazyHandler } from '../deps.ts';
+import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
+import { CLAIM_LEASE_SECONDS, TTL_GRACE_SECONDS, explain } from '../policy.ts';
+import { isFree, outsideNode, toPoolNode } from '../pool-view.ts';
+import { defineStep, type StepContext } from '../step.ts';
 
-export const handler = notImplemented('select');
+/** Rejections spelled out in the explanation; the rest are counted. */
+const REJECTIONS_EXPLAINED = 12;
+
+export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx, state) => {
+  const { deps, app } = ctx;
+  const tables = deps.env.tables;
+
+  if (state.claim) {
+    // Re-entry with the claim already in the state: keep it if it is still ours.
+    const held = await getClaim(deps.ddb, tables.claims, state.claim.nodeId, app.name);
+    if (held && held.incidentId === state.incidentId && held.role === 'claimed' && isLive(held, ctx.nowSeconds)) return state;
+    throw new LeaseLostError(`the claim on ${state.claim.nodeId} is no longer held by ${state.incidentId}`);
+  }
+
+  const [claims, members, appStates] = await Promise.all([
+    scanClaims(deps.ddb, tables.claims),
+    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)),
+    getAppStates(deps.ddb, tables.state, deps.env.config.applications.map((a) => a.name)),
+  ]);
+
+  // A retried select whose answer was lost (the step threw after claiming) finds its own claim.
+  const mine = [...claims.values()].flatMap((c) => c.holders).find((h) => isOurs(h, state, app.name, ctx.nowSeconds));
+  if (mine) {
+    await tagClaimed(ctx, state, mine);
+    return {
+      ...state,
+      claim: toClaim(mine),
+      attempt: state.attempt + 1,
+      explanation: explain(state, `re-entered: ${mine.nodeId} is already claimed by this incident`),
+    };
+  }
+
+  const current = state.currentNode;
+  const outside = current !== null && !members.some((m) => m.instance.instanceId === current) ? await describeInstance(deps.ec2, current) : null;
+  const types = [...members.map((m) => m.instance.instanceType), ...(outside ? [outside.instanceType] : [])];
+  const [facts, health] = await Promise.all([
+    instanceTypeFacts(deps.ec2, types),
+    statusChecksPass(deps.ec2, members.filter((m) => m.instance.state === 'running').map((m) => m.instance.instanceId)),
+  ]);
+  const view = { config: deps.env.config, members, facts, health, claims, appStates, nowSeconds: ctx.nowSeconds };
+  const nodes = members.map((member) => toPoolNode(member, view));
+  const currentNode = nodes.find((n) => n.nodeId === current) ?? (outside ? outsideNode(outside, facts) : null);
+
+  const selection = selectNodes(deps.env.config, app, {
+    trigger: state.trigger.kind,
+    currentNode,
+    triedNodes: state.triedNodes,
+    requestedNode: state.requestedNode,
+    candidates: nodes,
+  });
+  const lines = explainSelection(selection);
+  ctx.log.info('selection', { why: selection.why, ranked: selection.ranked.map((c) => c.node.nodeId), rejected: selection.rejected.length });
+
+  const free = nodes.filter(isFree);
+  for (const candidate of selection.ranked) {
+    const taken = await claimCandidate(ctx, state, candidate, claims.get(candidate.node.nodeId));
+    if (!taken) {
+      lines.push(`${candidate.node.nodeId}: claimed by another incident first (lost the race); trying the next candidate`);
+      continue;
+    }
+    await tagClaimed(ctx, state, taken);
+    deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.filter((n) => n.nodeId !== candidate.node.nodeId).length);
+    lines.push(`claimed ${candidate.node.nodeId} (attempt ${state.attempt + 1} of ${app.policy.maxAttempts})`);
+    return { ...state, claim: toClaim(taken), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
+  }
+
+  deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.length);
+  const decision = selection.decision ?? (state.trigger.kind === 'performance' ? 'stay' : 'alert');
+  const why = selection.ranked.length > 0 ? `every eligible node was claimed by another incident first; ${selection.why}` : selection.why;
+  if (decision === 'stay') {
+    return { ...state, outcome: 'stayed', explanation: explain(state, ...lines, `staying on ${state.currentNode ?? 'the current node'} (A14)`) };
+  }
+  const alert = describeAlert('no-eligible-node', {
+    app: app.name,
+    incidentId: state.incidentId,
+    trigger: state.trigger.kind,
+    currentNode: state.currentNode,
+    reason: why,
+    triedNodes: state.triedNodes,
+  });
+  return raiseAlert(ctx, { ...state, explanation: explain(state, ...lines) }, alert);
+});
+
+function isOurs(item: ClaimItem, state: WorkflowState, app: string, nowSeconds: number): boolean {
+  return item.holder === app && item.incidentId === state.incidentId && item.role === 'claimed' && isLive(item, nowSeconds);
+}
+
+function explainSelection(selection: Selection): string[] {
+  const lines = [selection.why];
+  selection.ranked.forEach((c, i) => lines.push(`candidate ${i + 1}: ${c.node.nodeId}: ${c.why}`));
+  for (const r of selection.rejected.slice(0, REJECTIONS_EXPLAINED)) lines.push(`rejected ${r.nodeId}: ${r.reasons.join('; ')}`);
+  if (selection.rejected.length > REJECTIONS_EXPLAINED) lines.push(`${selection.rejected.length - REJECTIONS_EXPLAINED} more nodes rejected`);
+  return lines;
+}
+
+async function claimCandidate(ctx: StepContext, state: WorkflowState, candidate: Candidate, seen: NodeClaims | undefined): Promise<ClaimItem | null> {
+  const { app, nowSeconds, now } = ctx;
+  const node: PoolNode = candidate.node;
+  const leaseExpiresAt = nowSeconds + CLAIM_LEASE_SECONDS;
+  const item: ClaimItem = {
+    nodeId: node.nodeId,
+    holder: app.name,
+    incidentId: state.incidentId,
+    role: 'claimed',
+    priority: app.priority,
+    vcpu: app.requirements.minVcpu,
+    memoryMiB: app.requirements.minMemoryMiB,
+    pool: node.pool,
+    instanceType: node.facts.instanceType,
+    preempts: candidate.preempts.map((p) => p.app),
+    shared: candidate.shared,
+    lastPossibleNode: candidate.lastPossibleNode,
+    leaseExpiresAt,
+    ttl: leaseExpiresAt + TTL_GRACE_SECONDS,
+    claimedAt: now.toISOString(),
+  };
+  const snapshot = seen ?? { node: null, holders: [] };
+  const victims = new Set(candidate.preempts.map((p) => p.app));
+  const preempted = snapshot.holders.filter((h) => victims.has(h.holder) && occupies(h, nowSeconds));
+  const won = await takeClaim(ctx.deps.ddb, ctx.deps.env.tables.claims, {
+    claim: item,
+    seen: snapshot,
+    preempted,
+    maxApplications: node.maxApplications,
+    nowSeconds,
+  });
+  return won ? item : null;
+}
+
+function toClaim(item: ClaimItem): Claim {
+  return {
+    nodeId: item.nodeId,
+    pool: item.pool ?? '(unknown)',
+    instanceType: item.instanceType ?? 'unknown',
+    preempts: item.preempts ?? [],
+    shared: item.shared ?? false,
+    lastPossibleNode: item.lastPossibleNode ?? false,
+    leaseExpiresAt: item.leaseExpiresAt,
+  };
+}
+
+async function tagClaimed(ctx: StepContext, state: WorkflowState, item: ClaimItem): Promise<void> {
+  const host = isVirtualHost(ctx.deps.env.config, item.pool);
+  await tagNodeRole(ctx, { nodeId: item.nodeId, host, role: 'claimed', incidentId: state.incidentId });
+}
+
+export const handler = lazyHandler(makeHandler);

@@ -1,0 +1,158 @@
+// Pool nodes as EC2 sees them: instances carrying a pool tag (DescribeInstances, paginated),
+// their hardware (DescribeInstanceTypes, cached per client) and their status checks.
+import {
+  DescribeInstanceStatusCommand,
+  DescribeInstanceTypesCommand,
+  DescribeInstancesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  type InstanceTypeInfo,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import type { Pool } from '../../core/config.ts';
+import type { Architecture, Feature, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
+
+export interface InstanceInfo {
+  instanceId: string;
+  state: NodeState;
+  instanceType: string;
+  tags: Record<string, string>;
+  /** ENI at device index 0 (where a secondary private IP goes, C1). */
+  primaryEniId: string | null;
+  privateIps: string[];
+}
+
+export interface PoolMember {
+  instance: InstanceInfo;
+  pool: Pool;
+}
+
+const NODE_STATES: readonly NodeState[] = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'];
+
+function toInfo(instance: Instance): InstanceInfo | null {
+  if (!instance.InstanceId) return null;
+  const stateName = instance.State?.Name as NodeState | undefined;
+  const primary = (instance.NetworkInterfaces ?? []).find((eni) => eni.Attachment?.DeviceIndex === 0) ?? null;
+  return {
+    instanceId: instance.InstanceId,
+    state: stateName && NODE_STATES.includes(stateName) ? stateName : 'pending',
+    instanceType: instance.InstanceType ?? 'unknown',
+    tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
+    primaryEniId: primary?.NetworkInterfaceId ?? null,
+    privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
+  };
+}
+
+async function describe(ec2: EC2Client, input: { Filters?: Filter[]; InstanceIds?: string[] }): Promise<InstanceInfo[]> {
+  const found: InstanceInfo[] = [];
+  let token: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeInstancesCommand({ ...input, NextToken: token, ...(input.InstanceIds ? {} : { MaxResults: 1000 }) }));
+    for (const reservation of out.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        const info = toInfo(instance);
+        if (info) found.push(info);
+      }
+    }
+    token = out.NextToken;
+  } while (token);
+  return found;
+}
+
+/** One instance, or null when EC2 no longer knows it. */
+export async function describeInstance(ec2: EC2Client, instanceId: string): Promise<InstanceInfo | null> {
+  try {
+    const [info] = await describe(ec2, { InstanceIds: [instanceId] });
+    return info ?? null;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'InvalidInstanceID.NotFound') return null;
+    throw error;
+  }
+}
+
+/** Every instance carrying one of the pools' tags (terminated ones left out), with its pool. */
+export async function listPoolMembers(ec2: EC2Client, pools: readonly Pool[]): Promise<PoolMember[]> {
+  const byKey = new Map<string, string[]>();
+  for (const pool of pools) byKey.set(pool.tag.key, [...new Set([...(byKey.get(pool.tag.key) ?? []), pool.tag.value])]);
+  const members = new Map<string, PoolMember>();
+  for (const [key, values] of byKey) {
+    const instances = await describe(ec2, {
+      Filters: [
+        { Name: `tag:${key}`, Values: values },
+        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      ],
+    });
+    for (const instance of instances) {
+      const pool = pools.find((p) => p.tag.key === key && instance.tags[key] === p.tag.value);
+      if (pool && !members.has(instance.instanceId)) members.set(instance.instanceId, { instance, pool });
+    }
+  }
+  return [...members.values()];
+}
+
+const typeCaches = new WeakMap<EC2Client, Map<string, InstanceTypeFacts>>();
+
+/** Hardware facts of instance types; each type is asked of EC2 once per client (they never change). */
+export async function instanceTypeFacts(ec2: EC2Client, types: readonly string[]): Promise<Map<string, InstanceTypeFacts>> {
+  let cache = typeCaches.get(ec2);
+  if (!cache) {
+    cache = new Map();
+    typeCaches.set(ec2, cache);
+  }
+  const missing = [...new Set(types)].filter((t) => !cache.has(t) && t !== 'unknown');
+  for (let i = 0; i < missing.length; i += 100) {
+    let token: string | undefined;
+    do {
+      const out = await ec2.send(
+        new DescribeInstanceTypesCommand({ InstanceTypes: missing.slice(i, i + 100) as _InstanceType[], NextToken: token }),
+      );
+      for (const info of out.InstanceTypes ?? []) {
+        if (info.InstanceType) cache.set(info.InstanceType, toFacts(info));
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  return new Map(types.flatMap((t) => (cache.has(t) ? [[t, cache.get(t)!] as const] : [])));
+}
+
+function toFacts(info: InstanceTypeInfo): InstanceTypeFacts {
+  const architectures = (info.ProcessorInfo?.SupportedArchitectures ?? []).filter(
+    (a): a is Architecture => a === 'x86_64' || a === 'arm64',
+  );
+  const features: Feature[] = [];
+  if ((info.GpuInfo?.Gpus ?? []).length > 0) features.push('gpu');
+  const nvme = info.InstanceStorageInfo?.NvmeSupport;
+  if (nvme === 'required' || nvme === 'supported') features.push('nvme');
+  if ((info.InferenceAcceleratorInfo?.Accelerators ?? []).length > 0 || (info.NeuronInfo?.NeuronDevices ?? []).length > 0) {
+    features.push('inferentia');
+  }
+  if (info.NetworkInfo?.EfaSupported) features.push('efa');
+  return {
+    instanceType: info.InstanceType ?? 'unknown',
+    vcpu: info.VCpuInfo?.DefaultVCpus ?? 0,
+    memoryMiB: info.MemoryInfo?.SizeInMiB ?? 0,
+    architectures,
+    features,
+  };
+}
+
+/** False only when EC2 reports an instance or system status check as impaired. */
+export async function statusChecksPass(ec2: EC2Client, instanceIds: readonly string[]): Promise<Map<string, boolean>> {
+  const healthy = new Map<string, boolean>(instanceIds.map((id) => [id, true]));
+  for (let i = 0; i < instanceIds.length; i += 100) {
+    let token: string | undefined;
+    do {
+      const out = await ec2.send(
+        new DescribeInstanceStatusCommand({ InstanceIds: instanceIds.slice(i, i + 100), IncludeAllInstances: true, NextToken: token }),
+      );
+      for (const status of out.InstanceStatuses ?? []) {
+        if (!status.InstanceId) continue;
+        const impaired = status.InstanceStatus?.Status === 'impaired' || status.SystemStatus?.Status === 'impaired';
+        healthy.set(status.InstanceId, !impaired);
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  return healthy;
+}

@@ -1,0 +1,31 @@
+// Single-instance operations on pool nodes: start, stop (fence), control tags.
+import { CreateTagsCommand, DeleteTagsCommand, StartInstancesCommand, StopInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+
+/** Tags the control plane writes (IAM lets it write only `rapid-failover:*` keys on pool nodes). */
+export const Tags = {
+  Application: 'rapid-failover:application',
+  Role: 'rapid-failover:role',
+  Incident: 'rapid-failover:incident',
+  /** On a virtual-node host: one tag per application it hosts. */
+  hostedApp: (app: string) => `rapid-failover:app:${app}`,
+} as const;
+
+export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+}
+
+/** `force` for a failing node being fenced: do not wait for a graceful OS shutdown. */
+export async function stopInstance(ec2: EC2Client, instanceId: string, force: boolean): Promise<void> {
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: force }));
+}
+
+export async function tagInstance(ec2: EC2Client, instanceId: string, tags: Record<string, string>): Promise<void> {
+  const entries = Object.entries(tags);
+  if (entries.length === 0) return;
+  await ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: entries.map(([Key, Value]) => ({ Key, Value })) }));
+}
+
+export async function untagInstance(ec2: EC2Client, instanceId: string, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await ec2.send(new DeleteTagsCommand({ Resources: [instanceId], Tags: keys.map((Key) => ({ Key })) }));
+}

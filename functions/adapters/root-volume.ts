@@ -1,0 +1,43 @@
+// A4: reboot a node from another boot image by swapping its root volume. The task is created
+// with a deterministic ClientToken, so a retried step gets the same task back, never a second swap.
+import { createHash } from 'node:crypto';
+import { CreateReplaceRootVolumeTaskCommand, DescribeReplaceRootVolumeTasksCommand, type EC2Client } from '@aws-sdk/client-ec2';
+
+export type RootVolumeSource = { snapshotId: string } | { imageId: string };
+
+export interface RootVolumeSwap {
+  instanceId: string;
+  source: RootVolumeSource;
+  deleteReplacedRootVolume: boolean;
+  clientToken: string;
+}
+
+export interface RootVolumeTask {
+  taskId: string;
+  /** pending, in-progress, succeeded, failing, failed, failing-detached, failed-detached. */
+  state: string;
+  startTime: string | null;
+}
+
+/** EC2 client tokens are at most 64 ASCII characters: readable when it fits, hashed otherwise. */
+export function rootVolumeClientToken(incidentId: string, instanceId: string): string {
+  const readable = `${incidentId}-${instanceId}`;
+  return readable.length <= 64 ? readable : `rf-${createHash('sha256').update(readable).digest('hex').slice(0, 61)}`;
+}
+
+/** Starts the swap (or gets the task the same token started) and returns its current state. */
+export async function replaceRootVolume(ec2: EC2Client, swap: RootVolumeSwap): Promise<RootVolumeTask> {
+  const created = await ec2.send(
+    new CreateReplaceRootVolumeTaskCommand({
+      InstanceId: swap.instanceId,
+      ClientToken: swap.clientToken,
+      DeleteReplacedRootVolume: swap.deleteReplacedRootVolume,
+      ...('snapshotId' in swap.source ? { SnapshotId: swap.source.snapshotId } : { ImageId: swap.source.imageId }),
+    }),
+  );
+  const taskId = created.ReplaceRootVolumeTask?.ReplaceRootVolumeTaskId;
+  if (!taskId) throw new Error(`CreateReplaceRootVolumeTask returned no task for ${swap.instanceId}`);
+  const described = await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [taskId] }));
+  const task = described.ReplaceRootVolumeTasks?.find((t) => t.ReplaceRootVolumeTaskId === taskId) ?? created.ReplaceRootVolumeTask;
+  return { taskId, state: task?.TaskState ?? 'pending', startTime: task?.StartTime ?? null };
+}

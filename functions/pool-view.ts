@@ -1,0 +1,91 @@
+// What the core needs to know about pool nodes, assembled from what the adapters read:
+// EC2 (instances, types, status checks), the claims table and the applications' state.
+import type { Application, Config } from '../core/config.ts';
+import type { HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
+import type { AppStateItem } from './adapters/app-state.ts';
+import { occupies, setAsideReason, type NodeClaims } from './adapters/claims.ts';
+import type { InstanceInfo, PoolMember } from './adapters/fleet.ts';
+
+/**
+ * The node an application runs on: its state item says so; an application the control plane
+ * has never moved runs on its preferred node (C2); an offline one runs nowhere.
+ */
+export function whereRuns(app: Application, state: AppStateItem | undefined | null): string | null {
+  if (state?.offline) return null;
+  if (state?.currentNode) return state.currentNode;
+  return app.placement.preferredNode ?? null;
+}
+
+function unknownFacts(instanceType: string): InstanceTypeFacts {
+  return { instanceType, vcpu: 0, memoryMiB: 0, architectures: [], features: [] };
+}
+
+/** Applications running on a node: live claims, plus applications the state places there without a claim. */
+export function hostedOn(
+  nodeId: string,
+  claims: NodeClaims | undefined,
+  config: Config,
+  appStates: ReadonlyMap<string, AppStateItem>,
+  nowSeconds: number,
+): HostedApplication[] {
+  const hosted: HostedApplication[] = (claims?.holders ?? [])
+    .filter((item) => occupies(item, nowSeconds))
+    .map((item) => ({ app: item.holder, priority: item.priority, vcpu: item.vcpu, memoryMiB: item.memoryMiB }));
+  const withItem = new Set((claims?.holders ?? []).map((item) => item.holder));
+  for (const app of config.applications) {
+    if (withItem.has(app.name)) continue;
+    if (whereRuns(app, appStates.get(app.name)) === nodeId) {
+      hosted.push({ app: app.name, priority: app.priority, vcpu: app.requirements.minVcpu, memoryMiB: app.requirements.minMemoryMiB });
+    }
+  }
+  return hosted;
+}
+
+export interface PoolViewInput {
+  config: Config;
+  members: readonly PoolMember[];
+  facts: ReadonlyMap<string, InstanceTypeFacts>;
+  health: ReadonlyMap<string, boolean>;
+  claims: ReadonlyMap<string, NodeClaims>;
+  appStates: ReadonlyMap<string, AppStateItem>;
+  nowSeconds: number;
+}
+
+export function toPoolNode(member: PoolMember, input: PoolViewInput): PoolNode {
+  const { instance, pool } = member;
+  const claims = input.claims.get(instance.instanceId);
+  const quarantine = (claims?.holders ?? []).map(setAsideReason).find((reason) => reason !== null) ?? null;
+  return {
+    nodeId: instance.instanceId,
+    pool: pool.name,
+    tier: pool.tier,
+    facts: input.facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
+    state: instance.state,
+    healthy: input.health.get(instance.instanceId) ?? true,
+    quarantine,
+    hosted: hostedOn(instance.instanceId, claims, input.config, input.appStates, input.nowSeconds),
+    maxApplications: pool.virtualNodes?.maxApplications ?? 1,
+    reservedFraction: pool.virtualNodes?.reservedFraction ?? 0,
+  };
+}
+
+/** A node outside the pools (e.g. the application's original host), described only for comparison (A7). */
+export function outsideNode(instance: InstanceInfo, facts: ReadonlyMap<string, InstanceTypeFacts>): PoolNode {
+  return {
+    nodeId: instance.instanceId,
+    pool: '(none)',
+    tier: 'failover',
+    facts: facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
+    state: instance.state,
+    healthy: true,
+    quarantine: null,
+    hosted: [],
+    maxApplications: 1,
+    reservedFraction: 0,
+  };
+}
+
+/** Idle, healthy, usable pool nodes: what the FreePoolNodes metric counts. */
+export function isFree(node: PoolNode): boolean {
+  return node.hosted.length === 0 && node.quarantine === null && node.healthy && (node.state === 'running' || node.state === 'stopped');
+}
