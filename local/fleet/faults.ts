@@ -1,0 +1,164 @@
+// Fault injection for tests and scenarios: things that go wrong in AWS, on demand.
+import type { ServiceName } from './latency.ts';
+
+export type CommandFaultMode = 'fail' | 'hang';
+
+interface CommandFault {
+  documentName: string | undefined;
+  mode: CommandFaultMode;
+  message: string;
+  remaining: number;
+}
+
+interface Countdown {
+  remaining: number;
+}
+
+export class FaultInjector {
+  private readonly throttles = new Map<string, { remaining: number; errorName: string | undefined }>();
+  private readonly startFaults = new Map<string, Countdown>();
+  private readonly commandFaults = new Map<string, CommandFault[]>();
+  private readonly rootVolumeFaults = new Map<string, Countdown & { detached: boolean }>();
+  private readonly healthFaults = new Map<string, Set<string> | 'all'>();
+  private readonly impairedInstances = new Set<string>();
+  private readonly healthyLate = new Map<string, number>();
+  /** DescribeInstances shows tags as they were this long ago (eventual consistency after CreateTags/DeleteTags). */
+  tagVisibilityLagMs = 0;
+  /** GetCommandInvocation answers InvocationDoesNotExist for this long after SendCommand. */
+  invocationVisibilityLagMs = 0;
+
+  /** `beforeChange` brings time-dependent state (target health) up to now before a fault changes the rules. */
+  constructor(private readonly beforeChange: () => void = () => {}) {}
+
+  /** The next `count` calls of `command` (or of every command of the service: '*') throw a throttling error. */
+  throttle(service: ServiceName, command: string, count = 1, errorName?: string): this {
+    this.throttles.set(`${service}:${command}`, { remaining: count, errorName });
+    return this;
+  }
+
+  /** Consumes one throttled call if one is pending: the error name to throw (undefined: the service's usual). */
+  takeThrottle(service: ServiceName, command: string): { errorName: string | undefined } | null {
+    for (const key of [`${service}:${command}`, `${service}:*`]) {
+      const entry = this.throttles.get(key);
+      if (entry && entry.remaining > 0) {
+        entry.remaining -= 1;
+        if (entry.remaining === 0) this.throttles.delete(key);
+        return { errorName: entry.errorName };
+      }
+    }
+    return null;
+  }
+
+  /** The instance goes pending on StartInstances, then back to stopped (Server.InternalError). */
+  instanceWontStart(instanceId: string, times = Number.POSITIVE_INFINITY): this {
+    this.startFaults.set(instanceId, { remaining: times });
+    return this;
+  }
+
+  takeStartFault(instanceId: string): boolean {
+    return take(this.startFaults, instanceId);
+  }
+
+  /** SSM commands on the instance (optionally only this document) fail, or hang until they time out. */
+  commandFails(
+    instanceId: string,
+    options: { documentName?: string; mode?: CommandFaultMode; times?: number; message?: string } = {},
+  ): this {
+    const list = this.commandFaults.get(instanceId) ?? [];
+    list.push({
+      documentName: options.documentName,
+      mode: options.mode ?? 'fail',
+      message: options.message ?? 'simulated failure (fault injected)',
+      remaining: options.times ?? Number.POSITIVE_INFINITY,
+    });
+    this.commandFaults.set(instanceId, list);
+    return this;
+  }
+
+  takeCommandFault(instanceId: string, documentName: string): { mode: CommandFaultMode; message: string } | null {
+    const list = this.commandFaults.get(instanceId) ?? [];
+    const fault = list.find((f) => f.remaining > 0 && (f.documentName === undefined || f.documentName === documentName));
+    if (!fault) return null;
+    fault.remaining -= 1;
+    return { mode: fault.mode, message: fault.message };
+  }
+
+  /** Root volume replacement tasks on the instance fail (failing → failed), or lose the volume (→ failed-detached). */
+  rootVolumeFails(instanceId: string, options: { detached?: boolean; times?: number } = {}): this {
+    this.rootVolumeFaults.set(instanceId, { detached: options.detached ?? false, remaining: options.times ?? Number.POSITIVE_INFINITY });
+    return this;
+  }
+
+  takeRootVolumeFault(instanceId: string): { detached: boolean } | null {
+    const entry = this.rootVolumeFaults.get(instanceId);
+    if (!entry || !take(this.rootVolumeFaults, instanceId)) return null;
+    return { detached: entry.detached };
+  }
+
+  /** Every way of provisioning the node fails: it will not start, its commands and root volume swaps fail. */
+  failProvisioning(instanceId: string): this {
+    return this.instanceWontStart(instanceId).commandFails(instanceId).rootVolumeFails(instanceId);
+  }
+
+  /** Load balancer health checks of the instance fail (in one target group, or all) until cleared. */
+  healthChecksFail(instanceId: string, targetGroupArn?: string): this {
+    this.beforeChange();
+    const current = this.healthFaults.get(instanceId);
+    if (targetGroupArn === undefined) this.healthFaults.set(instanceId, 'all');
+    else if (current !== 'all') this.healthFaults.set(instanceId, new Set([...(current ?? []), targetGroupArn]));
+    return this;
+  }
+
+  clearHealthChecks(instanceId: string): this {
+    this.beforeChange();
+    this.healthFaults.delete(instanceId);
+    return this;
+  }
+
+  healthCheckFails(instanceId: string, targetGroupArn: string): boolean {
+    const entry = this.healthFaults.get(instanceId);
+    return entry === 'all' || (entry?.has(targetGroupArn) ?? false);
+  }
+
+  /** EC2 instance status checks report impaired (or, with false, ok again). */
+  statusChecksImpaired(instanceId: string, impaired = true): this {
+    this.beforeChange();
+    if (impaired) this.impairedInstances.add(instanceId);
+    else this.impairedInstances.delete(instanceId);
+    return this;
+  }
+
+  isImpaired(instanceId: string): boolean {
+    return this.impairedInstances.has(instanceId);
+  }
+
+  /** DescribeInstances returns tags as they were until `ms` after a change (eventual consistency). */
+  tagsVisibleAfter(ms: number): this {
+    this.tagVisibilityLagMs = ms;
+    return this;
+  }
+
+  /** GetCommandInvocation throws InvocationDoesNotExist for `ms` after SendCommand. */
+  invocationsVisibleAfter(ms: number): this {
+    this.invocationVisibilityLagMs = ms;
+    return this;
+  }
+
+  /** A target on this instance keeps reporting 'initial' for `ms` after it has become healthy. */
+  targetHealthyLate(instanceId: string, ms: number): this {
+    this.healthyLate.set(instanceId, ms);
+    return this;
+  }
+
+  healthyLateMs(instanceId: string): number {
+    return this.healthyLate.get(instanceId) ?? 0;
+  }
+}
+
+function take(map: Map<string, Countdown>, key: string): boolean {
+  const entry = map.get(key);
+  if (!entry || entry.remaining <= 0) return false;
+  entry.remaining -= 1;
+  if (entry.remaining <= 0) map.delete(key);
+  return true;
+}

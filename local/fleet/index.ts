@@ -1,0 +1,420 @@
+// The simulated fleet: EC2, SSM, ELBv2, SNS, EventBridge and CloudWatch in virtual time, behind
+// the real AWS SDK v3 clients. attachFleet() puts it into a client's middleware stack, so handler
+// code builds the same clients and commands as in AWS; only the transport differs.
+//
+//   const fleet = new SimulatedFleet();
+//   const web1 = fleet.addInstance({ instanceType: 'm7i.large', tags: { pool: 'a' }, apps: ['web'] });
+//   const ec2 = attachFleet(new EC2Client({ region: 'us-east-1', credentials }), fleet);
+//   await ec2.send(new StopInstancesCommand({ InstanceIds: [web1] }));
+//   fleet.clock.advance(60_000);
+//   fleet.snapshot().instances[0].state; // 'stopped'
+import type { InitializeHandlerArguments, InitializeHandlerOutput, MetadataBearer, MiddlewareStack } from '@smithy/types';
+import { VirtualClock } from './clock.ts';
+import {
+  cloudWatchHandlers,
+  createCloudWatchState,
+  defineAlarm,
+  setAlarmState,
+  setPerformance,
+  type AlarmDefinition,
+  type CloudWatchState,
+  type MetricBinding,
+} from './cloudwatch.ts';
+import { ec2InstanceHandlers } from './ec2.ts';
+import { createElasticIp, ec2NetworkHandlers, type ElasticIpSpec, type IpMove } from './ec2-network.ts';
+import { ec2RootVolumeHandlers, type SimRootVolumeTask } from './ec2-root-volume.ts';
+import { createTargetGroup, elbHandlers, reportedHealth, syncTargetHealth, type SimTargetGroup, type TargetGroupSpec } from './elb.ts';
+import { awsError, NotSimulatedError, requestId, THROTTLING_ERRORS } from './errors.ts';
+import { FaultInjector } from './faults.ts';
+import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, type InstanceSpec } from './instances.ts';
+import { resolveLatency, type LatencyModel, type LatencyOverrides, type ServiceName } from './latency.ts';
+import { World, type ImageDefinition } from './model.ts';
+import { eventBridgeHandlers, snsHandlers, type NotifyState, type PublishedMessage, type PutEvent } from './notify.ts';
+import type { Handlers } from './service.ts';
+import { createSsmState, ssmHandlers, type DocumentEffect, type SsmState } from './ssm.ts';
+
+export { VirtualClock } from './clock.ts';
+export { FaultInjector } from './faults.ts';
+export { DEFAULT_LATENCY, resolveLatency, uniformApiLatency } from './latency.ts';
+export { awsError, NotSimulatedError, THROTTLING_ERRORS } from './errors.ts';
+export { INSTANCE_TYPE_NAMES, instanceTypeInfo } from './instance-types.ts';
+export type { LatencyModel, LatencyOverrides, ServiceName } from './latency.ts';
+export type { InstanceSpec } from './instances.ts';
+export type { TargetGroupSpec } from './elb.ts';
+export type { ElasticIpSpec } from './ec2-network.ts';
+export type { DocumentContext, DocumentEffect } from './ssm.ts';
+export type { AlarmDefinition, MetricBinding } from './cloudwatch.ts';
+export type { PublishedMessage, PutEvent } from './notify.ts';
+export type { ImageDefinition } from './model.ts';
+
+export interface FleetOptions {
+  /** Shared with whatever else runs in virtual time (default: a new clock at 2030-01-01T00:00:00Z). */
+  clock?: VirtualClock;
+  /** Merged over DEFAULT_LATENCY. */
+  latency?: LatencyOverrides;
+  region?: string;
+  accountId?: string;
+  /** Seeds generated ids (instance ids, command ids...), so runs are reproducible. */
+  seed?: number;
+  /** SendCommand rejects documents that are neither defined nor AWS-owned (default false: they run, with no effect). */
+  strictDocuments?: boolean;
+}
+
+export interface CallCounts {
+  total: number;
+  byService: Partial<Record<ServiceName, number>>;
+  /** "service:Command" → calls, e.g. "ec2:DescribeInstances". */
+  byCommand: Record<string, number>;
+}
+
+export interface InstanceSnapshot {
+  instanceId: string;
+  instanceType: string;
+  state: string;
+  tags: Record<string, string>;
+  privateIp: string;
+  networkInterfaceId: string;
+  secondaryIps: string[];
+  securityGroups: string[];
+  rootVolumeId: string;
+  rootSource: string;
+  imageId: string;
+  statusChecks: 'ok' | 'initializing' | 'impaired' | 'not-applicable';
+  appsRunning: string[];
+  appsInstalled: string[];
+  documents: Array<{ documentName: string; commandId: string; status: string }>;
+}
+
+export interface FleetSnapshot {
+  at: string;
+  instances: InstanceSnapshot[];
+  /** Application → instances it runs on now. */
+  apps: Record<string, string[]>;
+  targetGroups: Array<{ arn: string; name: string; app?: string; targets: Array<{ id: string; port: number; state: string; reason?: string }> }>;
+  elasticIps: Array<{ allocationId: string; publicIp: string; associationId?: string; instanceId?: string; privateIp?: string; routed: boolean }>;
+  /** Secondary private IP → where it is assigned, and whether it answers there yet. */
+  secondaryIps: Record<string, { instanceId: string; networkInterfaceId: string; routed: boolean }>;
+  rootVolumeTasks: Array<{ taskId: string; instanceId: string; state: string }>;
+  published: PublishedMessage[];
+  events: PutEvent[];
+  calls: CallCounts;
+}
+
+export class SimulatedFleet {
+  readonly clock: VirtualClock;
+  readonly latency: LatencyModel;
+  readonly faults: FaultInjector;
+  private readonly world: World;
+  private readonly targetGroups = new Map<string, SimTargetGroup>();
+  private readonly rootVolumeTasks = new Map<string, SimRootVolumeTask>();
+  private readonly ipMoves = new Map<string, IpMove>();
+  private readonly ssm: SsmState;
+  private readonly notify: NotifyState = { published: [], events: [] };
+  private readonly cloudwatch: CloudWatchState = createCloudWatchState();
+  private readonly handlers: Record<ServiceName, Handlers>;
+  private readonly counts = new Map<string, number>();
+
+  constructor(options: FleetOptions = {}) {
+    this.clock = options.clock ?? new VirtualClock();
+    this.latency = resolveLatency(options.latency);
+    this.faults = new FaultInjector(() => this.world.sync());
+    this.world = new World(this.clock, this.latency, this.faults, options.region ?? 'us-east-1', options.accountId ?? '123456789012', options.seed ?? 1);
+    this.world.onSync(() => syncTargetHealth(this.world, this.targetGroups));
+    this.ssm = createSsmState(options.strictDocuments ?? false);
+    this.handlers = {
+      ec2: {
+        ...ec2InstanceHandlers(this.world),
+        ...ec2NetworkHandlers(this.world, this.ipMoves),
+        ...ec2RootVolumeHandlers(this.world, this.rootVolumeTasks),
+      },
+      ssm: ssmHandlers(this.world, this.ssm),
+      elbv2: elbHandlers(this.world, this.targetGroups),
+      sns: snsHandlers(this.world, this.notify),
+      eventbridge: eventBridgeHandlers(this.world, this.notify),
+      cloudwatch: cloudWatchHandlers(this.world, this.cloudwatch),
+    };
+  }
+
+  get region(): string {
+    return this.world.region;
+  }
+
+  get accountId(): string {
+    return this.world.accountId;
+  }
+
+  // ---- scenario setup ------------------------------------------------------------------------
+
+  /** Adds an instance (running by default) and returns its id. */
+  addInstance(spec: InstanceSpec): string {
+    return createInstance(this.world, spec).instanceId;
+  }
+
+  /** Adds a target group and returns its ARN. */
+  addTargetGroup(spec: TargetGroupSpec): string {
+    return createTargetGroup(this.world, this.targetGroups, spec).arn;
+  }
+
+  /** Registers instances in a target group as already healthy (the state before the scenario starts). */
+  registerHealthy(targetGroupArn: string, instanceIds: string[]): void {
+    const group = this.targetGroups.get(targetGroupArn);
+    if (!group) throw new Error(`no target group ${targetGroupArn}`);
+    this.world.sync();
+    const now = this.clock.nowMs();
+    for (const id of instanceIds) {
+      if (!this.world.instances.has(id)) throw new Error(`no instance ${id}`);
+      group.targets.set(`${id}:${group.port}`, {
+        id,
+        port: group.port,
+        registeredAt: now,
+        state: 'healthy',
+        passes: group.healthyThreshold,
+        fails: 0,
+        lastCheckAt: now,
+        checked: true,
+        healthySince: now - 1,
+      });
+    }
+  }
+
+  addElasticIp(spec: ElasticIpSpec = {}): { allocationId: string; publicIp: string } {
+    const address = createElasticIp(this.world, spec);
+    return { allocationId: address.allocationId, publicIp: address.publicIp };
+  }
+
+  /** What running an SSM document does (e.g. `{ installs: ['web'] }`). */
+  defineDocument(name: string, effect: DocumentEffect): void {
+    this.ssm.documents.set(name, effect);
+  }
+
+  /** What a boot image (AMI) or snapshot carries, for root volume replacement. */
+  defineImage(imageOrSnapshotId: string, definition: ImageDefinition): void {
+    this.world.images.set(imageOrSnapshotId, { apps: [...definition.apps] });
+  }
+
+  /** Security groups that isolate: an instance whose groups are all among these fails health checks. */
+  isolatingSecurityGroups(...groupIds: string[]): void {
+    this.world.sync();
+    for (const id of groupIds) this.world.isolatingGroups.add(id);
+  }
+
+  defineAlarm(definition: AlarmDefinition): void {
+    defineAlarm(this.world, this.cloudwatch, definition);
+  }
+
+  setAlarmState(name: string, state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA', reason?: string): void {
+    setAlarmState(this.world, this.cloudwatch, name, state, reason);
+  }
+
+  /** Serves a metric from the performance model of an application (see cloudwatch.ts). */
+  bindMetric(binding: MetricBinding): void {
+    this.cloudwatch.bindings.push({ ...binding, dimensions: { ...binding.dimensions } });
+  }
+
+  /** From now on, `app` on `instanceId` performs at `value`; undefined: back to the bound healthy value. */
+  setPerformance(app: string, instanceId: string, value: number | undefined): void {
+    setPerformance(this.world, this.cloudwatch, app, instanceId, value);
+  }
+
+  /** Every node of `app` performs at its bound healthy value again. */
+  clearPerformance(app: string): void {
+    for (const instanceId of this.world.instances.keys()) {
+      if (this.cloudwatch.performance.has(`${app}|${instanceId}`)) this.setPerformance(app, instanceId, undefined);
+    }
+  }
+
+  /** The host fails without any API call: status checks impaired, applications and services down; EC2 still says running. */
+  failInstance(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    this.faults.statusChecksImpaired(instanceId);
+    failHost(this.world, instance);
+  }
+
+  /** The instance stops without any API call from the control plane (console, OS shutdown). */
+  stopInstance(instanceId: string): void {
+    const instance = this.requireInstance(instanceId);
+    if (instance.state === 'running') stopInstance(this.world, instance, 'User initiated (outside the control plane)');
+  }
+
+  /** An application stops (crashes) or starts on an instance without any API call. */
+  setAppRunning(instanceId: string, app: string, running: boolean): void {
+    const instance = this.requireInstance(instanceId);
+    if (running && instance.state !== 'running') throw new Error(`instance ${instanceId} is ${instance.state}; an application runs only on a running instance`);
+    setAppRunning(this.world, instance, app, running);
+  }
+
+  private requireInstance(instanceId: string) {
+    const instance = this.world.instance(instanceId);
+    if (!instance) throw new Error(`no instance ${instanceId} in the simulated fleet`);
+    return instance;
+  }
+
+  // ---- the API ---------------------------------------------------------------------------------
+
+  /**
+   * Answers one SDK command. `command` is the SDK's command name, with or without the
+   * "Command" suffix. Charges the call's virtual latency to the clock first.
+   */
+  async handle(service: ServiceName, command: string, input: unknown): Promise<MetadataBearer> {
+    const name = command.replace(/Command$/, '');
+    const key = `${service}:${name}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    const handler = this.handlers[service]?.[name];
+    if (!handler) throw new NotSimulatedError(service, name);
+    const cost = this.latency.apiCallMs[service];
+    if (cost > 0) this.clock.advance(cost);
+    this.world.sync();
+    const throttle = this.faults.takeThrottle(service, name);
+    if (throttle) {
+      throw awsError(service, throttle.errorName ?? THROTTLING_ERRORS[service], service === 'ec2' ? 'Request limit exceeded.' : 'Rate exceeded', {
+        throttling: true,
+        httpStatusCode: service === 'ec2' ? 503 : 400,
+      });
+    }
+    const output = (handler as (input: unknown) => object)(structuredClone(input ?? {}));
+    return { ...structuredClone(output), $metadata: { httpStatusCode: 200, requestId: requestId(), attempts: 1, totalRetryDelay: 0 } };
+  }
+
+  // ---- observation -----------------------------------------------------------------------------
+
+  callCounts(): CallCounts {
+    const byService: Partial<Record<ServiceName, number>> = {};
+    let total = 0;
+    for (const [key, count] of this.counts) {
+      const service = key.slice(0, key.indexOf(':')) as ServiceName;
+      byService[service] = (byService[service] ?? 0) + count;
+      total += count;
+    }
+    return { total, byService, byCommand: Object.fromEntries(this.counts) };
+  }
+
+  resetCallCounts(): void {
+    this.counts.clear();
+  }
+
+  published(): PublishedMessage[] {
+    return structuredClone(this.notify.published);
+  }
+
+  events(): PutEvent[] {
+    return structuredClone(this.notify.events);
+  }
+
+  snapshot(): FleetSnapshot {
+    this.world.sync();
+    const now = this.clock.nowMs();
+    const instances = [...this.world.instances.values()].map((instance): InstanceSnapshot => {
+      const eni = this.world.enis.get(instance.networkInterfaceId)!;
+      return {
+        instanceId: instance.instanceId,
+        instanceType: instance.instanceType,
+        state: instance.state,
+        tags: Object.fromEntries(instance.tags),
+        privateIp: eni.primaryIp,
+        networkInterfaceId: eni.networkInterfaceId,
+        secondaryIps: [...eni.secondaryIps],
+        securityGroups: [...instance.securityGroups],
+        rootVolumeId: instance.rootVolumeId,
+        rootSource: instance.rootSource,
+        imageId: instance.imageId,
+        statusChecks: statusCheck(this.world, instance),
+        appsRunning: [...instance.apps].filter(([, r]) => r.running).map(([app]) => app),
+        appsInstalled: [...instance.apps].filter(([, r]) => r.installed).map(([app]) => app),
+        documents: instance.documents.map((d) => ({ documentName: d.documentName, commandId: d.commandId, status: d.status })),
+      };
+    });
+    const apps: Record<string, string[]> = {};
+    for (const instance of instances) for (const app of instance.appsRunning) (apps[app] ??= []).push(instance.instanceId);
+    const secondaryIps: FleetSnapshot['secondaryIps'] = {};
+    for (const eni of this.world.enis.values()) {
+      for (const ip of eni.secondaryIps) {
+        const move = this.ipMoves.get(ip);
+        secondaryIps[ip] = { instanceId: eni.instanceId, networkInterfaceId: eni.networkInterfaceId, routed: !move || now >= move.effectiveAt };
+      }
+    }
+    return {
+      at: new Date(now).toISOString(),
+      instances,
+      apps,
+      targetGroups: [...this.targetGroups.values()].map((group) => ({
+        arn: group.arn,
+        name: group.name,
+        ...(group.app ? { app: group.app } : {}),
+        targets: [...group.targets.values()].map((target) => {
+          const health = reportedHealth(this.world, group, target);
+          return { id: target.id, port: target.port, state: health.State!, ...(health.Reason ? { reason: health.Reason } : {}) };
+        }),
+      })),
+      elasticIps: [...this.world.addresses.values()].map((address) => ({
+        allocationId: address.allocationId,
+        publicIp: address.publicIp,
+        ...(address.association
+          ? {
+              associationId: address.association.associationId,
+              instanceId: address.association.instanceId,
+              privateIp: address.association.privateIp,
+            }
+          : {}),
+        routed: address.association !== undefined && now >= address.association.effectiveAt,
+      })),
+      secondaryIps,
+      rootVolumeTasks: [...this.rootVolumeTasks.values()].map((t) => ({ taskId: t.taskId, instanceId: t.instanceId, state: t.state })),
+      published: this.published(),
+      events: this.events(),
+      calls: this.callCounts(),
+    };
+  }
+}
+
+// ---- wiring into SDK clients -------------------------------------------------------------------
+
+const SERVICE_IDS: Record<string, ServiceName> = {
+  EC2: 'ec2',
+  SSM: 'ssm',
+  'Elastic Load Balancing v2': 'elbv2',
+  SNS: 'sns',
+  EventBridge: 'eventbridge',
+  CloudWatch: 'cloudwatch',
+};
+
+/** An AWS SDK v3 client, as far as attachFleet needs one. */
+export interface SdkClient {
+  config: { serviceId?: string };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- every client's stack has its own input/output unions
+  middlewareStack: MiddlewareStack<any, any>;
+}
+
+/** The fleet's name for the client's service; throws for a service the fleet does not simulate. */
+export function serviceOf(client: SdkClient): ServiceName {
+  const serviceId = client.config.serviceId ?? '';
+  const service = SERVICE_IDS[serviceId];
+  if (!service) {
+    throw new Error(
+      `the simulated fleet does not simulate the '${serviceId}' service (it simulates ${Object.keys(SERVICE_IDS).join(', ')}); ` +
+        'DynamoDB goes to DynamoDB Local and Step Functions to the local state machine runtime',
+    );
+  }
+  return service;
+}
+
+export const FLEET_MIDDLEWARE_NAME = 'simulatedFleet';
+
+/**
+ * Answers every command sent through `client` from the fleet instead of AWS. The middleware sits
+ * first in the 'initialize' step and never calls `next`: serialization, signing, retries and the
+ * HTTP request never happen (so the SDK never retries a fleet error; see errors.ts). Attaching
+ * twice replaces the earlier attachment. Returns the client.
+ */
+export function attachFleet<C extends SdkClient>(client: C, fleet: SimulatedFleet): C {
+  const service = serviceOf(client);
+  client.middlewareStack.remove(FLEET_MIDDLEWARE_NAME);
+  client.middlewareStack.add(
+    (_next: unknown, context: { commandName?: string }) =>
+      async (args: InitializeHandlerArguments<object>): Promise<InitializeHandlerOutput<MetadataBearer>> => ({
+        output: await fleet.handle(service, context.commandName ?? 'UnknownCommand', args.input),
+        response: {},
+      }),
+    { step: 'initialize', name: FLEET_MIDDLEWARE_NAME, priority: 'high' },
+  );
+  return client;
+}
