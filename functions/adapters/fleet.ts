@@ -63,8 +63,8 @@ async function describe(ec2: EC2Client, input: { Filters?: Filter[]; InstanceIds
 /** One instance, or null when EC2 no longer knows it. */
 export async function describeInstance(ec2: EC2Client, instanceId: string): Promise<InstanceInfo | null> {
   try {
-    const [info] = await describe(ec2, { InstanceIds: [instanceId] });
-    return info ?? null;
+    const found = await describe(ec2, { InstanceIds: [instanceId] });
+    return found.find((info) => info.instanceId === instanceId) ?? null;
   } catch (error) {
     if ((error as { name?: string }).name === 'InvalidInstanceID.NotFound') return null;
     throw error;

@@ -10,6 +10,7 @@ import { repointStatusAlarm } from '../adapters/alarms.ts';
 import { getAppState, releaseLock, updateAppState, withHistoryEntry } from '../adapters/app-state.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
 import { getRecord, updateRecord } from '../adapters/records.ts';
+import { errorMessage, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
 import { describeFailure, movedOutcome } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
@@ -51,10 +52,17 @@ export const makeHandler = defineStep('finish', WorkflowStateSchema, async (ctx,
     },
   });
 
-  await announce(ctx, state, { outcome, serving, movedTo, previous: typeof record?.fromNode === 'string' ? record.fromNode : null });
+  // The lock goes before anything that may fail: a stuck finish must not block the next incident.
+  const released = await releaseLock(deps.ddb, tables.state, app.name, state.incidentId);
+
+  // Best effort: the record already says what happened; a missing event or alarm update is logged.
+  const previous = typeof record?.fromNode === 'string' ? record.fromNode : null;
+  await bestEffort(ctx, 'announce the service state', () => announce(ctx, state, { outcome, serving, movedTo, previous }));
   if (movedTo && app.detection.failure.statusChecks) {
-    const repointed = await repointStatusAlarm(deps.cloudwatch, app.name, movedTo);
-    ctx.log.info('status-check alarm', { repointed, nodeId: movedTo });
+    await bestEffort(ctx, 're-point the status-check alarm', async () => {
+      const repointed = await repointStatusAlarm(deps.cloudwatch, app.name, movedTo);
+      ctx.log.info('status-check alarm', { repointed, nodeId: movedTo });
+    });
   }
 
   if (MOVED.includes(outcome)) deps.metrics.addMetric(MetricNames.FailoversSucceeded, MetricUnit.Count, 1);
@@ -62,9 +70,9 @@ export const makeHandler = defineStep('finish', WorkflowStateSchema, async (ctx,
   if (rtoSeconds !== null) deps.metrics.addMetric(MetricNames.RtoSeconds, MetricUnit.Seconds, rtoSeconds);
   deps.metrics.addMetadata('app', app.name);
   deps.metrics.addMetadata('incidentId', state.incidentId);
-
-  const released = await releaseLock(deps.ddb, tables.state, app.name, state.incidentId);
   ctx.log.info('incident finished', { outcome, serving, rtoSeconds, lockReleased: released });
+
+  // Last: administrators must hear; if publishing fails the step is retried and everything above converges.
   const published = await publishPending(ctx, state);
   return { ...published, outcome };
 });
@@ -88,6 +96,15 @@ async function announce(
       node: input.serving,
       reason: input.serving === null ? 'no node serves the application' : `the failover failed and ${input.serving} has failed`,
     });
+  }
+}
+
+async function bestEffort(ctx: StepContext, what: string, call: () => Promise<void>): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    if (isThrottling(error)) throw error;
+    ctx.log.error(`could not ${what}`, { error: errorMessage(error) });
   }
 }
 

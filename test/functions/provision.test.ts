@@ -1,0 +1,193 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateReplaceRootVolumeTaskCommand,
+  DescribeInstancesCommand,
+  DescribeReplaceRootVolumeTasksCommand,
+  StartInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetCommandInvocationCommand, InvalidInstanceId, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ErrorNames } from '../../core/errors.ts';
+import type { WorkflowState } from '../../core/workflow-state.ts';
+import { commandComment } from '../../functions/adapters/commands.ts';
+import { rootVolumeClientToken } from '../../functions/adapters/root-volume.ts';
+import { makeHandler } from '../../functions/handlers/provision.ts';
+import { INCIDENT, NEW, NOW, TABLES, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+
+function leaseHeld(t: TestContext, provisionStartedAt = NOW.toISOString()) {
+  t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { provisionStartedAt }) });
+}
+
+function instanceIs(t: TestContext, state: string) {
+  t.ec2.on(DescribeInstancesCommand).resolves(reservations(ec2Instance(NEW, { state })));
+}
+
+/** SSM knows these commands on NEW, made by earlier polls of this step. */
+function commandsOnNode(t: TestContext, purpose: string, statuses: string[]) {
+  t.ssm.on(ListCommandsCommand).resolves({
+    Commands: statuses.map((status, index) => ({
+      CommandId: `cmd-${index}`,
+      Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose }, index),
+      Status: status === 'Success' ? 'Success' : 'InProgress',
+    })),
+  });
+  statuses.forEach((status, index) => {
+    t.ssm.on(GetCommandInvocationCommand, { CommandId: `cmd-${index}` }).resolves({ Status: status as never, StandardErrorContent: status === 'Failed' ? 'exit 3: web.service failed' : '' });
+  });
+}
+
+const search = (overrides: Partial<WorkflowState> = {}) => workflowState({ app: 'search', ...overrides });
+
+describe('provision', () => {
+  let t: TestContext;
+  beforeEach(() => {
+    t = makeTestDeps();
+    leaseHeld(t);
+  });
+
+  it('A2: starts a stopped node first and polls (StepPendingError), sending nothing yet', async () => {
+    instanceIs(t, 'stopped');
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    expect(t.ec2).toHaveReceivedCommandWith(StartInstancesCommand, { InstanceIds: [NEW] });
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('A2/A3: on a running node sends the first document, tagged in its Comment, and polls', async () => {
+    instanceIs(t, 'running');
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, {
+      InstanceIds: [NEW],
+      DocumentName: 'AWS-RunShellScript',
+      Parameters: { commands: ['systemctl start web'] },
+      Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose: 'provision' }, 0),
+    });
+  });
+
+  it('re-entry finds the running command with ListCommands and does not send it twice', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['InProgress']);
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('InProgress') });
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+    expect(t.ssm).toHaveReceivedCommandWith(ListCommandsCommand, { InstanceId: NEW });
+  });
+
+  it('C3: documents run in order: the second is sent only once the first succeeded', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['Success']);
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: ['/opt/web/warm-cache'] } });
+  });
+
+  it('finishes when every document succeeded, recording the command ids', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['Success', 'Success']);
+    const state = await makeHandler(t.deps)(workflowState());
+    expect(state.progress['provision.commands']).toBe('cmd-0,cmd-1');
+    expect(state.explanation.at(-1)).toContain('activated (A2)');
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('a failed document is ProvisioningFailedError with what the command said', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['Failed']);
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({
+      name: ErrorNames.ProvisioningFailed,
+      message: expect.stringContaining('web.service failed'),
+    });
+  });
+
+  it('an SSM agent that is not online yet is polled, not failed', async () => {
+    instanceIs(t, 'running');
+    t.ssm.on(SendCommandCommand).rejects(new InvalidInstanceId({ message: 'not registered', $metadata: {} }));
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('not ready') });
+  });
+
+  it('times out from when the step first started (durable on the claim), not from this poll', async () => {
+    leaseHeld(t, new Date(NOW.getTime() - 601_000).toISOString());
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['InProgress']);
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepTimeout });
+  });
+
+  it('a lost lease stops the step before it touches the node', async () => {
+    t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.LeaseLost });
+    expect(t.ec2.calls()).toHaveLength(0);
+    expect(t.ssm.calls()).toHaveLength(0);
+  });
+
+  it('refuses a state without a claim (ValidationError) with no AWS calls', async () => {
+    await expect(makeHandler(t.deps)(workflowState({ claim: null }))).rejects.toMatchObject({ name: ErrorNames.Validation });
+    expect(t.ddb.calls()).toHaveLength(0);
+  });
+
+  describe('A4 boot-volume', () => {
+    const token = rootVolumeClientToken(INCIDENT, NEW);
+
+    it('swaps the root volume with a deterministic ClientToken and polls the task', async () => {
+      instanceIs(t, 'running');
+      t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'pending' } });
+      t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolves({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'in-progress' }] });
+      const handler = makeHandler(t.deps);
+      await expect(handler(search())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('in-progress') });
+      await expect(handler(search())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+
+      const tokens = t.ec2.commandCalls(CreateReplaceRootVolumeTaskCommand).map((c) => c.args[0].input.ClientToken);
+      expect(tokens).toEqual([token, token]);
+      expect(t.ec2).toHaveReceivedCommandWith(CreateReplaceRootVolumeTaskCommand, { InstanceId: NEW, SnapshotId: 'snap-0123456789abcdef0', DeleteReplacedRootVolume: false });
+    });
+
+    it('a failed swap is ProvisioningFailedError; a succeeded one completes provisioning', async () => {
+      instanceIs(t, 'running');
+      t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'pending' } });
+      t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolvesOnce({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'failed-detached' }] }).resolves({
+        ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'succeeded' }],
+      });
+      const handler = makeHandler(t.deps);
+      await expect(handler(search())).rejects.toMatchObject({ name: ErrorNames.ProvisioningFailed, message: expect.stringContaining('failed-detached') });
+      const state = await handler(search());
+      expect(state.progress['provision.rootVolumeTask']).toBe('replacevol-1');
+    });
+
+    it('needs a running instance: a stopped node is started before the swap', async () => {
+      instanceIs(t, 'stopped');
+      await expect(makeHandler(t.deps)(search())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+      expect(t.ec2).toHaveReceivedCommand(StartInstancesCommand);
+      expect(t.ec2).not.toHaveReceivedCommand(CreateReplaceRootVolumeTaskCommand);
+    });
+  });
+
+  describe('A5 preemption', () => {
+    const preempting = () => workflowState({ claim: { ...workflowState().claim!, preempts: ['low'] } });
+
+    it('halts the lower-priority application with its own halt documents before provisioning', async () => {
+      instanceIs(t, 'running');
+      t.ddb.on(GetCommand, { TableName: TABLES.state }).resolves({ Item: { app: 'low', currentNode: NEW } });
+      await expect(makeHandler(t.deps)(preempting())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('halting preempted low') });
+      expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, {
+        Parameters: { commands: ['systemctl stop low'] },
+        Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose: 'preempt:low' }, 0),
+      });
+      expect(t.events).not.toHaveReceivedCommand(PutEventsCommand);
+    });
+
+    it("once halted, marks it offline, announces 'Service Down' for its own policy and forgets its lease", async () => {
+      instanceIs(t, 'running');
+      t.ddb.on(GetCommand, { TableName: TABLES.state }).resolves({ Item: { app: 'low', currentNode: NEW } });
+      commandsOnNode(t, 'preempt:low', ['Success']);
+      await expect(makeHandler(t.deps)(preempting())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+
+      const entry = t.events.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0];
+      expect(entry).toMatchObject({ Source: 'rapid-failover', DetailType: 'Service Down' });
+      expect(JSON.parse(entry?.Detail ?? '{}')).toMatchObject({ app: 'low', node: NEW, reason: 'preempted', preemptedBy: 'web' });
+      const offline = t.ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.TableName === TABLES.state);
+      expect(offline?.Key).toEqual({ app: 'low' });
+      expect(Object.values(offline?.ExpressionAttributeValues ?? {})).toContain(true);
+      expect(t.ddb).toHaveReceivedCommandWith(DeleteCommand, { TableName: TABLES.claims, Key: { nodeId: NEW, holder: 'low' } });
+    });
+  });
+});
