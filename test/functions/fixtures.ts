@@ -3,7 +3,7 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Client, type DescribeInstancesCommandOutput, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -284,12 +284,12 @@ export function claimItem(node: string, overrides: Record<string, unknown> = {})
 }
 
 /** An EC2 instance as DescribeInstances returns it. */
-export function ec2Instance(id: string, overrides: { state?: string; type?: string; pool?: string; eni?: string; tags?: Record<string, string> } = {}) {
+export function ec2Instance(id: string, overrides: { state?: string; type?: string; pool?: string; eni?: string; tags?: Record<string, string> } = {}): Instance {
   const tags = { ...(overrides.pool === undefined ? { 'rapid-failover:pool': 'general' } : overrides.pool ? { 'rapid-failover:pool': overrides.pool } : {}), ...overrides.tags };
   return {
     InstanceId: id,
-    InstanceType: overrides.type ?? 'm7i.xlarge',
-    State: { Name: overrides.state ?? 'running' },
+    InstanceType: (overrides.type ?? 'm7i.xlarge') as Instance['InstanceType'],
+    State: { Name: (overrides.state ?? 'running') as InstanceStateName },
     Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
     NetworkInterfaces: [
       { NetworkInterfaceId: overrides.eni ?? `eni-${id.slice(2)}`, Attachment: { DeviceIndex: 0 }, PrivateIpAddresses: [{ PrivateIpAddress: '10.0.1.10' }] },
@@ -297,7 +297,7 @@ export function ec2Instance(id: string, overrides: { state?: string; type?: stri
   };
 }
 
-export function reservations(...instances: ReturnType<typeof ec2Instance>[]) {
+export function reservations(...instances: Instance[]): Omit<DescribeInstancesCommandOutput, '$metadata'> {
   return { Reservations: [{ Instances: instances }] };
 }
 

@@ -1,5 +1,12 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { CreateTagsCommand, DescribeInstanceStatusCommand, DescribeInstanceTypesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeInstanceStatusCommand,
+  DescribeInstanceTypesCommand,
+  DescribeInstancesCommand,
+  type Instance,
+  type InstanceTypeInfo,
+} from '@aws-sdk/client-ec2';
 import { BatchGetCommand, GetCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
@@ -23,12 +30,12 @@ import {
   type TestContext,
 } from './fixtures.ts';
 
-const TYPES = {
+const TYPES: { InstanceTypes: InstanceTypeInfo[] } = {
   InstanceTypes: [
-    { InstanceType: 'm7i.xlarge', VCpuInfo: { DefaultVCpus: 4 }, MemoryInfo: { SizeInMiB: 16_384 }, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } },
-    { InstanceType: 'm7i.2xlarge', VCpuInfo: { DefaultVCpus: 8 }, MemoryInfo: { SizeInMiB: 32_768 }, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } },
-    { InstanceType: 'm7i.4xlarge', VCpuInfo: { DefaultVCpus: 16 }, MemoryInfo: { SizeInMiB: 65_536 }, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } },
-    { InstanceType: 't3.micro', VCpuInfo: { DefaultVCpus: 2 }, MemoryInfo: { SizeInMiB: 1_024 }, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } },
+    { InstanceType: 'm7i.xlarge', VCpuInfo: { DefaultVCpus: 4 }, MemoryInfo: { SizeInMiB: 16_384 }, ProcessorInfo: { SupportedArchitectures: ['x86_64' as const] } },
+    { InstanceType: 'm7i.2xlarge', VCpuInfo: { DefaultVCpus: 8 }, MemoryInfo: { SizeInMiB: 32_768 }, ProcessorInfo: { SupportedArchitectures: ['x86_64' as const] } },
+    { InstanceType: 'm7i.4xlarge', VCpuInfo: { DefaultVCpus: 16 }, MemoryInfo: { SizeInMiB: 65_536 }, ProcessorInfo: { SupportedArchitectures: ['x86_64' as const] } },
+    { InstanceType: 't3.micro', VCpuInfo: { DefaultVCpus: 2 }, MemoryInfo: { SizeInMiB: 1_024 }, ProcessorInfo: { SupportedArchitectures: ['x86_64' as const] } },
   ],
 };
 
@@ -37,7 +44,7 @@ function beforeSelect(overrides: Partial<WorkflowState> = {}): WorkflowState {
   return workflowState({ claim: null, attempt: 0, ...overrides });
 }
 
-function arrange(t: TestContext, instances: ReturnType<typeof ec2Instance>[], claims: Record<string, unknown>[] = [], states: Record<string, unknown>[] = []) {
+function arrange(t: TestContext, instances: Instance[], claims: Record<string, unknown>[] = [], states: Record<string, unknown>[] = []) {
   t.ec2.on(DescribeInstancesCommand).resolves(reservations(...instances));
   t.ec2.on(DescribeInstanceTypesCommand).resolves(TYPES);
   t.ec2.on(DescribeInstanceStatusCommand).resolves({ InstanceStatuses: [] });
