@@ -1,0 +1,141 @@
+// Adapters over EC2 and SSM, and the error mapping, with mocked clients.
+import { DescribeInstanceStatusCommand, DescribeInstanceTypesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetCommandInvocationCommand, InvocationDoesNotExist, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ErrorNames } from '../../../core/errors.ts';
+import { advanceDocuments, commandComment } from '../../../functions/adapters/commands.ts';
+import { instanceTypeFacts, listPoolMembers, statusChecksPass } from '../../../functions/adapters/fleet.ts';
+import { rootVolumeClientToken } from '../../../functions/adapters/root-volume.ts';
+import { isConditionFailure, isThrottling, toNamedError } from '../../../functions/aws-errors.ts';
+import { whereRuns } from '../../../functions/pool-view.ts';
+import { NEW, OLD, OTHER, ec2Instance, makeTestDeps, nodeId, testConfig, type TestContext } from '../fixtures.ts';
+
+describe('fleet adapter', () => {
+  let t: TestContext;
+  beforeEach(() => {
+    t = makeTestDeps();
+  });
+
+  it('lists pool members by tag across pages, each with its pool', async () => {
+    t.ec2
+      .on(DescribeInstancesCommand)
+      .resolvesOnce({ Reservations: [{ Instances: [ec2Instance(OLD), ec2Instance(NEW, { pool: 'hosts' })] }], NextToken: 'page-2' })
+      .resolves({ Reservations: [{ Instances: [ec2Instance(OTHER, { pool: 'backup', state: 'stopped' })] }] });
+    const members = await listPoolMembers(t.deps.ec2, testConfig().pools);
+
+    expect(members.map((m) => [m.instance.instanceId, m.pool.name, m.instance.state])).toEqual([
+      [OLD, 'general', 'running'],
+      [NEW, 'hosts', 'running'],
+      [OTHER, 'backup', 'stopped'],
+    ]);
+    expect(t.ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
+      Filters: [
+        { Name: 'tag:rapid-failover:pool', Values: ['general', 'hosts', 'backup'] },
+        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      ],
+    });
+    expect(t.ec2).toHaveReceivedNthCommandWith(DescribeInstancesCommand, 2, { NextToken: 'page-2' });
+  });
+
+  it('A6: describes each instance type once per client and reads its hardware features', async () => {
+    t.ec2.on(DescribeInstanceTypesCommand).resolves({
+      InstanceTypes: [
+        {
+          InstanceType: 'g5.xlarge',
+          VCpuInfo: { DefaultVCpus: 4 },
+          MemoryInfo: { SizeInMiB: 16_384 },
+          ProcessorInfo: { SupportedArchitectures: ['x86_64', 'i386'] },
+          GpuInfo: { Gpus: [{ Name: 'A10G', Count: 1 }] },
+          InstanceStorageInfo: { NvmeSupport: 'required' },
+          NetworkInfo: { EfaSupported: false },
+        },
+      ],
+    });
+    const first = await instanceTypeFacts(t.deps.ec2, ['g5.xlarge']);
+    const second = await instanceTypeFacts(t.deps.ec2, ['g5.xlarge', 'g5.xlarge']);
+    expect(first.get('g5.xlarge')).toEqual({ instanceType: 'g5.xlarge', vcpu: 4, memoryMiB: 16_384, architectures: ['x86_64'], features: ['gpu', 'nvme'] });
+    expect(second.get('g5.xlarge')).toEqual(first.get('g5.xlarge'));
+    expect(t.ec2).toHaveReceivedCommandTimes(DescribeInstanceTypesCommand, 1);
+  });
+
+  it('counts a node unhealthy only when a status check is impaired', async () => {
+    t.ec2.on(DescribeInstanceStatusCommand).resolves({
+      InstanceStatuses: [
+        { InstanceId: OLD, InstanceStatus: { Status: 'impaired' }, SystemStatus: { Status: 'ok' } },
+        { InstanceId: NEW, InstanceStatus: { Status: 'initializing' }, SystemStatus: { Status: 'ok' } },
+      ],
+    });
+    const health = await statusChecksPass(t.deps.ec2, [OLD, NEW, OTHER]);
+    expect([...health]).toEqual([
+      [OLD, false],
+      [NEW, true],
+      [OTHER, true],
+    ]);
+  });
+});
+
+describe('commands adapter', () => {
+  let t: TestContext;
+  const run = (documents = testConfig().applications[0]!.provisioning.documents) => ({ instanceId: NEW, documents, incidentId: 'x'.repeat(80), purpose: 'preempt:a-forty-character-application-name-xx' });
+
+  beforeEach(() => {
+    t = makeTestDeps();
+  });
+
+  it('keeps the Comment within SSM\'s 100 characters, tag first', () => {
+    const comment = commandComment(run(), 1);
+    expect(comment.length).toBeLessThanOrEqual(100);
+    expect(comment).toMatch(/^rf-[0-9a-f]{16} /);
+    expect(commandComment(run(), 0)).not.toBe(comment);
+  });
+
+  it('finds its commands on later pages of ListCommands', async () => {
+    t.ssm
+      .on(ListCommandsCommand)
+      .resolvesOnce({ Commands: [{ CommandId: 'someone-elses', Comment: 'manual run' }], NextToken: 'next' })
+      .resolves({ Commands: [{ CommandId: 'c0', Status: 'Success', Comment: commandComment(run(), 0) }, { CommandId: 'c1', Status: 'Success', Comment: commandComment(run(), 1) }] });
+    expect(await advanceDocuments(t.deps.ssm, run())).toEqual({ status: 'done', commandIds: ['c0', 'c1'] });
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('an invocation not visible yet right after sending is pending, not an error', async () => {
+    t.ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: 'c0', Status: 'Pending', Comment: commandComment(run(), 0) }] });
+    t.ssm.on(GetCommandInvocationCommand).rejects(new InvocationDoesNotExist({ message: 'no', $metadata: {} }));
+    expect(await advanceDocuments(t.deps.ssm, run())).toMatchObject({ status: 'pending', index: 0, commandId: 'c0' });
+  });
+
+  it('no documents: done at once, without calling SSM', async () => {
+    expect(await advanceDocuments(t.deps.ssm, run([]))).toEqual({ status: 'done', commandIds: [] });
+    expect(t.ssm.calls()).toHaveLength(0);
+  });
+});
+
+describe('error mapping and small helpers', () => {
+  it('recognises throttling by name, by the SDK retry marker and in transaction cancellation reasons', () => {
+    for (const name of ['ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'ProvisionedThroughputExceededException']) {
+      expect(isThrottling(Object.assign(new Error('x'), { name }))).toBe(true);
+    }
+    expect(isThrottling({ name: 'Other', $retryable: { throttling: true } })).toBe(true);
+    const cancelled = { name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'ThrottlingError' }] };
+    expect(isThrottling(cancelled)).toBe(true);
+    expect(isConditionFailure(cancelled)).toBe(false);
+    expect(isConditionFailure({ name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'ConditionalCheckFailed' }] })).toBe(true);
+    expect(toNamedError(Object.assign(new Error('slow'), { name: 'RequestLimitExceeded' }))).toMatchObject({ name: ErrorNames.AwsThrottled });
+    const other = new Error('boom');
+    expect(toNamedError(other)).toBe(other);
+  });
+
+  it('A4: root-volume client tokens are deterministic and within EC2\'s 64 characters', () => {
+    const long = rootVolumeClientToken('y'.repeat(80), NEW);
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(rootVolumeClientToken('y'.repeat(80), NEW)).toBe(long);
+    expect(rootVolumeClientToken('inc', NEW)).toBe(`inc-${NEW}`);
+  });
+
+  it('C2/C5: an application runs where its state says, else on its preferred node; offline, nowhere', () => {
+    const web = testConfig().applications[0]!;
+    expect(whereRuns(web, null)).toBe(OLD);
+    expect(whereRuns(web, { app: 'web', currentNode: nodeId(7) })).toBe(nodeId(7));
+    expect(whereRuns(web, { app: 'web', currentNode: nodeId(7), offline: true })).toBeNull();
+  });
+});
