@@ -58,6 +58,12 @@ export interface FleetOptions {
   seed?: number;
   /** SendCommand rejects documents that are neither defined nor AWS-owned (default false: they run, with no effect). */
   strictDocuments?: boolean;
+  /**
+   * How a call's virtual latency is spent (default: the clock is advanced at once). Concurrent
+   * executions pass a sleep on the shared clock instead, so one caller's latency does not
+   * move time for the others.
+   */
+  spendLatency?: (ms: number) => Promise<void> | void;
 }
 
 export interface CallCounts {
@@ -103,6 +109,7 @@ export interface FleetSnapshot {
 export class SimulatedFleet {
   readonly clock: VirtualClock;
   readonly latency: LatencyModel;
+  private readonly spendLatency: (ms: number) => Promise<void> | void;
   readonly faults: FaultInjector;
   private readonly world: World;
   private readonly targetGroups = new Map<string, SimTargetGroup>();
@@ -116,6 +123,7 @@ export class SimulatedFleet {
 
   constructor(options: FleetOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
+    this.spendLatency = options.spendLatency ?? ((ms) => this.clock.advance(ms));
     this.latency = resolveLatency(options.latency);
     this.faults = new FaultInjector(() => this.world.sync());
     this.world = new World(this.clock, this.latency, this.faults, options.region ?? 'us-east-1', options.accountId ?? '123456789012', options.seed ?? 1);
@@ -262,7 +270,7 @@ export class SimulatedFleet {
     const handler = this.handlers[service]?.[name];
     if (!handler) throw new NotSimulatedError(service, name);
     const cost = this.latency.apiCallMs[service];
-    if (cost > 0) this.clock.advance(cost);
+    if (cost > 0) await this.spendLatency(cost);
     this.world.sync();
     const throttle = this.faults.takeThrottle(service, name);
     if (throttle) {

@@ -1,0 +1,119 @@
+// Step Functions for the local runtime, behind a real SFNClient (the intake Lambda and the CLI
+// build the same client and commands as in AWS; only the transport differs). Executions run
+// on the WorkflowRunner, each as one flow of virtual time.
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../state-machine-definition.ts';
+import type { VirtualTime } from './virtual-time.ts';
+import type { ExecutionResult, WorkflowRunner } from './workflow-runner.ts';
+
+export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:rapid-failover-local`;
+
+export interface LocalExecution {
+  name: string;
+  executionArn: string;
+  input: string;
+  startedAt: Date;
+  /** Starts that collapsed onto this execution (same name). */
+  duplicateStarts: number;
+  done: Promise<ExecutionResult>;
+  result?: ExecutionResult;
+}
+
+class AwsServiceError extends Error {
+  readonly $fault = 'client';
+  readonly $metadata = { httpStatusCode: 400 };
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export class LocalStepFunctions {
+  readonly executions = new Map<string, LocalExecution>();
+
+  constructor(
+    private readonly runner: WorkflowRunner,
+    private readonly time: VirtualTime,
+  ) {}
+
+  /** StartExecution as AWS does it for a Standard state machine: a name is used once. */
+  start(name: string, input: string): LocalExecution {
+    const existing = this.executions.get(name);
+    if (existing) {
+      existing.duplicateStarts++;
+      // Same name and input while running: AWS answers with the same execution.
+      if (!existing.result && existing.input === input) return existing;
+      throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
+    }
+    const execution: LocalExecution = {
+      name,
+      executionArn: `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`,
+      input,
+      startedAt: this.time.now(),
+      duplicateStarts: 0,
+      done: Promise.resolve(null as never),
+    };
+    execution.done = this.time
+      .flow(() => this.runner.execute(name, JSON.parse(input)))
+      .then((result) => (execution.result = result));
+    this.executions.set(name, execution);
+    return execution;
+  }
+
+  running(): number {
+    return [...this.executions.values()].filter((e) => !e.result).length;
+  }
+
+  async settled(): Promise<ExecutionResult[]> {
+    return Promise.all([...this.executions.values()].map((e) => e.done));
+  }
+
+  async handle(command: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    switch (command) {
+      case 'StartExecutionCommand': {
+        if (input.stateMachineArn !== LOCAL_STATE_MACHINE_ARN) {
+          throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(input.stateMachineArn)}'`);
+        }
+        const execution = this.start(String(input.name), String(input.input ?? '{}'));
+        return { executionArn: execution.executionArn, startDate: execution.startedAt };
+      }
+      case 'DescribeExecutionCommand': {
+        const execution = [...this.executions.values()].find((e) => e.executionArn === input.executionArn);
+        if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(input.executionArn)}'`);
+        return describe(execution);
+      }
+      case 'ListExecutionsCommand':
+        return { executions: [...this.executions.values()].map(describe) };
+      default:
+        throw new Error(`local Step Functions does not implement ${command}`);
+    }
+  }
+}
+
+function describe(execution: LocalExecution): Record<string, unknown> {
+  const result = execution.result;
+  return {
+    executionArn: execution.executionArn,
+    stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+    name: execution.name,
+    status: result ? result.status : 'RUNNING',
+    startDate: execution.startedAt,
+    stopDate: result?.endedAt,
+    input: execution.input,
+    output: result?.status === 'SUCCEEDED' ? JSON.stringify(result.output) : undefined,
+    error: result?.error?.Error,
+    cause: result?.error ? String(result.error.Cause) : undefined,
+  };
+}
+
+/** Sends an SFNClient's commands to the local service instead of AWS. */
+export function attachLocalStepFunctions(client: SFNClient, service: LocalStepFunctions): SFNClient {
+  client.middlewareStack.add(
+    (_next, context) => async (args) => ({
+      output: { $metadata: { httpStatusCode: 200 }, ...(await service.handle(context.commandName ?? '', args.input as Record<string, unknown>)) } as never,
+      response: {},
+    }),
+    { step: 'initialize', name: 'localStepFunctions', priority: 'high' },
+  );
+  return client;
+}
