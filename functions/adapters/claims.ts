@@ -4,7 +4,6 @@
 import {
   DeleteCommand,
   GetCommand,
-  PutCommand,
   QueryCommand,
   ScanCommand,
   TransactWriteCommand,
@@ -379,9 +378,4 @@ export async function commitServing(
     }
     throw error;
   }
-}
-
-/** Writes a claim item as is (used for tests' and tools' seeding; the workflow uses the functions above). */
-export async function putClaimItem(ddb: DynamoDBDocumentClient, table: string, item: ClaimItem): Promise<void> {
-  await ddb.send(new PutCommand({ TableName: table, Item: { ...item } }));
 }
