@@ -13,7 +13,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { EnvNames, readEnvironment, type Environment } from '../core/environment.ts';
+import { readEnvironment, type Environment } from '../core/environment.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metrics.ts';
 
 export interface Deps {
@@ -47,7 +47,8 @@ export function defaultDeps(): Deps {
     cloudwatch: new CloudWatchClient({}),
     sfn: new SFNClient({}),
     clock: () => new Date(),
-    env: readEnvironment(process.env, process.env[EnvNames.Config]),
+    // Spelled out: the bundler inlines the config by replacing exactly this expression.
+    env: readEnvironment(process.env, process.env.RAPID_FAILOVER_CONFIG),
     logger: new Logger({ serviceName: METRICS_SERVICE }),
     metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE }),
   };

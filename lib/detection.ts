@@ -6,7 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Application, Config, PerformanceDetection } from '../core/config.ts';
-import { alarmName, OPERATOR_EVENT_SOURCE, OperatorDetailTypes } from '../core/metrics.ts';
+import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
 
 export interface DetectionProps {
   readonly config: Config;
@@ -30,6 +30,7 @@ export class Detection extends Construct {
   public readonly alarmRule: events.Rule;
   public readonly instanceStateRule: events.Rule;
   public readonly operatorRule: events.Rule;
+  public readonly preemptedRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
     super(scope, id);
@@ -73,6 +74,17 @@ export class Detection extends Construct {
       eventPattern: {
         source: [OPERATOR_EVENT_SOURCE],
         detailType: [OperatorDetailTypes.Switchover, OperatorDetailTypes.Drill],
+      },
+      targets: [target],
+    });
+
+    // A5: an application halted to make room for a higher-priority one fails over by its own policy.
+    this.preemptedRule = new events.Rule(this, 'PreemptedRule', {
+      description: 'rapid-failover: an application was preempted on its node',
+      eventPattern: {
+        source: [EVENT_SOURCE],
+        detailType: [ServiceDetailTypes.Down],
+        detail: { reason: ['preempted'] },
       },
       targets: [target],
     });

@@ -76,6 +76,23 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
     );
   }
 
+  // An application's own nodes (preferred / possible) need not carry a pool tag: allowed by exact ARN.
+  const placed = [...new Set(config.applications.flatMap((app) => [app.placement.preferredNode, ...app.placement.possibleNodes]))].filter(
+    (id): id is string => id !== undefined,
+  );
+  if (placed.length > 0) {
+    const instances = placed.map((id) => ec2Arn(`instance/${id}`));
+    statements.push(
+      new iam.PolicyStatement({ sid: 'PlacedNodes', actions: [...POOL_NODE_ACTIONS, 'ssm:SendCommand'], resources: instances }),
+      new iam.PolicyStatement({
+        sid: 'PlacedNodeTags',
+        actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+        resources: instances,
+        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': [`${CONTROL_TAG_PREFIX}*`] } },
+      }),
+    );
+  }
+
   const documents = uniqueDocuments(config).map((doc) => documentArn(stack, doc.name));
   if (documents.length > 0) {
     statements.push(new iam.PolicyStatement({ sid: 'ConfiguredDocuments', actions: ['ssm:SendCommand'], resources: documents }));

@@ -133,6 +133,16 @@ describe('RapidFailover stack', () => {
       expect(JSON.stringify(documents?.Resource)).toContain(':document/AWS-RunShellScript');
     });
 
+    it("allows an application's own placed nodes by exact ARN, not by wildcard", () => {
+      const placed = statements().find((s) => s.Sid === 'PlacedNodes');
+      expect(placed?.Resource).toEqual(
+        ['i-0aaa0000000000001', 'i-0ccc0000000000001', 'i-0ccc0000000000002', 'i-0ccc0000000000003'].map((id) => ({
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:eu-west-1:123456789012:instance/${id}`]],
+        })),
+      );
+      expect(actionsOf(placed!)).toContain('ssm:SendCommand');
+    });
+
     it('registers targets only in the configured target groups', () => {
       const groups = statements().find((s) => s.Sid === 'TargetGroups');
       const config = exampleConfig();
@@ -209,6 +219,12 @@ describe('RapidFailover stack', () => {
           'detail-type': ['EC2 Instance State-change Notification'],
           detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
         },
+      });
+    });
+
+    it('A5: routes the Service Down event of a preempted application back to intake', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { source: ['rapid-failover'], 'detail-type': ['Service Down'], detail: { reason: ['preempted'] } },
       });
     });
 
