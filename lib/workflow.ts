@@ -46,6 +46,14 @@ export const States = {
   Abandoned: 'FailoverAbandoned',
 } as const;
 
+/**
+ * "IsNull": false is valid ASL, but aws-local-stepfunctions 3.0 evaluates it as never true;
+ * Not(IsNull) means the same in AWS and runs the same locally.
+ */
+function notNull(path: string): sfn.Condition {
+  return sfn.Condition.not(sfn.Condition.isNull(path));
+}
+
 /** Poll budget for steps that wait on AWS: 2 s, growing ×1.5 to 30 s between polls. */
 const POLL = { interval: Duration.seconds(2), backoffRate: 1.5, maxDelay: Duration.seconds(30), maxAttempts: 200 };
 
@@ -131,13 +139,13 @@ export class Workflow extends Construct {
 
     const retryOrAlert = new sfn.Choice(this, States.RetryOrAlert)
       .when(sfn.Condition.isPresent('$.pendingAlert.kind'), notify)
-      .when(sfn.Condition.isNotNull('$.outcome'), finish)
+      .when(notNull('$.outcome'), finish)
       .otherwise(select);
     compensate.next(retryOrAlert);
 
     const settle = new sfn.Wait(this, States.Settle, { time: sfn.WaitTime.secondsPath('$.settleSeconds') });
     const stillDegraded = new sfn.Choice(this, States.StillDegraded)
-      .when(sfn.Condition.isNotNull('$.outcome'), finish)
+      .when(notNull('$.outcome'), finish)
       .otherwise(select);
     settle.next(verify);
     verify.next(stillDegraded);
@@ -147,8 +155,8 @@ export class Workflow extends Construct {
       .otherwise(finish);
 
     const nodeClaimed = new sfn.Choice(this, States.NodeClaimed)
-      .when(sfn.Condition.isNotNull('$.claim'), provision)
-      .when(sfn.Condition.isNotNull('$.pendingAlert'), notify)
+      .when(notNull('$.claim'), provision)
+      .when(notNull('$.pendingAlert'), notify)
       .otherwise(finish);
 
     provision.next(join);
@@ -160,7 +168,7 @@ export class Workflow extends Construct {
     const lockAcquired = new sfn.Choice(this, States.LockAcquired)
       .when(sfn.Condition.stringEquals('$.outcome', 'deduplicated'), skipped)
       // Damped (cooldown, flap window): recorded and finished without touching any node.
-      .when(sfn.Condition.isNotNull('$.outcome'), finish)
+      .when(notNull('$.outcome'), finish)
       .otherwise(select);
     lock.next(lockAcquired);
 

@@ -34,6 +34,11 @@ export function extractStateMachine(template: CfnTemplate): ExtractedStateMachin
   return { logicalId, definition: JSON.parse(resolved) as Record<string, unknown>, functionArns };
 }
 
+/** Any template value with its intrinsics resolved as in the local account and region. */
+export function resolveTemplateValue(value: unknown, template: CfnTemplate): unknown {
+  return resolveIntrinsics(value as Json, template, new Map());
+}
+
 function resolveIntrinsics(value: Json, template: CfnTemplate, functionArns: Map<string, string>): Json {
   if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, template, functionArns));
   if (value === null || typeof value !== 'object') return value;
@@ -49,6 +54,10 @@ function resolveIntrinsics(value: Json, template: CfnTemplate, functionArns: Map
       const arn = localFunctionArn(target);
       functionArns.set(arn, target);
       return arn;
+    }
+    const alarmName = template.Resources[target]?.Properties?.AlarmName;
+    if (type === 'AWS::CloudWatch::Alarm' && attribute === 'Arn' && typeof alarmName === 'string') {
+      return `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${alarmName}`;
     }
     throw new Error(`cannot resolve Fn::GetAtt ${target}.${attribute} (${type ?? 'unknown resource'})`);
   }

@@ -51,6 +51,16 @@ export interface WorkflowRunnerOptions {
   handlers: Record<string, TaskHandler>;
   now: () => Date;
   sleep: (ms: number) => Promise<void>;
+  /** Called as each task starts and ends (for a progress view). */
+  onTask?: (event: TaskEvent) => void;
+}
+
+export interface TaskEvent {
+  execution: string;
+  state: string;
+  phase: 'start' | 'retry' | 'end' | 'error';
+  at: Date;
+  error?: string;
 }
 
 const DEFAULTS = { IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 } as const;
@@ -72,7 +82,7 @@ export class WorkflowRunner {
 
   async execute(name: string, input: unknown): Promise<ExecutionResult> {
     const startedAt = this.options.now();
-    const tracker = new ExecutionTracker(this.states, this.waitBefore, this.options);
+    const tracker = new ExecutionTracker(name, this.states, this.waitBefore, this.options);
     const zero = Object.fromEntries(Object.keys(this.states).map((s) => [s, 0]));
     const { result } = this.machine.run(input as never, {
       overrides: {
@@ -111,6 +121,7 @@ class ExecutionTracker {
   private retriesByRetrier = new Map<number, number>();
 
   constructor(
+    private readonly execution: string,
     private readonly states: Record<string, StateDefinition>,
     private readonly waitBefore: Map<string, StateDefinition>,
     private readonly options: WorkflowRunnerOptions,
@@ -138,6 +149,7 @@ class ExecutionTracker {
     }
     this.lastState = state;
     const startedAt = this.options.now();
+    this.options.onTask?.({ execution: this.execution, state, phase: isRetry ? 'retry' : 'start', at: startedAt });
     const timing = this.steps.get(state) ?? { state, startedAt, endedAt: startedAt, invocations: 0 };
     this.steps.set(state, timing);
     timing.invocations++;
@@ -145,10 +157,12 @@ class ExecutionTracker {
       const output = await handler(input);
       this.lastError = null;
       delete timing.error;
+      this.options.onTask?.({ execution: this.execution, state, phase: 'end', at: this.options.now() });
       return output;
     } catch (error) {
       this.lastError = error instanceof Error ? error.name : 'Error';
       timing.error = this.lastError;
+      this.options.onTask?.({ execution: this.execution, state, phase: 'error', at: this.options.now(), error: this.lastError });
       throw error;
     } finally {
       timing.endedAt = this.options.now();

@@ -1,0 +1,41 @@
+// EventBridge routing for the local runtime: the rules' event patterns are read from the
+// synthesized template, so a local event reaches intake exactly when the deployed rule would
+// send it. Supports what the stack's patterns use: literal-value arrays and nested objects.
+import { resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
+
+export interface BusEvent {
+  id: string;
+  source: string;
+  'detail-type': string;
+  time: string;
+  region: string;
+  account: string;
+  resources: string[];
+  detail: Record<string, unknown>;
+  version?: string;
+}
+
+type Pattern = { [key: string]: Pattern | readonly unknown[] };
+
+export function rulePatterns(template: CfnTemplate): Pattern[] {
+  return Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::Events::Rule')
+    .map((r) => resolveTemplateValue(r.Properties?.EventPattern, template) as Pattern | undefined)
+    .filter((p): p is Pattern => p !== undefined);
+}
+
+export function matches(pattern: Pattern, event: unknown): boolean {
+  return Object.entries(pattern).every(([key, expected]) => {
+    const actual = (event as Record<string, unknown> | null)?.[key];
+    if (Array.isArray(expected)) {
+      // A list matches a scalar equal to one of its values, or an array sharing one.
+      const values = Array.isArray(actual) ? actual : [actual];
+      return values.some((v) => expected.includes(v));
+    }
+    return actual !== undefined && matches(expected as Pattern, actual);
+  });
+}
+
+export function routed(patterns: readonly Pattern[], event: BusEvent): boolean {
+  return patterns.some((p) => matches(p, event));
+}

@@ -1,0 +1,655 @@
+// The embedded default: one scenario run on one machine. The synthesized template gives the
+// state machine, the tables and the event rules; the real handlers run with real SDK clients
+// whose requests reach DynamoDB Local and the simulated fleet, in virtual time.
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Application, Config } from '../../core/config.ts';
+import { EnvNames, readEnvironment } from '../../core/environment.ts';
+import { alarmName, METRICS_NAMESPACE, METRICS_SERVICE, type AlarmKind } from '../../core/metrics.ts';
+import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
+import { updateAppState } from '../../functions/adapters/app-state.ts';
+import { scanClaims } from '../../functions/adapters/claims.ts';
+import { getRecord } from '../../functions/adapters/records.ts';
+import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
+import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
+import { attachFleet, SimulatedFleet, type CallCounts, type PublishedMessage } from '../fleet/index.ts';
+import { VirtualClock } from '../fleet/clock.ts';
+import type { Scenario, TimelineEvent } from '../scenario.ts';
+import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
+import { createTablesFromTemplate } from '../tables.ts';
+import { routed, rulePatterns, type BusEvent } from './event-rules.ts';
+import { attachLocalStepFunctions, LOCAL_STATE_MACHINE_ARN, LocalStepFunctions } from './local-step-functions.ts';
+import { synthesizeTemplate } from './synthesize.ts';
+import { VirtualTime } from './virtual-time.ts';
+import { WorkflowRunner, type ExecutionResult, type TaskEvent, type TaskHandler } from './workflow-runner.ts';
+
+export const SIMULATION_EPOCH = new Date('2030-01-01T00:00:00.000Z');
+
+export interface IncidentReport {
+  incidentId: string;
+  app: string;
+  trigger: TriggerKind;
+  triggerSource: string;
+  outcome: Outcome;
+  fromNode: string | null;
+  toNode: string | null;
+  attempts: number;
+  alerts: string[];
+  steps: Array<{ name: string; startedAt: string; endedAt: string }>;
+  rtoSeconds: number | null;
+  explanation: string[];
+}
+
+export interface NodeReport {
+  id: string;
+  type: string;
+  state: string;
+  role: 'serving' | 'free' | 'claimed' | 'preempted' | 'quarantined' | 'retained';
+  applications: string[];
+  lease: Array<{ holder: string; role: string; incidentId: string; expiresAt: string | null; reason?: string }>;
+}
+
+export interface SimulationResult {
+  scenario: string;
+  incidents: IncidentReport[];
+  fleet: NodeReport[];
+  notifications: Array<{ at: string; subject: string; message: string }>;
+  serviceEvents: Array<{ at: string; detailType: string; detail: unknown }>;
+  /** Outcomes the scenario's `expect` did not allow. */
+  unexpected: string[];
+  /** Locks still held when the run ended (should be none). */
+  locksHeld: string[];
+  metrics: Record<string, number>;
+  virtualSeconds: number;
+  wallMs: number;
+  apiCalls: CallCounts;
+}
+
+export interface ProgressEvent {
+  at: Date;
+  kind: 'trigger' | 'intake' | 'task' | 'execution';
+  text: string;
+  execution?: string;
+  task?: TaskEvent;
+}
+
+export interface SimulationOptions {
+  onProgress?: (event: ProgressEvent) => void;
+  /** Use this DynamoDB Local instead of starting one (tests share one across runs). */
+  dynamoEndpoint?: string;
+}
+
+let runSeq = 0;
+
+/** The step Lambdas' handlers, by step name; imported lazily so the runtime loads only what it runs. */
+async function loadHandler(step: string): Promise<(deps: Deps) => TaskHandler> {
+  const module = (await import(`../../functions/handlers/${step}.ts`)) as { makeHandler: (deps: Deps) => TaskHandler };
+  return module.makeHandler;
+}
+
+class CapturedMetrics extends Metrics {
+  readonly totals: Record<string, number> = {};
+  override publishStoredMetrics(): this {
+    if (this.hasStoredMetrics()) {
+      const emf = this.serializeMetrics() as unknown as Record<string, unknown>;
+      const names = (emf._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name));
+      for (const name of names) {
+        const value = emf[name];
+        const values = Array.isArray(value) ? (value as number[]) : [value as number];
+        this.totals[name] = (this.totals[name] ?? 0) + values.reduce((a, b) => a + b, 0);
+      }
+    }
+    this.clearMetrics();
+    this.clearDimensions();
+    this.clearMetadata();
+    return this;
+  }
+}
+
+export async function runSimulation(scenario: Scenario, options: SimulationOptions = {}): Promise<SimulationResult> {
+  const wallStart = performance.now();
+  const template = synthesizeTemplate(scenario.config);
+  if (options.dynamoEndpoint) return new Simulation(scenario, template, options.dynamoEndpoint, options).run(wallStart);
+  const db = await startDynamoDbLocal();
+  try {
+    return await new Simulation(scenario, template, db.endpoint, options).run(wallStart);
+  } finally {
+    await db.stop();
+  }
+}
+
+class Simulation {
+  private readonly clock = new VirtualClock(SIMULATION_EPOCH);
+  private readonly time = new VirtualTime(this.clock);
+  private readonly fleet: SimulatedFleet;
+  private readonly metrics = new CapturedMetrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+  private readonly patterns;
+  private pendingTriggers = 0;
+  private intakeInFlight = 0;
+  private eventSeq = 0;
+  private routedEventCount = 0;
+  private readonly dedupedStarts: Array<{ incidentId: string; at: Date }> = [];
+  private deps!: Deps;
+  private intake!: TaskHandler;
+  private sfn!: LocalStepFunctions;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly template: CfnTemplate,
+    private readonly dynamoEndpoint: string,
+    private readonly options: SimulationOptions,
+  ) {
+    this.fleet = new SimulatedFleet({ clock: this.clock, latency: scenario.latency as never, spendLatency: this.time.sleep, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+    this.patterns = rulePatterns(template);
+  }
+
+  private get config(): Config {
+    return this.scenario.config;
+  }
+
+  private progress(kind: ProgressEvent['kind'], text: string, extra: Partial<ProgressEvent> = {}): void {
+    this.options.onProgress?.({ at: this.clock.now(), kind, text, ...extra });
+  }
+
+  async run(wallStart: number): Promise<SimulationResult> {
+    const tables = await this.createTables();
+    this.deps = this.buildDeps(tables);
+    buildFleet(this.fleet, this.scenario);
+    await this.seedApplicationState(tables.state);
+
+    const { definition, functionArns } = extractStateMachine(this.template);
+    const handlers: Record<string, TaskHandler> = {};
+    for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
+      if (state.Type !== 'Task') continue;
+      const step = this.stepOf(functionArns.get(state.Resource ?? '') ?? '');
+      handlers[stateName] = (await loadHandler(step))(this.deps);
+    }
+    const runner = new WorkflowRunner({
+      definition,
+      handlers,
+      now: this.time.now,
+      sleep: this.time.sleep,
+      onTask: (task) => this.progress('task', `${task.state} ${task.phase}${task.error ? ` (${task.error})` : ''}`, { execution: task.execution, task }),
+    });
+    this.sfn = new LocalStepFunctions(runner, this.time);
+    attachLocalStepFunctions(this.deps.sfn, this.sfn);
+    this.intake = (await loadHandler('intake'))(this.deps);
+
+    this.scheduleTimeline();
+    const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
+    const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
+    await this.time.run(() => this.settled(), until);
+    const results = await Promise.all([...this.sfn.executions.values()].map((e) => (e.result ? e.result : timeoutResult(e.name, this.clock.now()))));
+    return this.report(results, tables, wallStart);
+  }
+
+  private settled(): boolean {
+    this.routeServiceEvents();
+    return this.pendingTriggers === 0 && this.intakeInFlight === 0 && this.sfn.running() === 0;
+  }
+
+  private async createTables() {
+    const raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: this.dynamoEndpoint });
+    // Unique names, so runs can share one DynamoDB Local.
+    const run = `${process.pid}-${++runSeq}`;
+    const names = await createTablesFromTemplate(raw, this.template, { nameFor: (logicalId) => `${logicalId}-${run}` });
+    raw.destroy();
+    // The step Lambdas' environment names the tables by Ref: resolve through the created names.
+    const env = this.stepEnvironment();
+    const table = (variable: string) => {
+      const ref = (env[variable] as { Ref?: string } | undefined)?.Ref;
+      const name = ref ? names[ref] : undefined;
+      if (!name) throw new Error(`the template's ${variable} does not name a table`);
+      return name;
+    };
+    return { state: table(EnvNames.StateTable), claims: table(EnvNames.ClaimsTable), records: table(EnvNames.RecordsTable) };
+  }
+
+  private stepEnvironment(): Record<string, unknown> {
+    const fn = Object.values(this.template.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables?.[EnvNames.Step] === 'lock',
+    );
+    const variables = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+    if (!variables) throw new Error('the template has no lock step function');
+    return variables;
+  }
+
+  private stepOf(logicalId: string): string {
+    const variables = (this.template.Resources[logicalId]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+    const step = variables?.[EnvNames.Step];
+    if (typeof step !== 'string') throw new Error(`template function ${logicalId} does not say which step it runs`);
+    return step;
+  }
+
+  private buildDeps(tables: { state: string; claims: string; records: string }): Deps {
+    const client = { region: LOCAL_REGION, credentials: LOCAL_CLIENT_CONFIG.credentials };
+    const env = readEnvironment(
+      {
+        [EnvNames.StateTable]: tables.state,
+        [EnvNames.ClaimsTable]: tables.claims,
+        [EnvNames.RecordsTable]: tables.records,
+        [EnvNames.AlertTopicArn]: `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rapid-failover-alerts`,
+        [EnvNames.EventBusName]: 'default',
+        [EnvNames.StateMachineArn]: LOCAL_STATE_MACHINE_ARN,
+      },
+      JSON.stringify(this.config),
+    );
+    return {
+      ec2: attachFleet(new EC2Client(client), this.fleet),
+      ssm: attachFleet(new SSMClient(client), this.fleet),
+      elb: attachFleet(new ElasticLoadBalancingV2Client(client), this.fleet),
+      sns: attachFleet(new SNSClient(client), this.fleet),
+      events: attachFleet(new EventBridgeClient(client), this.fleet),
+      cloudwatch: attachFleet(new CloudWatchClient(client), this.fleet),
+      sfn: new SFNClient(client),
+      ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: this.dynamoEndpoint }), DOCUMENT_CLIENT_OPTIONS),
+      clock: this.time.now,
+      env,
+      logger: new Logger({ serviceName: METRICS_SERVICE, logLevel: 'SILENT' }),
+      metrics: this.metrics,
+    };
+  }
+
+  /** Where each application runs when the scenario starts: what the control plane would have recorded. */
+  private async seedApplicationState(table: string): Promise<void> {
+    for (const instance of this.scenario.fleet.instances) {
+      for (const app of instance.runs) {
+        await updateAppState(this.deps.ddb, table, app, { set: { currentNode: instance.id, offline: false, updatedAt: SIMULATION_EPOCH.toISOString() } });
+      }
+    }
+  }
+
+  // ---- triggers -------------------------------------------------------------------------------
+
+  private scheduleTimeline(): void {
+    for (const event of this.scenario.timeline) {
+      this.later(event.at * 1000, () => this.apply(event));
+    }
+  }
+
+  /** Runs `fn` after `ms` of virtual time; the run is not settled until it has. */
+  private later(ms: number, fn: () => void): void {
+    this.pendingTriggers++;
+    this.clock.after(ms, () => {
+      this.pendingTriggers--;
+      fn();
+    });
+  }
+
+  private apply(event: TimelineEvent): void {
+    this.progress('trigger', describeTimelineEvent(event));
+    switch (event.event) {
+      case 'performance-degraded': {
+        const app = this.app(event.app);
+        for (const node of [...this.nodesOf(app.name), ...event.alsoOn]) this.fleet.setPerformance(app.name, node, event.value);
+        const perf = app.detection.performance;
+        // A10: the alarm goes off once M of the N periods are bad, at the earliest after M periods.
+        if (perf) this.later(perf.datapointsToAlarm * perf.periodSeconds * 1000, () => this.raiseAlarm(app, 'performance', `${perf.metricName} ${perf.comparison} ${perf.threshold}`));
+        return;
+      }
+      case 'performance-recovered':
+        this.fleet.clearPerformance(event.app);
+        return;
+      case 'instance-failed':
+        this.alarmAppsOn(event.node, 'status-check', (app) => app.detection.failure.statusChecks, 'EC2 status checks failed');
+        this.fleet.failInstance(event.node);
+        return;
+      case 'instance-stopped':
+        this.fleet.stopInstance(event.node);
+        this.publish(ec2StateChange(event.node, 'stopping', this.clock.now()));
+        this.later(this.fleet.latency.ec2.instanceStopMs, () => this.publish(ec2StateChange(event.node, 'stopped', this.clock.now())));
+        return;
+      case 'health-check-failing':
+        this.alarmAppsOn(event.node, 'target-health', (app) => app.detection.failure.targetHealth !== undefined, 'UnHealthyHostCount >= 1');
+        this.fleet.faults.healthChecksFail(event.node);
+        return;
+      case 'provisioning-fails':
+        if (event.how === 'root-volume-fails') this.fleet.faults.rootVolumeFails(event.node);
+        else if (event.how === 'start-fails') this.fleet.faults.instanceWontStart(event.node);
+        else this.fleet.faults.commandFails(event.node, { mode: 'fail' });
+        return;
+      case 'switchover':
+      case 'drill':
+        this.publish(
+          this.busEvent('rapid-failover.operator', event.event === 'switchover' ? 'Switchover Requested' : 'Drill Requested', [], {
+            app: event.app,
+            ...(event.event === 'switchover' && event.to ? { toNode: event.to } : {}),
+            requestedBy: event.requestedBy,
+          }),
+        );
+        return;
+      case 'alarm-flapping': {
+        const app = this.app(event.app);
+        for (let i = 0; i < event.times; i++) {
+          this.later(i * event.intervalSeconds * 1000, () => this.raiseAlarm(app, 'performance', `flap ${i + 1} of ${event.times}`));
+        }
+        return;
+      }
+      case 'duplicate-alarm': {
+        const alarm = this.alarmEvent(this.app(event.app), 'performance', 'delivered more than once');
+        for (let i = 0; i < event.times; i++) this.publish(alarm);
+        return;
+      }
+    }
+  }
+
+  private app(name: string): Application {
+    const app = this.config.applications.find((a) => a.name === name);
+    if (!app) throw new Error(`unknown application ${name}`);
+    return app;
+  }
+
+  /** Nodes where the application runs now (the fleet knows; the state table agrees after each failover). */
+  private nodesOf(app: string): string[] {
+    return this.fleet.snapshot().apps[app] ?? [];
+  }
+
+  private alarmAppsOn(node: string, kind: AlarmKind, watched: (app: Application) => boolean, reason: string): void {
+    const apps = this.config.applications.filter((app) => watched(app) && this.nodesOf(app.name).includes(node));
+    // 2 of 2 one-minute periods, as the stack's failure alarms are defined.
+    for (const app of apps) this.later(2 * 60_000, () => this.raiseAlarm(app, kind, reason, node));
+  }
+
+  private raiseAlarm(app: Application, kind: AlarmKind, reason: string, node?: string): void {
+    this.publish(this.alarmEvent(app, kind, reason, node));
+  }
+
+  private alarmEvent(app: Application, kind: AlarmKind, reason: string, node?: string): BusEvent {
+    const name = alarmName(app.name, kind);
+    const arn = `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${name}`;
+    return this.busEvent('aws.cloudwatch', 'CloudWatch Alarm State Change', [arn], {
+      alarmName: name,
+      state: { value: 'ALARM', reason, timestamp: this.clock.now().toISOString() },
+      previousState: { value: 'OK', timestamp: SIMULATION_EPOCH.toISOString() },
+      ...(node ? { configuration: { metrics: [{ metricStat: { metric: { dimensions: { InstanceId: node } } } }] } } : {}),
+    });
+  }
+
+  private busEvent(source: string, detailType: string, resources: string[], detail: Record<string, unknown>): BusEvent {
+    return {
+      version: '0',
+      id: `local-${String(++this.eventSeq).padStart(6, '0')}`,
+      source,
+      'detail-type': detailType,
+      time: this.clock.now().toISOString(),
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      resources,
+      detail,
+    };
+  }
+
+  /** EventBridge: an event reaches intake only if a rule of the stack matches it. */
+  private publish(event: BusEvent): void {
+    if (!routed(this.patterns, event)) {
+      this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
+      return;
+    }
+    this.intakeInFlight++;
+    void this.time
+      .flow(async () => {
+        const result = (await this.intake(event)) as { started: string[]; deduplicated: string[]; ignored: string[] };
+        for (const id of result.deduplicated) this.dedupedStarts.push({ incidentId: id, at: this.clock.now() });
+        this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`);
+      })
+      .catch((error: Error) => this.progress('intake', `intake rejected the event: ${error.name}: ${error.message}`))
+      .finally(() => this.intakeInFlight--);
+  }
+
+  /** Events the workflow itself puts (Service Up/Down) go through the same rules. */
+  private routeServiceEvents(): void {
+    const events = this.fleet.events();
+    for (const event of events.slice(this.routedEventCount)) {
+      this.publish({
+        version: '0',
+        id: event.eventId,
+        source: event.source,
+        'detail-type': event.detailType,
+        time: event.at,
+        region: LOCAL_REGION,
+        account: LOCAL_ACCOUNT,
+        resources: event.resources,
+        detail: event.detail as Record<string, unknown>,
+      });
+    }
+    this.routedEventCount = events.length;
+  }
+
+  // ---- the report -----------------------------------------------------------------------------
+
+  private async report(results: ExecutionResult[], tables: { state: string; claims: string; records: string }, wallStart: number): Promise<SimulationResult> {
+    const incidents: IncidentReport[] = [];
+    for (const result of results) incidents.push(await this.incidentReport(result, tables.records));
+    for (const dup of this.dedupedStarts) {
+      const original = incidents.find((i) => i.incidentId === dup.incidentId);
+      incidents.push({
+        incidentId: dup.incidentId,
+        app: original?.app ?? dup.incidentId,
+        trigger: original?.trigger ?? 'failure',
+        triggerSource: original?.triggerSource ?? '',
+        outcome: 'deduplicated',
+        fromNode: null,
+        toNode: null,
+        attempts: 0,
+        alerts: [],
+        steps: [],
+        rtoSeconds: null,
+        explanation: [`the same event was delivered again at ${dup.at.toISOString()}; Step Functions refused a second execution named ${dup.incidentId}`],
+      });
+    }
+    incidents.sort((a, b) => a.incidentId.localeCompare(b.incidentId));
+    const unexpected = incidents
+      .filter((i) => this.scenario.expect[i.app] && !this.scenario.expect[i.app]!.includes(i.outcome))
+      .map((i) => `${i.app}: ${i.outcome} (${i.incidentId}); expected ${this.scenario.expect[i.app]!.join(' or ')}`);
+    const published = this.fleet.published();
+    return {
+      scenario: this.scenario.name,
+      incidents,
+      fleet: await this.fleetReport(tables.claims),
+      notifications: published.map((m: PublishedMessage) => ({ at: m.at, subject: m.subject ?? '', message: m.message })),
+      serviceEvents: this.fleet.events().map((e) => ({ at: e.at, detailType: e.detailType, detail: e.detail })),
+      unexpected,
+      locksHeld: await this.locksHeld(tables.state),
+      metrics: { ...this.metrics.totals },
+      virtualSeconds: (this.clock.nowMs() - SIMULATION_EPOCH.getTime()) / 1000,
+      wallMs: Math.round(performance.now() - wallStart),
+      apiCalls: this.fleet.callCounts(),
+    };
+  }
+
+  private async incidentReport(result: ExecutionResult, recordsTable: string): Promise<IncidentReport> {
+    const input = JSON.parse(this.sfn.executions.get(result.name)!.input) as { incidentId: string; app: string; trigger: { kind: TriggerKind; source: string } };
+    const record = (await getRecord(this.deps.ddb, recordsTable, { app: input.app, incidentId: input.incidentId })) as Record<string, unknown> | null;
+    const output = (result.output ?? {}) as { outcome?: Outcome; attempt?: number; alerts?: Array<{ subject: string }>; explanation?: string[] };
+    const outcome = (record?.outcome as Outcome | undefined) ?? output.outcome ?? (result.status === 'FAILED' ? 'alerted' : 'stayed');
+    return {
+      incidentId: input.incidentId,
+      app: input.app,
+      trigger: input.trigger.kind,
+      triggerSource: input.trigger.source,
+      outcome,
+      fromNode: (record?.fromNode as string | undefined) ?? null,
+      toNode: (record?.toNode as string | undefined) ?? null,
+      attempts: (record?.attempts as number | undefined) ?? output.attempt ?? 0,
+      alerts: ((record?.alerts as Array<{ subject: string }> | undefined) ?? output.alerts ?? []).map((a) => a.subject),
+      steps: result.steps.map((s) => ({ name: s.state, startedAt: s.startedAt.toISOString(), endedAt: s.endedAt.toISOString() })),
+      rtoSeconds: typeof record?.rtoSeconds === 'number' ? record.rtoSeconds : null,
+      explanation: (record?.explanation as string[] | undefined) ?? output.explanation ?? [],
+    };
+  }
+
+  private async fleetReport(claimsTable: string): Promise<NodeReport[]> {
+    const claims = await scanClaims(this.deps.ddb, claimsTable);
+    const snapshot = this.fleet.snapshot();
+    return snapshot.instances.map((instance) => {
+      const holders = claims.get(instance.instanceId)?.holders ?? [];
+      const applications = Object.entries(snapshot.apps)
+        .filter(([, nodes]) => nodes.includes(instance.instanceId))
+        .map(([app]) => app);
+      const roles = holders.map((h) => h.role);
+      const role: NodeReport['role'] =
+        roles.includes('quarantined') ? 'quarantined'
+        : roles.includes('retained') ? 'retained'
+        : roles.includes('claimed') ? 'claimed'
+        : roles.includes('preempted') ? 'preempted'
+        : roles.includes('serving') || applications.length > 0 ? 'serving'
+        : 'free';
+      return {
+        id: instance.instanceId,
+        type: instance.instanceType,
+        state: instance.state,
+        role,
+        applications,
+        lease: holders.map((h) => ({
+          holder: h.holder,
+          role: h.role,
+          incidentId: h.incidentId,
+          expiresAt: h.leaseExpiresAt >= 253_402_300_000 ? null : new Date(h.leaseExpiresAt * 1000).toISOString(),
+          ...(h.reason ? { reason: h.reason } : {}),
+        })),
+      };
+    });
+  }
+
+  private async locksHeld(stateTable: string): Promise<string[]> {
+    const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
+    const { getAppStates } = await import('../../functions/adapters/app-state.ts');
+    const states = await getAppStates(this.deps.ddb, stateTable, this.config.applications.map((a) => a.name));
+    return [...states.values()].filter((s) => s.lockIncident && (s.lockExpiresAt ?? 0) > nowSeconds).map((s) => `${s.app}: ${s.lockIncident}`);
+  }
+}
+
+function timeoutResult(name: string, now: Date): ExecutionResult {
+  return { name, status: 'FAILED', output: null, error: { Error: 'SimulationEnded', Cause: 'still running when the scenario ended' }, startedAt: now, endedAt: now, steps: [], path: [] };
+}
+
+function ec2StateChange(node: string, state: string, at: Date): BusEvent {
+  return {
+    version: '0',
+    id: `local-ec2-${node}-${state}`,
+    source: 'aws.ec2',
+    'detail-type': 'EC2 Instance State-change Notification',
+    time: at.toISOString(),
+    region: LOCAL_REGION,
+    account: LOCAL_ACCOUNT,
+    resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT}:instance/${node}`],
+    detail: { 'instance-id': node, state },
+  };
+}
+
+export function describeTimelineEvent(event: TimelineEvent): string {
+  switch (event.event) {
+    case 'performance-degraded':
+      return `${event.app} performance degrades to ${event.value}`;
+    case 'performance-recovered':
+      return `${event.app} performance recovers`;
+    case 'instance-failed':
+      return `instance ${event.node} fails`;
+    case 'instance-stopped':
+      return `instance ${event.node} is stopped`;
+    case 'health-check-failing':
+      return `health checks fail on ${event.node}`;
+    case 'provisioning-fails':
+      return `provisioning will fail on ${event.node} (${event.how})`;
+    case 'switchover':
+      return `operator switches ${event.app} over${event.to ? ` to ${event.to}` : ''}`;
+    case 'drill':
+      return `operator drill for ${event.app}`;
+    case 'alarm-flapping':
+      return `${event.app} alarm flaps ${event.times} times`;
+    case 'duplicate-alarm':
+      return `${event.app} alarm delivered ${event.times} times`;
+  }
+}
+
+/** The scenario's instances, target groups, addresses, documents, images and metrics in the fleet. */
+function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
+  const config = scenario.config;
+  const runsOn = (app: string) => scenario.fleet.instances.filter((i) => i.runs.includes(app)).map((i) => i.id);
+  for (const instance of scenario.fleet.instances) {
+    const secondaryIps = config.applications
+      .filter((app) => instance.runs.includes(app.name) && app.cluster.logicalAddress?.kind === 'secondary-private-ip')
+      .map((app) => (app.cluster.logicalAddress as { ipAddress: string }).ipAddress);
+    fleet.addInstance({
+      instanceId: instance.id,
+      instanceType: instance.type,
+      state: instance.state,
+      tags: instance.tags,
+      apps: instance.runs,
+      installedApps: instance.installed,
+      secondaryIps,
+    });
+    if (instance.impaired) fleet.faults.statusChecksImpaired(instance.id);
+  }
+  for (const app of config.applications) {
+    for (const arn of app.cluster.targetGroupArns) {
+      fleet.addTargetGroup({ name: arn.split('/').at(-2) ?? app.name, arn, app: app.name, port: app.cluster.port ?? 80 });
+      fleet.registerHealthy(arn, runsOn(app.name));
+    }
+    if (app.cluster.logicalAddress?.kind === 'elastic-ip') {
+      fleet.addElasticIp({ allocationId: app.cluster.logicalAddress.allocationId, instanceId: runsOn(app.name)[0] });
+    }
+    if (app.provisioning.method === 'boot-volume') {
+      const source = app.provisioning.source;
+      fleet.defineImage('snapshotId' in source ? source.snapshotId : source.imageId, { apps: [app.name] });
+    }
+    const perf = app.detection.performance;
+    if (perf) {
+      fleet.bindMetric({ namespace: perf.namespace, metricName: perf.metricName, dimensions: perf.dimensions, app: app.name, healthyValue: healthyValue(perf.comparison, perf.threshold) });
+    }
+  }
+  defineDocuments(fleet, config);
+}
+
+/** A value on the good side of the threshold. */
+function healthyValue(comparison: string, threshold: number): number {
+  const magnitude = Math.max(Math.abs(threshold), 1);
+  return comparison.startsWith('LessThan') ? threshold + magnitude : threshold - magnitude;
+}
+
+/**
+ * What each configured document does on a node. One SSM document (AWS-RunShellScript) serves
+ * many applications with different parameters, so effects are keyed by name and parameters.
+ */
+function defineDocuments(fleet: SimulatedFleet, config: Config): void {
+  type Effect = { install: Set<string>; start: Set<string>; stop: Set<string> };
+  const effects = new Map<string, Map<string, Effect>>();
+  const add = (name: string, parameters: Record<string, string[]>, kind: keyof Effect, app: string) => {
+    const byParams = effects.get(name) ?? new Map<string, Effect>();
+    const key = JSON.stringify(parameters);
+    const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set() };
+    effect[kind].add(app);
+    byParams.set(key, effect);
+    effects.set(name, byParams);
+  };
+  for (const app of config.applications) {
+    const kind = app.provisioning.method === 'install' ? 'install' : 'start';
+    for (const doc of app.provisioning.documents) add(doc.name, doc.parameters, kind, app.name);
+    for (const doc of app.run) add(doc.name, doc.parameters, 'start', app.name);
+    for (const doc of app.halt) add(doc.name, doc.parameters, 'stop', app.name);
+  }
+  for (const [name, byParams] of effects) {
+    fleet.defineDocument(name, {
+      run: (ctx) => {
+        const effect = byParams.get(JSON.stringify(ctx.parameters));
+        if (!effect) return;
+        for (const app of effect.install) ctx.install(app, true);
+        for (const app of effect.start) {
+          if (!ctx.apps.get(app)?.installed) return `application ${app} is not installed on ${ctx.instanceId}`;
+          ctx.start(app);
+        }
+        for (const app of effect.stop) if (ctx.apps.get(app)?.running) ctx.stop(app);
+        return undefined;
+      },
+    });
+  }
+}

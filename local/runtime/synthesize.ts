@@ -1,0 +1,20 @@
+// The CloudFormation template the CDK synthesizes for a config, in-process and offline.
+// Bundling is skipped: the local runtime imports the handlers' sources directly.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import type { Config } from '../../core/config.ts';
+import { RapidFailoverStack } from '../../lib/rapid-failover-stack.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
+
+export function synthesizeTemplate(config: Config): CfnTemplate {
+  const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-synth-'));
+  try {
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new RapidFailoverStack(app, 'RapidFailoverLocal', { config, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
+    return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
