@@ -1,10 +1,11 @@
 // What the core needs to know about pool nodes, assembled from what the adapters read:
 // EC2 (instances, types, status checks), the claims table and the applications' state.
-import type { Application, Config } from '../core/config.ts';
+import { poolsFor, type Application, type Config } from '../core/config.ts';
 import type { HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
-import type { AppStateItem } from './adapters/app-state.ts';
-import { occupies, setAsideReason, type NodeClaims } from './adapters/claims.ts';
-import type { InstanceInfo, PoolMember } from './adapters/fleet.ts';
+import { getAppStates, type AppStateItem } from './adapters/app-state.ts';
+import { occupies, scanClaims, setAsideReason, type NodeClaims } from './adapters/claims.ts';
+import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass, type InstanceInfo, type PoolMember } from './adapters/fleet.ts';
+import type { Deps } from './deps.ts';
 
 /**
  * The node an application runs on: its state item says so; an application the control plane
@@ -88,4 +89,41 @@ export function outsideNode(instance: InstanceInfo, facts: ReadonlyMap<string, I
 /** Idle, healthy, usable pool nodes: what the FreePoolNodes metric counts. */
 export function isFree(node: PoolNode): boolean {
   return node.hosted.length === 0 && node.quarantine === null && node.healthy && (node.state === 'running' || node.state === 'stopped');
+}
+
+export interface PoolRead {
+  claims: Map<string, NodeClaims>;
+  members: PoolMember[];
+  appStates: Map<string, AppStateItem>;
+}
+
+/** Everything selection needs to know about the application's pools, read in parallel. */
+export async function readPool(deps: Deps, app: Application): Promise<PoolRead> {
+  const [claims, members, appStates] = await Promise.all([
+    scanClaims(deps.ddb, deps.env.tables.claims),
+    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)),
+    getAppStates(deps.ddb, deps.env.tables.state, deps.env.config.applications.map((a) => a.name)),
+  ]);
+  return { claims, members, appStates };
+}
+
+/** The pool as the domain core sees it, and the node the application runs on now (in the pool or outside it). */
+export async function viewPool(
+  deps: Deps,
+  pool: PoolRead,
+  currentNodeId: string | null,
+  nowSeconds: number,
+): Promise<{ nodes: PoolNode[]; currentNode: PoolNode | null }> {
+  const { members, claims, appStates } = pool;
+  const outside =
+    currentNodeId !== null && !members.some((m) => m.instance.instanceId === currentNodeId) ? await describeInstance(deps.ec2, currentNodeId) : null;
+  const types = [...members.map((m) => m.instance.instanceType), ...(outside ? [outside.instanceType] : [])];
+  const [facts, health] = await Promise.all([
+    instanceTypeFacts(deps.ec2, types),
+    statusChecksPass(deps.ec2, members.filter((m) => m.instance.state === 'running').map((m) => m.instance.instanceId)),
+  ]);
+  const view = { config: deps.env.config, members, facts, health, claims, appStates, nowSeconds };
+  const nodes = members.map((member) => toPoolNode(member, view));
+  const currentNode = nodes.find((n) => n.nodeId === currentNodeId) ?? (outside ? outsideNode(outside, facts) : null);
+  return { nodes, currentNode };
 }

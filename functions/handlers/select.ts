@@ -2,7 +2,6 @@
 // the eligible nodes (A5-A7, B1, B2, C2, C6), and claim the best one that can still be had.
 // No node: stay on the current one (performance trigger) or alert (A14).
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { poolsFor } from '../../core/config.ts';
 import { describeAlert } from '../../core/decisions.ts';
 import { LeaseLostError } from '../../core/errors.ts';
 import { MetricNames } from '../../core/metrics.ts';
@@ -11,13 +10,11 @@ import { selectNodes } from '../../core/selection.ts';
 import type { Claim, WorkflowState } from '../../core/workflow-state.ts';
 import { WorkflowStateSchema } from '../../core/workflow-state.ts';
 import { raiseAlert } from '../alerting.ts';
-import { getAppStates } from '../adapters/app-state.ts';
-import { getClaim, isLive, occupies, scanClaims, takeClaim, type ClaimItem, type NodeClaims } from '../adapters/claims.ts';
-import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass } from '../adapters/fleet.ts';
+import { getClaim, isLive, occupies, takeClaim, type ClaimItem, type NodeClaims } from '../adapters/claims.ts';
 import { lazyHandler } from '../deps.ts';
 import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
 import { CLAIM_LEASE_SECONDS, TTL_GRACE_SECONDS, explain } from '../policy.ts';
-import { isFree, outsideNode, toPoolNode } from '../pool-view.ts';
+import { isFree, readPool, viewPool } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
 /** Rejections spelled out in the explanation; the rest are counted. */
@@ -34,11 +31,8 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
     throw new LeaseLostError(`the claim on ${state.claim.nodeId} is no longer held by ${state.incidentId}`);
   }
 
-  const [claims, members, appStates] = await Promise.all([
-    scanClaims(deps.ddb, tables.claims),
-    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)),
-    getAppStates(deps.ddb, tables.state, deps.env.config.applications.map((a) => a.name)),
-  ]);
+  const pool = await readPool(deps, app);
+  const { claims } = pool;
 
   // A retried select whose answer was lost (the step threw after claiming) finds its own claim.
   const mine = [...claims.values()].flatMap((c) => c.holders).find((h) => isOurs(h, state, app.name, ctx.nowSeconds));
@@ -52,16 +46,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
     };
   }
 
-  const current = state.currentNode;
-  const outside = current !== null && !members.some((m) => m.instance.instanceId === current) ? await describeInstance(deps.ec2, current) : null;
-  const types = [...members.map((m) => m.instance.instanceType), ...(outside ? [outside.instanceType] : [])];
-  const [facts, health] = await Promise.all([
-    instanceTypeFacts(deps.ec2, types),
-    statusChecksPass(deps.ec2, members.filter((m) => m.instance.state === 'running').map((m) => m.instance.instanceId)),
-  ]);
-  const view = { config: deps.env.config, members, facts, health, claims, appStates, nowSeconds: ctx.nowSeconds };
-  const nodes = members.map((member) => toPoolNode(member, view));
-  const currentNode = nodes.find((n) => n.nodeId === current) ?? (outside ? outsideNode(outside, facts) : null);
+  const { nodes, currentNode } = await viewPool(deps, pool, state.currentNode, ctx.nowSeconds);
 
   const selection = selectNodes(deps.env.config, app, {
     trigger: state.trigger.kind,
