@@ -1,5 +1,5 @@
 // The failover records table: one audit item per incident (trigger, nodes, step timings, outcome, RTO).
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RECORDS_TABLE } from '../../core/tables.ts';
 import { ExpressionBuilder, type UpdateSpec } from './update-expression.ts';
 
@@ -55,4 +55,19 @@ export async function recordStepTiming(
     set: { [names.endedAt]: timing.endedAt.toISOString(), ...(timing.error ? { [names.lastError]: timing.error } : {}) },
     add: { [names.invocations]: 1 },
   });
+}
+
+/** An application's failover records, newest first (incident ids start with their UTC time). */
+export async function listRecords(ddb: DynamoDBDocumentClient, table: string, app: string, limit = 20): Promise<FailoverRecord[]> {
+  const result = await ddb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: '#app = :app',
+      ExpressionAttributeNames: { '#app': RECORDS_TABLE.partitionKey },
+      ExpressionAttributeValues: { ':app': app },
+      ScanIndexForward: false,
+      Limit: limit,
+    }),
+  );
+  return (result.Items ?? []) as FailoverRecord[];
 }

@@ -21,7 +21,7 @@ import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
 import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
-import { attachFleet, SimulatedFleet, type CallCounts, type PublishedMessage } from '../fleet/index.ts';
+import { attachFleet, SimulatedFleet, type CallCounts, type FleetSnapshot, type PublishedMessage } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
 import type { Scenario, TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
@@ -64,6 +64,8 @@ export interface SimulationResult {
   fleet: NodeReport[];
   notifications: Array<{ at: string; subject: string; message: string }>;
   serviceEvents: Array<{ at: string; detailType: string; detail: unknown }>;
+  /** Where traffic goes when the run ends: target group registrations and logical addresses (A9, C1). */
+  network: Pick<FleetSnapshot, 'targetGroups' | 'elasticIps' | 'secondaryIps'>;
   /** Outcomes the scenario's `expect` did not allow. */
   unexpected: string[];
   /** Locks still held when the run ended (should be none). */
@@ -116,21 +118,48 @@ class CapturedMetrics extends Metrics {
 }
 
 export async function runSimulation(scenario: Scenario, options: SimulationOptions = {}): Promise<SimulationResult> {
+  const runtime = await openLocalRuntime(scenario, options);
+  try {
+    return await runtime.run();
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** A scenario's local runtime, set up but not yet run: the CLI reads it like a deployed stack. */
+export interface LocalRuntime {
+  /** What the handlers get: the same Deps an operator command uses against AWS. */
+  readonly deps: Deps;
+  readonly fleet: SimulatedFleet;
+  run(): Promise<SimulationResult>;
+  close(): Promise<void>;
+}
+
+export async function openLocalRuntime(scenario: Scenario, options: SimulationOptions = {}): Promise<LocalRuntime> {
   const wallStart = performance.now();
   const template = synthesizeTemplate(scenario.config);
-  if (options.dynamoEndpoint) return new Simulation(scenario, template, options.dynamoEndpoint, options).run(wallStart);
-  const db = await startDynamoDbLocal();
+  const db = options.dynamoEndpoint ? null : await startDynamoDbLocal();
   try {
-    return await new Simulation(scenario, template, db.endpoint, options).run(wallStart);
-  } finally {
-    await db.stop();
+    const simulation = new Simulation(scenario, template, options.dynamoEndpoint ?? db!.endpoint, options);
+    await simulation.prepare();
+    return {
+      deps: simulation.deps,
+      fleet: simulation.fleet,
+      run: () => simulation.run(wallStart),
+      close: async () => {
+        await db?.stop();
+      },
+    };
+  } catch (error) {
+    await db?.stop();
+    throw error;
   }
 }
 
 class Simulation {
   private readonly clock = new VirtualClock(SIMULATION_EPOCH);
   private readonly time = new VirtualTime(this.clock);
-  private readonly fleet: SimulatedFleet;
+  readonly fleet: SimulatedFleet;
   private readonly metrics = new CapturedMetrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
   private readonly patterns;
   private pendingTriggers = 0;
@@ -138,7 +167,8 @@ class Simulation {
   private eventSeq = 0;
   private routedEventCount = 0;
   private readonly dedupedStarts: Array<{ incidentId: string; at: Date }> = [];
-  private deps!: Deps;
+  deps!: Deps;
+  private tables!: { state: string; claims: string; records: string };
   private intake!: TaskHandler;
   private sfn!: LocalStepFunctions;
 
@@ -160,11 +190,12 @@ class Simulation {
     this.options.onProgress?.({ at: this.clock.now(), kind, text, ...extra });
   }
 
-  async run(wallStart: number): Promise<SimulationResult> {
-    const tables = await this.createTables();
-    this.deps = this.buildDeps(tables);
+  /** Tables, clients, fleet and the state machine, ready; nothing has happened yet. */
+  async prepare(): Promise<void> {
+    this.tables = await this.createTables();
+    this.deps = this.buildDeps(this.tables);
     buildFleet(this.fleet, this.scenario);
-    await this.seedApplicationState(tables.state);
+    await this.seedApplicationState(this.tables.state);
 
     const { definition, functionArns } = extractStateMachine(this.template);
     const handlers: Record<string, TaskHandler> = {};
@@ -183,13 +214,15 @@ class Simulation {
     this.sfn = new LocalStepFunctions(runner, this.time);
     attachLocalStepFunctions(this.deps.sfn, this.sfn);
     this.intake = (await loadHandler('intake'))(this.deps);
+  }
 
+  async run(wallStart: number): Promise<SimulationResult> {
     this.scheduleTimeline();
     const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
     await this.time.run(() => this.settled(), until);
     const results = await Promise.all([...this.sfn.executions.values()].map((e) => (e.result ? e.result : timeoutResult(e.name, this.clock.now()))));
-    return this.report(results, tables, wallStart);
+    return this.report(results, this.tables, wallStart);
   }
 
   private settled(): boolean {
@@ -451,12 +484,14 @@ class Simulation {
       .filter((i) => this.scenario.expect[i.app] && !this.scenario.expect[i.app]!.includes(i.outcome))
       .map((i) => `${i.app}: ${i.outcome} (${i.incidentId}); expected ${this.scenario.expect[i.app]!.join(' or ')}`);
     const published = this.fleet.published();
+    const { targetGroups, elasticIps, secondaryIps } = this.fleet.snapshot();
     return {
       scenario: this.scenario.name,
       incidents,
       fleet: await this.fleetReport(tables.claims),
       notifications: published.map((m: PublishedMessage) => ({ at: m.at, subject: m.subject ?? '', message: m.message })),
       serviceEvents: this.fleet.events().map((e) => ({ at: e.at, detailType: e.detailType, detail: e.detail })),
+      network: { targetGroups, elasticIps, secondaryIps },
       unexpected,
       locksHeld: await this.locksHeld(tables.state),
       metrics: { ...this.metrics.totals },
