@@ -88,6 +88,13 @@ export interface SimulationOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Use this DynamoDB Local instead of starting one (tests share one across runs). */
   dynamoEndpoint?: string;
+  /**
+   * Wraps each task's handler (fault injection in the reliability harness). `state` is the
+   * state machine's state name, `step` the workflow step it runs.
+   */
+  wrapTask?: (handler: TaskHandler, task: { state: string; step: string }) => TaskHandler;
+  /** Called once the fleet is built and before the timeline runs (extra faults, latency). */
+  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps }) => void | Promise<void>;
 }
 
 let runSeq = 0;
@@ -202,7 +209,8 @@ class Simulation {
     for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
       if (state.Type !== 'Task') continue;
       const step = this.stepOf(functionArns.get(state.Resource ?? '') ?? '');
-      handlers[stateName] = (await loadHandler(step))(this.deps);
+      const handler = (await loadHandler(step))(this.deps);
+      handlers[stateName] = this.options.wrapTask ? this.options.wrapTask(handler, { state: stateName, step }) : handler;
     }
     const runner = new WorkflowRunner({
       definition,
@@ -217,6 +225,7 @@ class Simulation {
   }
 
   async run(wallStart: number): Promise<SimulationResult> {
+    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps });
     this.scheduleTimeline();
     const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
