@@ -20,6 +20,9 @@ import { defineStep, type StepContext } from '../step.ts';
 /** Rejections spelled out in the explanation; the rest are counted. */
 const REJECTIONS_EXPLAINED = 12;
 
+/** Selections per step when claims on virtual-node hosts are lost to concurrent incidents. */
+const SELECTION_ROUNDS = 3;
+
 export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx, state) => {
   const { deps, app } = ctx;
   const tables = deps.env.tables;
@@ -46,31 +49,50 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
     };
   }
 
-  const { nodes, currentNode } = await viewPool(deps, pool, state.currentNode, ctx.nowSeconds);
+  let view = pool;
+  const lines: string[] = [];
+  for (let round = 1; ; round++) {
+    const { nodes, currentNode } = await viewPool(deps, view, state.currentNode, ctx.nowSeconds);
+    const selection = selectNodes(deps.env.config, app, {
+      trigger: state.trigger.kind,
+      currentNode,
+      triedNodes: state.triedNodes,
+      requestedNode: state.requestedNode,
+      candidates: nodes,
+    });
+    lines.push(...explainSelection(selection));
+    ctx.log.info('selection', { round, why: selection.why, ranked: selection.ranked.map((c) => c.node.nodeId), rejected: selection.rejected.length });
 
-  const selection = selectNodes(deps.env.config, app, {
-    trigger: state.trigger.kind,
-    currentNode,
-    triedNodes: state.triedNodes,
-    requestedNode: state.requestedNode,
-    candidates: nodes,
-  });
-  const lines = explainSelection(selection);
-  ctx.log.info('selection', { why: selection.why, ranked: selection.ranked.map((c) => c.node.nodeId), rejected: selection.rejected.length });
-
-  const free = nodes.filter(isFree);
-  for (const candidate of selection.ranked) {
-    const taken = await claimCandidate(ctx, state, candidate, claims.get(candidate.node.nodeId));
-    if (!taken) {
-      lines.push(`${candidate.node.nodeId}: claimed by another incident first (lost the race); trying the next candidate`);
+    const free = nodes.filter(isFree);
+    let reselect = false;
+    for (const candidate of selection.ranked) {
+      const taken = await claimCandidate(ctx, state, candidate, view.claims.get(candidate.node.nodeId));
+      if (!taken) {
+        // A virtual-node host (B1) changes with every tenant's claim: losing the race on it does
+        // not mean it is full. Read the pool again and select afresh while rounds remain.
+        reselect = candidate.node.maxApplications > 1 && round < SELECTION_ROUNDS;
+        lines.push(
+          `${candidate.node.nodeId}: claimed by another incident first (lost the race); ${reselect ? 'reading the pool again' : 'trying the next candidate'}`,
+        );
+        if (reselect) break;
+        continue;
+      }
+      await tagClaimed(ctx, state, taken);
+      deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.filter((n) => n.nodeId !== candidate.node.nodeId).length);
+      lines.push(`claimed ${candidate.node.nodeId} (attempt ${state.attempt + 1} of ${app.policy.maxAttempts})`);
+      return { ...state, claim: toClaim(taken), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
+    }
+    if (reselect) {
+      view = await readPool(deps, app);
       continue;
     }
-    await tagClaimed(ctx, state, taken);
-    deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.filter((n) => n.nodeId !== candidate.node.nodeId).length);
-    lines.push(`claimed ${candidate.node.nodeId} (attempt ${state.attempt + 1} of ${app.policy.maxAttempts})`);
-    return { ...state, claim: toClaim(taken), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
+    return noNode(ctx, state, selection, free, lines);
   }
+});
 
+/** A14: nothing could be claimed: stay on the current node (performance trigger) or alert. */
+async function noNode(ctx: StepContext, state: WorkflowState, selection: Selection, free: readonly PoolNode[], lines: string[]): Promise<WorkflowState> {
+  const { deps, app } = ctx;
   deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.length);
   const decision = selection.decision ?? (state.trigger.kind === 'performance' ? 'stay' : 'alert');
   const why = selection.ranked.length > 0 ? `every eligible node was claimed by another incident first; ${selection.why}` : selection.why;
@@ -86,7 +108,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
     triedNodes: state.triedNodes,
   });
   return raiseAlert(ctx, { ...state, explanation: explain(state, ...lines) }, alert);
-});
+}
 
 function isOurs(item: ClaimItem, state: WorkflowState, app: string, nowSeconds: number): boolean {
   return item.holder === app && item.incidentId === state.incidentId && item.role === 'claimed' && isLive(item, nowSeconds);
