@@ -173,7 +173,13 @@ class Simulation {
   private intakeInFlight = 0;
   private eventSeq = 0;
   private routedEventCount = 0;
-  private readonly dedupedStarts: Array<{ incidentId: string; at: Date }> = [];
+  /**
+   * Starts that did not make a new execution: refused (ExecutionAlreadyExists, intake says
+   * 'deduplicated'), or collapsed onto the running execution of the same name and input, which
+   * AWS answers as a success, so intake counts it as started.
+   */
+  private readonly dedupedStarts: Array<{ incidentId: string; at: Date; how: 'refused' | 'collapsed' }> = [];
+  private readonly startsByIncident = new Map<string, number>();
   deps!: Deps;
   private tables!: { state: string; claims: string; records: string };
   private intake!: TaskHandler;
@@ -440,7 +446,12 @@ class Simulation {
     void this.time
       .flow(async () => {
         const result = (await this.intake(event)) as { started: string[]; deduplicated: string[]; ignored: string[] };
-        for (const id of result.deduplicated) this.dedupedStarts.push({ incidentId: id, at: this.clock.now() });
+        for (const id of result.deduplicated) this.dedupedStarts.push({ incidentId: id, at: this.clock.now(), how: 'refused' });
+        for (const id of result.started) {
+          const starts = (this.startsByIncident.get(id) ?? 0) + 1;
+          this.startsByIncident.set(id, starts);
+          if (starts > 1) this.dedupedStarts.push({ incidentId: id, at: this.clock.now(), how: 'collapsed' });
+        }
         this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`);
       })
       .catch((error: Error) => this.progress('intake', `intake rejected the event: ${error.name}: ${error.message}`))
@@ -485,7 +496,11 @@ class Simulation {
         alerts: [],
         steps: [],
         rtoSeconds: null,
-        explanation: [`the same event was delivered again at ${dup.at.toISOString()}; Step Functions refused a second execution named ${dup.incidentId}`],
+        explanation: [
+          dup.how === 'refused'
+            ? `the same event was delivered again at ${dup.at.toISOString()}; Step Functions refused a second execution named ${dup.incidentId}`
+            : `the same event was delivered again at ${dup.at.toISOString()}, while execution ${dup.incidentId} ran; Step Functions answered with that execution instead of starting another`,
+        ],
       });
     }
     incidents.sort((a, b) => a.incidentId.localeCompare(b.incidentId));
