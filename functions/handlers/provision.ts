@@ -13,8 +13,9 @@ import { describeInstance } from '../adapters/fleet.ts';
 import { startInstance } from '../adapters/instances.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
 import { replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
+import { deregisterTarget } from '../adapters/targets.ts';
 import { lazyHandler } from '../deps.ts';
-import { ClaimedStateSchema, claimOf, explain, secondsSince, stillPending } from '../policy.ts';
+import { ClaimedStateSchema, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
@@ -87,7 +88,8 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
 });
 
 /**
- * Halts a lower-priority application on the node with its own halt documents, then marks it
+ * Takes the node out of a lower-priority application's target groups and halts the application
+ * there with its own halt documents, then marks it
  * offline and announces 'Service Down' so its own failover policy takes over (A5, C8).
  * Returns 'done' or what it is waiting for.
  */
@@ -97,6 +99,8 @@ async function preempt(ctx: StepContext, state: WorkflowState, nodeId: string, v
   const victimState = await getAppState(deps.ddb, deps.env.tables.state, victimName);
   const stillThere = victim ? whereRuns(victim, victimState) === nodeId : false;
   if (victim && stillThere) {
+    // Out of the victim's cluster first: its clients must not reach the node it is leaving (A8).
+    await deregisterTarget(deps.elb, clusterTarget(victim, nodeId));
     const run = await advanceDocuments(deps.ssm, {
       instanceId: nodeId,
       documents: victim.halt,
