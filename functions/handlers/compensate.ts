@@ -6,7 +6,7 @@ import { afterNodeFailure, describeAlert, type AlertKind } from '../../core/deci
 import { ErrorNames } from '../../core/errors.ts';
 import { WorkflowStateSchema, type WorkflowState } from '../../core/workflow-state.ts';
 import { publishPending, raiseAlert } from '../alerting.ts';
-import { addressHolder, moveAddress } from '../adapters/addresses.ts';
+import { addressHolder, configuredPrivateIps, moveAddress } from '../adapters/addresses.ts';
 import { updateAppState } from '../adapters/app-state.ts';
 import { getClaim, isLive, releaseClaim, scanClaims, setAside, type ClaimItem } from '../adapters/claims.ts';
 import { describeInstance } from '../adapters/fleet.ts';
@@ -127,7 +127,7 @@ async function restoreOldNode(ctx: StepContext, state: WorkflowState, claimed: s
     if (instance?.state !== 'running') return [];
     const address = app.cluster.logicalAddress;
     if (address && (await addressHolder(deps.ec2, address)) === claimed) {
-      await moveAddress(deps.ec2, address, old);
+      await moveAddress(deps.ec2, address, old, configuredPrivateIps(deps.env.config));
       lines.push(`logical address moved back to ${old}`);
     }
     const target = clusterTarget(app, old);

@@ -5,7 +5,7 @@
 import { describeAlert } from '../../core/decisions.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { raiseAlert } from '../alerting.ts';
-import { moveAddress, describeAddress } from '../adapters/addresses.ts';
+import { configuredPrivateIps, describeAddress, moveAddress } from '../adapters/addresses.ts';
 import { updateAppState } from '../adapters/app-state.ts';
 import { commitServing, touchClaim } from '../adapters/claims.ts';
 import { advanceDocuments } from '../adapters/commands.ts';
@@ -55,7 +55,7 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
 
   const address = app.cluster.logicalAddress;
   if (address) {
-    const moved = await moveAddress(deps.ec2, address, newNode);
+    const moved = await moveAddress(deps.ec2, address, newNode, configuredPrivateIps(deps.env.config));
     notes.push(`${describeAddress(address)} ${moved ? 'moved to' : 'already on'} ${newNode} (C1)`);
   }
 
