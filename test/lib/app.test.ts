@@ -39,7 +39,8 @@ describe('bin/app.ts', () => {
     const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d, 'index.mjs'));
     expect(bundles.filter(existsSync)).toHaveLength(11);
     expect(readFileSync(bundles[0]!, 'utf8')).toContain('eipalloc-0a1b2c3d4e5f60718');
-  });
+    // Eleven esbuild bundles: slow on a loaded 2-core machine, so a generous limit of its own.
+  }, 240_000);
 
   it('fails with one line per problem, naming the field, and no stack trace', () => {
     const file = writeConfig('bad.json', (config) => {
