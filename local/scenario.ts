@@ -5,10 +5,33 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, ConfigSchema, describeIssues, INSTANCE_ID, type Config } from '../core/config.ts';
 import { OUTCOMES } from '../core/workflow-state.ts';
+import { DEFAULT_LATENCY } from './fleet/latency.ts';
 
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
 const appName = z.string().min(1).max(40);
 const at = z.number().min(0).describe('Seconds of virtual time after the scenario starts');
+
+const milliseconds = z.number().min(0, 'latencies are non-negative milliseconds');
+/** Any part of the latency model (local/fleet/latency.ts), in milliseconds; unknown keys are errors. */
+function latencyGroup(defaults: Record<string, unknown>) {
+  const shape = Object.fromEntries(
+    Object.entries(defaults).map(([key, value]) => [key, typeof value === 'number' ? milliseconds.optional() : z.record(z.string(), milliseconds).optional()]),
+  );
+  return z.strictObject(shape).optional();
+}
+export const LatencyOverridesSchema = z.strictObject({
+  apiCallMs: latencyGroup(DEFAULT_LATENCY.apiCallMs),
+  ec2: latencyGroup(DEFAULT_LATENCY.ec2),
+  ssm: latencyGroup(DEFAULT_LATENCY.ssm),
+  elbv2: z
+    .strictObject({
+      healthCheckIntervalSeconds: z.number().int().min(5).max(300).optional(),
+      healthyThresholdCount: z.number().int().min(2).max(10).optional(),
+      unhealthyThresholdCount: z.number().int().min(2).max(10).optional(),
+      deregistrationDelaySeconds: z.number().int().min(0).max(3_600).optional(),
+    })
+    .optional(),
+});
 
 export const ScenarioInstanceSchema = z.strictObject({
   id: instanceId,
@@ -76,7 +99,7 @@ export const ScenarioSchema = z
     configFile: z.string().optional(),
     fleet: z.strictObject({ instances: z.array(ScenarioInstanceSchema).min(1, 'the fleet needs at least one instance') }),
     /** Partial latency model merged over the defaults (local/fleet/latency.ts). */
-    latency: z.record(z.string(), z.unknown()).default({}),
+    latency: LatencyOverridesSchema.default({}),
     timeline: z.array(TimelineEventSchema).min(1, 'the timeline needs at least one event'),
     /** Outcomes the scenario expects per application; any other outcome exits with code 1. */
     expect: z.record(appName, z.array(z.enum(OUTCOMES)).min(1)).default({}),

@@ -21,7 +21,7 @@ import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
 import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
-import { attachFleet, SimulatedFleet, type CallCounts, type FleetSnapshot, type PublishedMessage } from '../fleet/index.ts';
+import { attachFleet, SimulatedFleet, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
 import type { Scenario, TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
@@ -191,7 +191,7 @@ class Simulation {
     private readonly dynamoEndpoint: string,
     private readonly options: SimulationOptions,
   ) {
-    this.fleet = new SimulatedFleet({ clock: this.clock, latency: scenario.latency as never, spendLatency: this.time.sleep, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+    this.fleet = new SimulatedFleet({ clock: this.clock, latency: scenario.latency as LatencyOverrides, spendLatency: this.time.sleep, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
     this.patterns = rulePatterns(template);
   }
 
