@@ -178,8 +178,11 @@ export async function takeClaim(ddb: DynamoDBDocumentClient, table: string, t: T
       ? `attribute_not_exists(${nodeX.name('version')})`
       : `${nodeX.name('version')} = ${nodeX.value(version)}`;
   // The stored count is checked too, not just the version: it may only be above what this claim
-  // leaves room for by the tenants this transaction removes (preempted, expired).
-  const countLimit = t.maxApplications - 1 + t.preempted.length + expired.length;
+  // leaves room for by the tenants this transaction removes (preempted, expired) or replaces:
+  // the application's own earlier claim (a crashed execution's expired lease, or this
+  // incident's own) is still counted, and the Put overwrites it.
+  const replaced = seen.holders.filter((h) => h.holder === claim.holder && (h.role === 'claimed' || h.role === 'serving'));
+  const countLimit = t.maxApplications - 1 + t.preempted.length + expired.length + replaced.length;
   const capacityCondition = `${nodeCondition} AND (attribute_not_exists(${nodeX.name('hostedCount')}) OR ${nodeX.name('hostedCount')} <= ${nodeX.value(countLimit)})`;
 
   const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
