@@ -1,7 +1,17 @@
 // Durations the handlers share, and small workflow helpers used by several steps.
 import type { Application } from '../core/config.ts';
 import { StepPendingError, StepTimeoutError } from '../core/errors.ts';
-import { WorkflowStateSchema, type Claim, type Outcome, type TriggerKind, type WorkflowState } from '../core/workflow-state.ts';
+import { z } from 'zod';
+import {
+  FailureSchema,
+  IncidentInputSchema,
+  initialState,
+  WorkflowStateSchema,
+  type Claim,
+  type Outcome,
+  type TriggerKind,
+  type WorkflowState,
+} from '../core/workflow-state.ts';
 import type { ClusterTarget } from './adapters/targets.ts';
 
 /** The lock on an application outlives the longest execution (the state machine times out at 2 h). */
@@ -20,6 +30,19 @@ export const ClaimedStateSchema = WorkflowStateSchema.refine((state) => state.cl
   message: 'this step needs a claimed node, but claim is null',
   path: ['claim'],
 });
+
+/**
+ * What a Catch hands on: a workflow state, or, when the lock step itself failed, the incident
+ * it was given with the `failure` (no state was built yet). Notify and finish take both, so a
+ * failed lock still alerts administrators and closes its record.
+ */
+export const CaughtStateSchema = z.union([WorkflowStateSchema, IncidentInputSchema.extend({ failure: FailureSchema })]);
+export type CaughtState = z.infer<typeof CaughtStateSchema>;
+
+export function fromCaught(input: CaughtState, now: Date, settleSeconds: number): WorkflowState {
+  if ('startedAt' in input) return input;
+  return { ...initialState(input, now, settleSeconds), failure: input.failure };
+}
 
 export function claimOf(state: WorkflowState): Claim {
   if (!state.claim) throw new Error('claim is null (the input schema should have refused this state)');

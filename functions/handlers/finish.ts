@@ -4,7 +4,7 @@
 // publish any alert still pending, and release the lock if this incident holds it.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { MetricNames, ServiceDetailTypes } from '../../core/metrics.ts';
-import { WorkflowStateSchema, type Outcome, type WorkflowState } from '../../core/workflow-state.ts';
+import type { Outcome, WorkflowState } from '../../core/workflow-state.ts';
 import { publishPending } from '../alerting.ts';
 import { repointStatusAlarm } from '../adapters/alarms.ts';
 import { getAppState, releaseLock, updateAppState, withHistoryEntry } from '../adapters/app-state.ts';
@@ -12,14 +12,15 @@ import { putServiceEvent } from '../adapters/notify.ts';
 import { getRecord, updateRecord } from '../adapters/records.ts';
 import { errorMessage, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
-import { describeFailure, movedOutcome } from '../policy.ts';
+import { CaughtStateSchema, describeFailure, fromCaught, movedOutcome } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
 const MOVED: readonly Outcome[] = ['failed-over', 'switched-over'];
 
-export const makeHandler = defineStep('finish', WorkflowStateSchema, async (ctx, state) => {
+export const makeHandler = defineStep('finish', CaughtStateSchema, async (ctx, input) => {
   const { deps, app } = ctx;
+  const state = fromCaught(input, ctx.now, app.policy.settleSeconds);
   const tables = deps.env.tables;
   const [appState, record] = await Promise.all([getAppState(deps.ddb, tables.state, app.name), getRecord(deps.ddb, tables.records, state)]);
   const serving = whereRuns(app, appState);
