@@ -66,7 +66,8 @@ export async function getAppStates(ddb: DynamoDBDocumentClient, table: string, a
   return found;
 }
 
-export type LockResult = { acquired: true; item: AppStateItem; reentered: boolean } | { acquired: false; heldBy: string };
+/** `abandoned`: an expired lock this call took over, whose incident never finished. */
+export type LockResult = { acquired: true; item: AppStateItem; reentered: boolean; abandoned?: string } | { acquired: false; heldBy: string };
 
 /**
  * One active failover per application: take the lock if it is free, expired, or already
@@ -96,7 +97,8 @@ export async function acquireLock(
     );
     const old = (out.Attributes as AppStateItem | undefined) ?? { app: input.app };
     const reentered = old.lockIncident === input.incidentId;
-    return { acquired: true, reentered, item: { ...old, lockIncident: input.incidentId } };
+    const abandoned = old.lockIncident !== undefined && !reentered ? { abandoned: old.lockIncident } : {};
+    return { acquired: true, reentered, item: { ...old, lockIncident: input.incidentId }, ...abandoned };
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const current = await getAppState(ddb, table, input.app);

@@ -4,11 +4,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Application } from '../../core/config.ts';
 import { checkDamping } from '../../core/decisions.ts';
 import { MetricNames } from '../../core/metrics.ts';
-import { IncidentInputSchema, initialState, type IncidentInput, type WorkflowState } from '../../core/workflow-state.ts';
+import { IncidentInputSchema, initialState, type IncidentInput, type TriggerKind, type WorkflowState } from '../../core/workflow-state.ts';
 import { acquireLock, type AppStateItem } from '../adapters/app-state.ts';
-import { updateRecord } from '../adapters/records.ts';
+import { getRecord, updateRecord } from '../adapters/records.ts';
 import { lazyHandler } from '../deps.ts';
-import { LOCK_LEASE_SECONDS } from '../policy.ts';
+import { LOCK_LEASE_SECONDS, movedOutcome } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
@@ -25,10 +25,11 @@ export const makeHandler = defineStep('lock', IncidentInputSchema, async (ctx, i
   if (!lock.acquired) {
     const why = `${app.name} is already being failed over by incident ${lock.heldBy}; this trigger is folded into it`;
     ctx.log.info('lock held by another incident', { heldBy: lock.heldBy });
-    await writeRecord(ctx, input, base.currentNode, { outcome: 'deduplicated', duplicateOf: lock.heldBy, endedAt: now.toISOString() });
+    await writeRecord(ctx, input, base.currentNode, { outcome: 'deduplicated', duplicateOf: lock.heldBy, explanation: [why], endedAt: now.toISOString() });
     return { ...base, outcome: 'deduplicated', explanation: [why] };
   }
   if (!lock.reentered) deps.metrics.addMetric(MetricNames.FailoversStarted, MetricUnit.Count, 1);
+  if (lock.abandoned) await closeAbandoned(ctx, lock.abandoned, input.incidentId);
 
   const item = lock.item;
   const currentNode = resolveCurrentNode(app, item, input);
@@ -66,6 +67,24 @@ function whyStay(ctx: StepContext, item: AppStateItem, input: IncidentInput, cur
   const damping = checkDamping({ now, policy: app.policy, history: item.history ?? [], trigger: input.trigger.kind });
   if (!damping.allowed) return `${damping.reason}; a failover is allowed again from ${damping.retryAt}`;
   return null;
+}
+
+/**
+ * The lock this incident took over had expired: its incident's execution ended without
+ * finishing (a step failed past its retries with nothing to catch it, or the execution timed
+ * out; the workflow's execution alarms alerted administrators). Its record is closed here.
+ */
+async function closeAbandoned(ctx: StepContext, incidentId: string, by: string): Promise<void> {
+  const { deps, app, now } = ctx;
+  const key = { app: app.name, incidentId };
+  const record = await getRecord(deps.ddb, deps.env.tables.records, key);
+  if (!record || record.outcome) return;
+  const kind = (record.trigger as { kind?: TriggerKind } | undefined)?.kind;
+  const outcome = record.shiftedAt && kind ? movedOutcome(kind) : 'alerted';
+  const line = `incident ${incidentId} never finished: its execution ended without releasing the lock (failed or timed out; the execution alarms alert administrators); incident ${by} took the expired lock over at ${now.toISOString()}`;
+  ctx.log.warn('closing an abandoned incident', { abandoned: incidentId, outcome });
+  const explanation = Array.isArray(record.explanation) ? (record.explanation as string[]) : [];
+  await updateRecord(deps.ddb, deps.env.tables.records, key, { set: { outcome, explanation: [...explanation, line], endedAt: now.toISOString() } });
 }
 
 async function writeRecord(ctx: StepContext, input: IncidentInput, fromNode: string | null, extra: Record<string, unknown>): Promise<void> {
