@@ -554,7 +554,9 @@ class Simulation {
       const applications = Object.entries(snapshot.apps)
         .filter(([, nodes]) => nodes.includes(instance.instanceId))
         .map(([app]) => app);
-      const roles = holders.map((h) => h.role);
+      // A claim whose lease has expired (a crashed execution's) no longer holds the node: select takes it.
+      const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
+      const roles = holders.filter((h) => h.role !== 'claimed' || h.leaseExpiresAt >= nowSeconds).map((h) => h.role);
       const role: NodeReport['role'] =
         roles.includes('quarantined') ? 'quarantined'
         : roles.includes('retained') ? 'retained'
