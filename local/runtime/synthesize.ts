@@ -8,7 +8,23 @@ import type { Config } from '../../core/config.ts';
 import { RapidFailoverStack } from '../../lib/rapid-failover-stack.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
 
+/** Synthesis takes a second or more of CPU: runs of the same config (test suites) share it. */
+const CACHE_SIZE = 16;
+const cache = new Map<string, CfnTemplate>();
+
 export function synthesizeTemplate(config: Config): CfnTemplate {
+  const key = JSON.stringify(config);
+  let template = cache.get(key);
+  if (!template) {
+    template = synthesize(config);
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, template);
+  }
+  // Each caller gets its own copy: nothing a run does to its template reaches another run.
+  return structuredClone(template);
+}
+
+function synthesize(config: Config): CfnTemplate {
   const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-synth-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
