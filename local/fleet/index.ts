@@ -308,6 +308,11 @@ export class SimulatedFleet {
     return structuredClone(this.notify.events);
   }
 
+  /** How many events were put so far (cheap: the runtime asks on every turn of virtual time). */
+  eventCount(): number {
+    return this.notify.events.length;
+  }
+
   snapshot(): FleetSnapshot {
     this.world.sync();
     const now = this.clock.nowMs();

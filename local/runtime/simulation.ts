@@ -460,6 +460,7 @@ class Simulation {
 
   /** Events the workflow itself puts (Service Up/Down) go through the same rules. */
   private routeServiceEvents(): void {
+    if (this.fleet.eventCount() === this.routedEventCount) return;
     const events = this.fleet.events();
     for (const event of events.slice(this.routedEventCount)) {
       this.publish({

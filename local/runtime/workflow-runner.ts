@@ -65,6 +65,9 @@ export interface TaskEvent {
 
 const DEFAULTS = { IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 } as const;
 
+/** Definitions validated in this process: validating compiles JSON schemas (a few hundred ms) each time. */
+const validated = new Set<string>();
+
 export class WorkflowRunner {
   private readonly machine: StateMachine;
   private readonly states: Record<string, StateDefinition>;
@@ -72,7 +75,9 @@ export class WorkflowRunner {
   private readonly waitBefore = new Map<string, StateDefinition>();
 
   constructor(private readonly options: WorkflowRunnerOptions) {
-    this.machine = new StateMachine(options.definition as unknown as StateMachineDefinition);
+    const key = JSON.stringify(options.definition);
+    this.machine = new StateMachine(options.definition as unknown as StateMachineDefinition, { validationOptions: { noValidate: validated.has(key) } });
+    validated.add(key);
     this.states = options.definition.States as Record<string, StateDefinition>;
     for (const [name, state] of Object.entries(this.states)) {
       if (state.Type === 'Task' && !options.handlers[name]) throw new Error(`no local handler for task state ${name}`);
