@@ -2,9 +2,10 @@
 // disabled on the last possible node (C7), cooldown and flap damping, then the incident's record.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Application } from '../../core/config.ts';
-import { checkDamping } from '../../core/decisions.ts';
+import { checkDamping, describeAlert, type AlertKind } from '../../core/decisions.ts';
 import { MetricNames } from '../../core/metrics.ts';
 import { IncidentInputSchema, initialState, type IncidentInput, type TriggerKind, type WorkflowState } from '../../core/workflow-state.ts';
+import { raiseAlert } from '../alerting.ts';
 import { acquireLock, type AppStateItem } from '../adapters/app-state.ts';
 import { getRecord, updateRecord } from '../adapters/records.ts';
 import { lazyHandler } from '../deps.ts';
@@ -37,8 +38,19 @@ export const makeHandler = defineStep('lock', IncidentInputSchema, async (ctx, i
   const stay = whyStay(ctx, item, input, currentNode);
   await writeRecord(ctx, input, currentNode, {});
   if (stay) {
-    ctx.log.info('failover not started', { reason: stay });
-    return { ...state, outcome: 'stayed', explanation: [stay] };
+    ctx.log.info('failover not started', { reason: stay.why });
+    const stayed: WorkflowState = { ...state, outcome: 'stayed', explanation: [stay.why] };
+    if (!stay.alert) return stayed;
+    // The application is failing where it is and nothing will move it: administrators must hear (A14).
+    const alert = describeAlert(stay.alert, {
+      app: app.name,
+      incidentId: input.incidentId,
+      trigger: input.trigger.kind,
+      node: currentNode ?? undefined,
+      currentNode,
+      reason: `${input.trigger.reason || input.trigger.source}; not failed over: ${stay.why}`,
+    });
+    return raiseAlert(ctx, stayed, alert);
   }
   return {
     ...state,
@@ -52,20 +64,22 @@ function resolveCurrentNode(app: Application, item: AppStateItem, input: Inciden
   return item.currentNode ?? input.fromNode ?? whereRuns(app, item);
 }
 
-function whyStay(ctx: StepContext, item: AppStateItem, input: IncidentInput, currentNode: string | null): string | null {
+/** Why no failover starts, and the alert it needs when the application is failing where it stays. */
+function whyStay(ctx: StepContext, item: AppStateItem, input: IncidentInput, currentNode: string | null): { why: string; alert?: AlertKind } | null {
   const { app, now } = ctx;
   // A failure event about a node the application has already left (fenced, released) is stale.
   if (input.trigger.kind === 'failure' && input.fromNode && currentNode !== null && input.fromNode !== currentNode) {
-    return `the trigger is about ${input.fromNode}, but ${app.name} runs on ${currentNode} now: nothing to fail over`;
+    return { why: `the trigger is about ${input.fromNode}, but ${app.name} runs on ${currentNode} now: nothing to fail over` };
   }
   if (item.offline && input.trigger.kind === 'failure' && input.fromNode && item.lastHalt?.node === input.fromNode) {
-    return `${app.name} was already halted on ${input.fromNode} (${item.offlineReason ?? 'offline'}); its own failover handles it`;
+    return { why: `${app.name} was already halted on ${input.fromNode} (${item.offlineReason ?? 'offline'}); its own failover handles it` };
   }
   if (item.switchingDisabled && input.trigger.kind !== 'switchover') {
-    return `switching is disabled for ${app.name} (C7: ${item.switchingDisabledReason ?? 'it runs on its last possible node'}); only an operator switchover moves it`;
+    const why = `switching is disabled for ${app.name} (C7: ${item.switchingDisabledReason ?? 'it runs on its last possible node'}); only an operator switchover moves it`;
+    return input.trigger.kind === 'failure' ? { why, alert: 'last-possible-node' } : { why };
   }
   const damping = checkDamping({ now, policy: app.policy, history: item.history ?? [], trigger: input.trigger.kind });
-  if (!damping.allowed) return `${damping.reason}; a failover is allowed again from ${damping.retryAt}`;
+  if (!damping.allowed) return { why: `${damping.reason}; a failover is allowed again from ${damping.retryAt}` };
   return null;
 }
 
