@@ -88,7 +88,8 @@ export function performance(name: string, threshold = 100): NonNullable<NonNulla
 
 export interface NodeOptions {
   type?: string;
-  pool?: keyof typeof POOLS;
+  /** The pool tag's value (default 'general'). */
+  pool?: string;
   runs?: string[];
   installed?: string[];
   state?: 'running' | 'stopped';
