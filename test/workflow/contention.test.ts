@@ -72,7 +72,7 @@ describe('preemption of a lower-priority application (A5)', () => {
     expect(elasticIpHolder(result, allocationId('reports'))).toBe(nodeId(3));
   });
 
-  it('A5: the preempted application has nowhere to go: administrators are alerted about it', async () => {
+  it('A5, C5: the preempted application has nowhere to go: administrators are alerted; off-line, it keeps its logical address', async () => {
     const s = scenario({
       name: 'preempt-then-alert',
       applications: [checkout(), reports()],
@@ -87,6 +87,12 @@ describe('preemption of a lower-priority application (A5)', () => {
     expect(alertsFor(result, 'reports')).toEqual(['rapid-failover: reports: no eligible node to fail over to']);
     expect(servingNodes(result, 'reports')).toEqual([]);
     expect(registeredTargets(result, targetGroupArn('reports'))).toEqual([]);
+    // C5 off-line mode: reports has no node, but its Elastic IP stays allocated and associated, ready for its return.
+    const address = result.network.elasticIps.find((a) => a.allocationId === allocationId('reports'));
+    expect(address?.associationId).toEqual(expect.any(String));
+    // checkout took the node without taking reports' address: one Elastic IP per private IP.
+    expect(elasticIpHolder(result, allocationId('checkout'))).toBe(nodeId(2));
+    expect(address?.privateIp).not.toBe(result.network.elasticIps.find((a) => a.allocationId === allocationId('checkout'))?.privateIp);
   });
 });
 
