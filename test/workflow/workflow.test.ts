@@ -1,0 +1,36 @@
+// The workflow suite: scenarios run end to end on the local runtime (the synthesized state
+// machine, the real handlers and SDK clients, DynamoDB Local and the simulated fleet). One test
+// file, so the suite pays for one DynamoDB Local and one CDK import; the cases live by theme in
+// ./cases. Every run is checked against the invariants in ./invariants.ts.
+import { afterAll, beforeAll } from 'vitest';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { runSimulation } from '../../local/runtime/simulation.ts';
+import { contentionCases } from './cases/contention.ts';
+import { performanceCases } from './cases/performance.ts';
+import { provisioningCases } from './cases/provisioning.ts';
+import { switchoverCases } from './cases/switchover.ts';
+import { virtualNodeCases } from './cases/virtual-nodes.ts';
+import type { Run } from './harness.ts';
+import { expectInvariants } from './invariants.ts';
+
+let db: DynamoDbLocal;
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+});
+
+afterAll(async () => {
+  await db?.stop();
+});
+
+const run: Run = async (scenario) => {
+  const result = await runSimulation(scenario, { dynamoEndpoint: db.endpoint });
+  expectInvariants(result, scenario);
+  return result;
+};
+
+provisioningCases(run);
+performanceCases(run);
+contentionCases(run);
+virtualNodeCases(run);
+switchoverCases(run);
