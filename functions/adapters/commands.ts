@@ -10,6 +10,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { SsmDocument } from '../../core/config.ts';
+import { withIncidentContext, type IncidentContext } from '../../core/documents.ts';
 import { hasName } from '../aws-errors.ts';
 
 export interface DocumentRun {
@@ -18,6 +19,8 @@ export interface DocumentRun {
   incidentId: string;
   /** What the documents are for on this node: 'provision', 'run', 'halt', 'preempt:<app>'... */
   purpose: string;
+  /** Fills `{{rapid-failover.fromNode}}`-style placeholders in parameter values (A16). */
+  context?: IncidentContext;
 }
 
 export type RunStatus =
@@ -108,7 +111,7 @@ async function sendDocument(ssm: SSMClient, run: DocumentRun, document: SsmDocum
       new SendCommandCommand({
         InstanceIds: [run.instanceId],
         DocumentName: document.name,
-        Parameters: document.parameters,
+        Parameters: run.context ? withIncidentContext(document.parameters, run.context) : document.parameters,
         TimeoutSeconds: document.timeoutSeconds,
         Comment: commandComment(run, index),
       }),

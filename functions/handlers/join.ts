@@ -36,7 +36,8 @@ export const makeHandler = defineStep('join', ClaimedStateSchema, async (ctx, st
     registered.push(arn);
   }
 
-  const run = await advanceDocuments(deps.ssm, { instanceId: nodeId, documents: app.run, incidentId: state.incidentId, purpose: 'run' });
+  const context = { app: app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId };
+  const run = await advanceDocuments(deps.ssm, { instanceId: nodeId, documents: app.run, incidentId: state.incidentId, purpose: 'run', context });
   if (run.status === 'failed') throw new JoinFailedError(run.reason);
   if (run.status === 'pending') stillPending(`run documents on ${nodeId}: ${run.detail}`, budget);
   if (registered.length > 0) stillPending(`registered ${nodeId} in ${registered.length} target group(s); waiting for health checks`, budget);

@@ -74,6 +74,7 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     documents: provisioning.documents,
     incidentId: state.incidentId,
     purpose: 'provision',
+    context: { app: ctx.app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId },
   });
   if (run.status === 'failed') throw new ProvisioningFailedError(run.reason);
   if (run.status === 'pending') stillPending(`provisioning documents on ${nodeId}: ${run.detail}`, budget);

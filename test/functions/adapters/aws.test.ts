@@ -104,6 +104,17 @@ describe('commands adapter', () => {
     expect(await advanceDocuments(t.deps.ssm, run())).toMatchObject({ status: 'pending', index: 0, commandId: 'c0' });
   });
 
+  it('A16: fills the incident placeholders so the application can resume its checkpoint from the old node', async () => {
+    t.ssm.on(ListCommandsCommand).resolves({ Commands: [] });
+    t.ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'c0' } });
+    const documents = [{ name: 'AWS-RunShellScript', parameters: { commands: ['restore --from {{rapid-failover.fromNode}} --to {{rapid-failover.toNode}} # {{rapid-failover.app}}'] }, timeoutSeconds: 600 }];
+    const context = { app: 'orders', incidentId: 'inc-1', fromNode: OLD, toNode: NEW };
+
+    await advanceDocuments(t.deps.ssm, { ...run(documents), context });
+
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: [`restore --from ${OLD} --to ${NEW} # orders`] } });
+  });
+
   it('no documents: done at once, without calling SSM', async () => {
     expect(await advanceDocuments(t.deps.ssm, run([]))).toEqual({ status: 'done', commandIds: [] });
     expect(t.ssm.calls()).toHaveLength(0);
