@@ -95,6 +95,8 @@ export interface SimulationOptions {
   wrapTask?: (handler: TaskHandler, task: { state: string; step: string }) => TaskHandler;
   /** Called once the fleet is built and before the timeline runs (extra faults, latency). */
   beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps }) => void | Promise<void>;
+  /** Called once the run has settled, before the report reads the tables (the benchmark stops counting here). */
+  onSettled?: () => void;
 }
 
 let runSeq = 0;
@@ -236,6 +238,7 @@ class Simulation {
     const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
     await this.time.run(() => this.settled(), until);
+    this.options.onSettled?.();
     const results = await Promise.all([...this.sfn.executions.values()].map((e) => (e.result ? e.result : timeoutResult(e.name, this.clock.now()))));
     return this.report(results, this.tables, wallStart);
   }

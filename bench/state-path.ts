@@ -1,0 +1,96 @@
+// The states an execution entered, Choice, Wait, Succeed and Fail included, derived from the
+// definition and the Task states the runner reports in order (and whether each ended in a
+// caught error): between two consecutive tasks (and from StartAt to the first, and from the
+// last to the end) only non-Task states lie, and in this workflow the shortest such path is
+// unique (an ambiguous step is reported). test/bench checks it against aws-local-stepfunctions.
+
+interface StateDef {
+  Type: string;
+  Next?: string;
+  Default?: string;
+  End?: boolean;
+  Choices?: Array<{ Next?: string }>;
+  Catch?: Array<{ Next?: string }>;
+}
+
+export interface Definition {
+  StartAt: string;
+  States: Record<string, StateDef>;
+}
+
+/** A Task state entered; `failed`: its last invocation ended in an error it did not retry (caught, or fatal). */
+export interface TaskEntry {
+  state: string;
+  failed: boolean;
+}
+
+export interface DerivedPath {
+  /** Every state entered, in order (a retried state once). */
+  states: string[];
+  /** Steps where more than one shortest non-Task path fits (the count is then a guess). */
+  ambiguous: string[];
+}
+
+/** Where a state can go: a failed Task only to its Catch targets, anything else by Next, Default and Choices. */
+function successors(state: StateDef, failed = false): string[] {
+  const next = failed ? (state.Catch ?? []).map((c) => c.Next) : [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)];
+  return [...new Set(next.filter((n): n is string => typeof n === 'string'))];
+}
+
+/**
+ * Every shortest path from `starts` to a state that `isTarget` accepts, through non-Task
+ * states only. Returns the paths (each ending at the target) or [] when none exists.
+ */
+function shortestPaths(definition: Definition, starts: string[], isTarget: (name: string) => boolean): string[][] {
+  let frontier: string[][] = starts.map((s) => [s]);
+  const seen = new Set<string>();
+  while (frontier.length > 0) {
+    const done = frontier.filter((p) => isTarget(p.at(-1)!));
+    if (done.length > 0) return done;
+    for (const p of frontier) seen.add(p.at(-1)!);
+    const next: string[][] = [];
+    for (const p of frontier) {
+      const state = definition.States[p.at(-1)!];
+      // Only pass through non-Task states: a Task in between would have been reported.
+      if (!state || state.Type === 'Task') continue;
+      for (const s of successors(state)) if (!seen.has(s)) next.push([...p, s]);
+    }
+    frontier = next;
+  }
+  return [];
+}
+
+function distinct(paths: string[][]): string[][] {
+  return [...new Map(paths.map((p) => [p.join('>'), p])).values()];
+}
+
+/**
+ * `tasks`: the Task states entered, in order, retries not repeated. `status`: how the
+ * execution ended (a SUCCEEDED one ends in a Succeed state or a Task with End; a FAILED one in
+ * a Fail state, or in the Task whose uncaught error failed it).
+ */
+export function derivePath(definition: Definition, tasks: readonly TaskEntry[], status: 'SUCCEEDED' | 'FAILED'): DerivedPath {
+  const states: string[] = [];
+  const ambiguous: string[] = [];
+  let previous: TaskEntry | null = null;
+  const from = () => (previous === null ? [definition.StartAt] : successors(definition.States[previous.state] ?? { Type: 'Task' }, previous.failed));
+  const name = () => previous?.state ?? 'StartAt';
+  for (const task of tasks) {
+    const paths = distinct(shortestPaths(definition, from(), (n) => n === task.state));
+    if (paths.length === 0) throw new Error(`no path in the definition from ${name()} to ${task.state}`);
+    if (paths.length > 1) ambiguous.push(`${name()} → ${task.state}`);
+    states.push(...paths[0]!);
+    previous = task;
+  }
+  const last = previous === null ? null : definition.States[previous.state];
+  if (last?.End && !previous?.failed) return { states, ambiguous };
+  const terminal = status === 'SUCCEEDED' ? 'Succeed' : 'Fail';
+  const starts = from();
+  const paths = distinct(shortestPaths(definition, starts, (n) => definition.States[n]?.Type === terminal));
+  // A FAILED execution with no reachable Fail state failed in its last Task (uncaught error).
+  if (paths.length === 0 && status === 'FAILED') return { states, ambiguous };
+  if (paths.length === 0) throw new Error(`no ${terminal} state reachable after ${name()}`);
+  if (paths.length > 1) ambiguous.push(`${name()} → ${terminal}`);
+  states.push(...paths[0]!);
+  return { states, ambiguous };
+}
