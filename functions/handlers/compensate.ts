@@ -9,6 +9,7 @@ import { publishPending, raiseAlert } from '../alerting.ts';
 import { addressHolder, configuredPrivateIps, moveAddress } from '../adapters/addresses.ts';
 import { updateAppState } from '../adapters/app-state.ts';
 import { getClaim, isLive, releaseClaim, scanClaims, setAside, type ClaimItem } from '../adapters/claims.ts';
+import { advanceDocuments } from '../adapters/commands.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { deregisterTarget, registerTarget, targetHealth } from '../adapters/targets.ts';
 import { errorMessage, isThrottling } from '../aws-errors.ts';
@@ -38,6 +39,7 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
   const lines: string[] = [];
   if (ours) {
     await deregisterTarget(deps.elb, clusterTarget(app, nodeId));
+    lines.push(...(await haltOnGivenUpNode(ctx, state, nodeId)));
     lines.push(...(await restoreOldNode(ctx, state, nodeId)));
     const bad = state.failure !== undefined && NODE_IS_BAD.has(state.failure.Error);
     const host = isVirtualHost(deps.env.config, item.pool);
@@ -111,6 +113,24 @@ async function findOwnClaim(ctx: StepContext, state: WorkflowState): Promise<Cla
     if (mine) return mine;
   }
   return null;
+}
+
+/**
+ * Provision and join may already have started the application on the node being given up: its
+ * halt documents start there, so it never runs in two places and no node goes back to the pool
+ * (or into quarantine) still running it. Started, not waited for: compensate does not poll.
+ */
+async function haltOnGivenUpNode(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<string[]> {
+  if (ctx.app.halt.length === 0) return [];
+  try {
+    const run = await advanceDocuments(ctx.deps.ssm, { instanceId: nodeId, documents: ctx.app.halt, incidentId: state.incidentId, purpose: 'halt-given-up' });
+    if (run.status === 'failed') ctx.log.warn('halt documents failed on the node given up', { nodeId, reason: run.reason });
+    return run.status === 'failed' ? [] : [`${ctx.app.name}'s halt documents started on ${nodeId}`];
+  } catch (error) {
+    if (isThrottling(error)) throw error;
+    ctx.log.warn('could not start the halt documents on the node given up', { nodeId, error: errorMessage(error) });
+    return [];
+  }
 }
 
 /**
