@@ -2,6 +2,7 @@
 // their hardware (DescribeInstanceTypes, cached per client) and their status checks.
 import {
   DescribeInstanceStatusCommand,
+  type DescribeInstanceStatusCommandInput,
   DescribeInstanceTypesCommand,
   DescribeInstancesCommand,
   type EC2Client,
@@ -137,22 +138,33 @@ function toFacts(info: InstanceTypeInfo): InstanceTypeFacts {
   };
 }
 
-/** False only when EC2 reports an instance or system status check as impaired. */
+/** DescribeInstanceStatus takes at most 100 instance ids a call. */
+const STATUS_IDS_PER_CALL = 100;
+
+/**
+ * False only when EC2 reports an instance or system status check as impaired. Up to 100
+ * instances: one call by id. A larger pool: ask EC2 for the impaired instances only (two
+ * filtered, paginated queries), so the cost does not grow with the pool.
+ */
 export async function statusChecksPass(ec2: EC2Client, instanceIds: readonly string[]): Promise<Map<string, boolean>> {
-  const healthy = new Map<string, boolean>(instanceIds.map((id) => [id, true]));
-  for (let i = 0; i < instanceIds.length; i += 100) {
+  const impaired = new Set<string>();
+  const collect = async (input: DescribeInstanceStatusCommandInput) => {
     let token: string | undefined;
     do {
-      const out = await ec2.send(
-        new DescribeInstanceStatusCommand({ InstanceIds: instanceIds.slice(i, i + 100), IncludeAllInstances: true, NextToken: token }),
-      );
+      const out = await ec2.send(new DescribeInstanceStatusCommand({ ...input, NextToken: token }));
       for (const status of out.InstanceStatuses ?? []) {
-        if (!status.InstanceId) continue;
-        const impaired = status.InstanceStatus?.Status === 'impaired' || status.SystemStatus?.Status === 'impaired';
-        healthy.set(status.InstanceId, !impaired);
+        if (status.InstanceId && (status.InstanceStatus?.Status === 'impaired' || status.SystemStatus?.Status === 'impaired')) impaired.add(status.InstanceId);
       }
       token = out.NextToken;
     } while (token);
+  };
+  if (instanceIds.length === 0) return new Map();
+  if (instanceIds.length <= STATUS_IDS_PER_CALL) {
+    await collect({ InstanceIds: [...instanceIds], IncludeAllInstances: true });
+  } else {
+    for (const check of ['instance-status.status', 'system-status.status']) {
+      await collect({ Filters: [{ Name: check, Values: ['impaired'] }], MaxResults: 1000 });
+    }
   }
-  return healthy;
+  return new Map(instanceIds.map((id) => [id, !impaired.has(id)]));
 }

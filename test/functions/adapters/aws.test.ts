@@ -72,6 +72,23 @@ describe('fleet adapter', () => {
       [OTHER, true],
     ]);
   });
+
+  it('over 100 nodes, asks only for impaired instances: two filtered calls, whatever the pool size', async () => {
+    const pool = Array.from({ length: 2_500 }, (_, i) => nodeId(i + 10));
+    t.ec2
+      .on(DescribeInstanceStatusCommand, { Filters: [{ Name: 'instance-status.status', Values: ['impaired'] }] })
+      .resolves({ InstanceStatuses: [{ InstanceId: pool[7], InstanceStatus: { Status: 'impaired' }, SystemStatus: { Status: 'ok' } }] })
+      .on(DescribeInstanceStatusCommand, { Filters: [{ Name: 'system-status.status', Values: ['impaired'] }] })
+      .resolves({ InstanceStatuses: [{ InstanceId: pool[2_000], InstanceStatus: { Status: 'ok' }, SystemStatus: { Status: 'impaired' } }] });
+
+    const health = await statusChecksPass(t.deps.ec2, pool);
+
+    expect(t.ec2).toHaveReceivedCommandTimes(DescribeInstanceStatusCommand, 2);
+    expect([...health.values()].filter((ok) => !ok)).toHaveLength(2);
+    expect(health.get(pool[7]!)).toBe(false);
+    expect(health.get(pool[2_000]!)).toBe(false);
+    expect(health.get(pool[8]!)).toBe(true);
+  });
 });
 
 describe('commands adapter', () => {
