@@ -48,7 +48,7 @@ async function onTarget<T>(options: TargetOptions, use: (deps: Deps) => Promise<
   const runtime = await openLocalRuntime(loadScenarioFile(options.scenario));
   try {
     if (runTimeline) await runtime.run();
-    return await use(runtime.deps);
+    return await runtime.drive(use);
   } finally {
     await runtime.close();
   }

@@ -141,6 +141,8 @@ export interface LocalRuntime {
   readonly deps: Deps;
   readonly fleet: SimulatedFleet;
   run(): Promise<SimulationResult>;
+  /** Runs `work` (an operator query) on the runtime, moving virtual time while its calls wait on it. */
+  drive<T>(work: (deps: Deps) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -155,6 +157,7 @@ export async function openLocalRuntime(scenario: Scenario, options: SimulationOp
       deps: simulation.deps,
       fleet: simulation.fleet,
       run: () => simulation.run(wallStart),
+      drive: (work) => simulation.drive(work),
       close: async () => {
         await db?.stop();
       },
@@ -230,6 +233,13 @@ class Simulation {
     this.sfn = new LocalStepFunctions(runner, this.time);
     attachLocalStepFunctions(this.deps.sfn, this.sfn);
     this.intake = (await loadHandler('intake'))(this.deps);
+  }
+
+  async drive<T>(work: (deps: Deps) => Promise<T>): Promise<T> {
+    let done = false;
+    const result = this.time.flow(() => work(this.deps)).finally(() => (done = true));
+    await this.time.run(() => done, Number.POSITIVE_INFINITY);
+    return result;
   }
 
   async run(wallStart: number): Promise<SimulationResult> {
