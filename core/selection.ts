@@ -93,15 +93,18 @@ export function placementOrder(app: Application): string[] {
 
 function sortKey(app: Application, node: PoolNode, placement: Placement, group: Group, request: SelectionRequest): SortKey {
   const fit = [tierRank(node.tier), placement.surplus.vcpu, placement.surplus.memoryMiB];
+  // B2: free capacity in the failover tier (idle nodes, then room on virtual-node hosts) comes
+  // before any in the backup tier, which takes over only what the failover tier cannot.
+  const freeCapacity = [GROUP_RANK.idle, tierRank(node.tier), GROUP_RANK[group]];
   switch (group) {
     case 'placement':
       return [GROUP_RANK.placement, placementOrder(app).indexOf(node.nodeId), node.nodeId];
     case 'idle':
-      // A7: on a performance trigger, a node no stronger than the current one comes last.
-      return [GROUP_RANK.idle, capabilityPenalty(node, request), ...fit, node.nodeId];
+      // A7: on a performance trigger, a node no stronger than the current one comes last in its tier.
+      return [...freeCapacity, capabilityPenalty(node, request), ...fit, node.nodeId];
     case 'shared':
       // B1: pack into the host where the application fits most tightly.
-      return [GROUP_RANK.shared, ...fit, node.nodeId];
+      return [...freeCapacity, 0, ...fit, node.nodeId];
     case 'preempt':
       // A5/A7: disturb the least important applications, and as few of them as possible.
       return [GROUP_RANK.preempt, highestPriority(placement), placement.preempts.length, ...fit, node.nodeId];

@@ -34,6 +34,17 @@ describe('selectNodes: idle nodes, tiers and fit (A7, B2)', () => {
     expect(ids(selection.ranked)).toEqual([failover.nodeId, backup.nodeId]);
   });
 
+  it('B2: room on a failover-tier virtual-node host comes before an idle backup-tier node', () => {
+    const backup = makeNode(1, { pool: 'spare', tier: 'backup' });
+    const host = makeHost(2, { hosted: [hosted('other', 90)] });
+    const idleFailover = makeNode(3);
+
+    const selection = selectNodes(config, makeApp({ priority: 10 }), makeRequest({ candidates: [backup, host, idleFailover] }));
+
+    expect(ids(selection.ranked)).toEqual([idleFailover.nodeId, host.nodeId, backup.nodeId]);
+    expect(selection.ranked[1]?.shared).toBe(true);
+  });
+
   it('B2: takes a backup-tier node when the failover tier has none eligible', () => {
     const brokenFailover = makeNode(1, { healthy: false });
     const backup = makeNode(2, { pool: 'spare', tier: 'backup' });
