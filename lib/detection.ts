@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -6,7 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Application, Config, PerformanceDetection } from '../core/config.ts';
-import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
+import { ALARM_PREFIX, alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
 
 export interface DetectionProps {
   readonly config: Config;
@@ -28,17 +28,24 @@ export class Detection extends Construct {
   /** Alarms by application name. */
   public readonly alarms = new Map<string, cloudwatch.Alarm[]>();
   public readonly alarmRule: events.Rule;
+  /** Only when some application lists alarms of its own. */
+  public readonly userAlarmRule?: events.Rule;
   public readonly instanceStateRule: events.Rule;
   public readonly operatorRule: events.Rule;
   public readonly preemptedRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
     super(scope, id);
-    const watchedAlarmArns: string[] = [];
+    const userAlarmArns: string[] = [];
     for (const app of props.config.applications) {
-      const appAlarms = this.alarmsFor(app);
-      this.alarms.set(app.name, appAlarms);
-      watchedAlarmArns.push(...appAlarms.map((a) => a.alarmArn), ...app.detection.failure.alarmArns);
+      this.alarms.set(app.name, this.alarmsFor(app));
+      userAlarmArns.push(...app.detection.failure.alarmArns);
+      if (app.detection.failure.statusChecks && !app.placement.preferredNode) {
+        Annotations.of(this).addWarningV2(
+          `rapid-failover:status-checks:${app.name}`,
+          `${app.name}: status checks are watched from its first failover on (the workflow then points the alarm at the node it moved to); set placement.preferredNode to watch the node it runs on now`,
+        );
+      }
     }
 
     const target = new targets.LambdaFunction(props.intake, {
@@ -47,16 +54,29 @@ export class Detection extends Construct {
       maxEventAge: Duration.hours(1),
     });
 
+    // By name prefix, not by ARN: the workflow re-points (re-creates) the status-check alarm
+    // after each failover, and an alarm created after deploy must still reach intake.
     this.alarmRule = new events.Rule(this, 'AlarmStateRule', {
-      description: 'rapid-failover: an application alarm went into ALARM',
+      description: 'rapid-failover: an alarm of the control plane went into ALARM',
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],
-        resources: watchedAlarmArns,
-        detail: { state: { value: ['ALARM'] } },
+        detail: { alarmName: [{ prefix: ALARM_PREFIX }], state: { value: ['ALARM'] } },
       },
       targets: [target],
     });
+    if (userAlarmArns.length > 0) {
+      this.userAlarmRule = new events.Rule(this, 'UserAlarmStateRule', {
+        description: "rapid-failover: one of the applications' own alarms went into ALARM",
+        eventPattern: {
+          source: ['aws.cloudwatch'],
+          detailType: ['CloudWatch Alarm State Change'],
+          resources: [...new Set(userAlarmArns)],
+          detail: { state: { value: ['ALARM'] } },
+        },
+        targets: [target],
+      });
+    }
 
     // Event patterns cannot match on instance tags: intake drops instances that serve no application.
     this.instanceStateRule = new events.Rule(this, 'InstanceStateRule', {

@@ -210,6 +210,11 @@ export class SimulatedFleet {
     defineAlarm(this.world, this.cloudwatch, definition);
   }
 
+  /** The alarm exists (defined at deploy, or created since with PutMetricAlarm). */
+  hasAlarm(name: string): boolean {
+    return this.cloudwatch.alarms.has(name);
+  }
+
   setAlarmState(name: string, state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA', reason?: string): void {
     setAlarmState(this.world, this.cloudwatch, name, state, reason);
   }

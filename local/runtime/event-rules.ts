@@ -28,9 +28,9 @@ export function matches(pattern: Pattern, event: unknown): boolean {
   return Object.entries(pattern).every(([key, expected]) => {
     const actual = (event as Record<string, unknown> | null)?.[key];
     if (Array.isArray(expected)) {
-      // A list matches a scalar equal to one of its values, or an array sharing one.
+      // A list matches a scalar equal to one of its values (or starting with a { prefix }), or an array sharing one.
       const values = Array.isArray(actual) ? actual : [actual];
-      return values.some((v) => expected.includes(v));
+      return values.some((v) => expected.some((e) => e === v || (isPrefix(e) && typeof v === 'string' && v.startsWith(e.prefix))));
     }
     return actual !== undefined && matches(expected as Pattern, actual);
   });
@@ -38,4 +38,8 @@ export function matches(pattern: Pattern, event: unknown): boolean {
 
 export function routed(patterns: readonly Pattern[], event: BusEvent): boolean {
   return patterns.some((p) => matches(p, event));
+}
+
+function isPrefix(value: unknown): value is { prefix: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { prefix?: unknown }).prefix === 'string';
 }

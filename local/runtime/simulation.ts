@@ -21,7 +21,7 @@ import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
 import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
-import { attachFleet, SimulatedFleet, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage } from '../fleet/index.ts';
+import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
 import type { Scenario, TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
@@ -213,6 +213,7 @@ class Simulation {
     this.tables = await this.createTables();
     this.deps = this.buildDeps(this.tables);
     buildFleet(this.fleet, this.scenario);
+    defineTemplateAlarms(this.fleet, this.template);
     await this.seedApplicationState(this.tables.state);
 
     const { definition, functionArns } = extractStateMachine(this.template);
@@ -415,7 +416,10 @@ class Simulation {
   }
 
   private alarmAppsOn(node: string, kind: AlarmKind, watched: (app: Application) => boolean, reason: string): void {
-    const apps = this.config.applications.filter((app) => watched(app) && this.nodesOf(app.name).includes(node));
+    // Only alarms that exist fire: a status-check alarm exists once deployed for a preferred node, or re-pointed after a failover.
+    const apps = this.config.applications.filter(
+      (app) => watched(app) && this.fleet.hasAlarm(alarmName(app.name, kind)) && this.nodesOf(app.name).includes(node),
+    );
     // 2 of 2 one-minute periods, as the stack's failure alarms are defined.
     for (const app of apps) this.later(2 * 60_000, () => this.raiseAlarm(app, kind, reason, node));
   }
@@ -643,6 +647,28 @@ export function describeTimelineEvent(event: TimelineEvent): string {
       return `${event.app} alarm flaps ${event.times} times`;
     case 'duplicate-alarm':
       return `${event.app} alarm delivered ${event.times} times`;
+  }
+}
+
+/** The alarms the stack deploys, as CloudWatch would hold them. */
+function defineTemplateAlarms(fleet: SimulatedFleet, template: CfnTemplate): void {
+  for (const resource of Object.values(template.Resources)) {
+    const p = resource.Properties as Record<string, unknown> | undefined;
+    if (resource.Type !== 'AWS::CloudWatch::Alarm' || typeof p?.AlarmName !== 'string') continue;
+    const dimensions = (p.Dimensions as Array<{ Name: string; Value: unknown }> | undefined) ?? [];
+    fleet.defineAlarm({
+      name: p.AlarmName,
+      namespace: p.Namespace as string | undefined,
+      metricName: p.MetricName as string | undefined,
+      dimensions: Object.fromEntries(dimensions.filter((d) => typeof d.Value === 'string').map((d) => [d.Name, d.Value as string])),
+      statistic: p.Statistic as string | undefined,
+      period: p.Period as number | undefined,
+      evaluationPeriods: p.EvaluationPeriods as number | undefined,
+      datapointsToAlarm: p.DatapointsToAlarm as number | undefined,
+      threshold: p.Threshold as number | undefined,
+      comparisonOperator: p.ComparisonOperator as AlarmDefinition['comparisonOperator'],
+      treatMissingData: p.TreatMissingData as string | undefined,
+    });
   }
 }
 

@@ -1,4 +1,4 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -200,16 +200,30 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it('routes ALARM transitions of its own and the configured alarms to intake', () => {
+    it("routes ALARM transitions of the control plane's alarms to intake by name, so a re-pointed alarm still counts", () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm State Change'],
-          detail: { state: { value: ['ALARM'] } },
-          resources: Match.arrayWith(['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down']),
+          detail: { alarmName: [{ prefix: 'rapid-failover-' }], state: { value: ['ALARM'] } },
         },
         Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
       });
+    });
+
+    it("routes ALARM transitions of the applications' own alarms to intake by ARN", () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.cloudwatch'],
+          resources: ['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down'],
+          detail: { state: { value: ['ALARM'] } },
+        },
+      });
+    });
+
+    it('warns at synth when status checks cannot be watched before the first failover', () => {
+      const warnings = Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('search: status checks are watched from its first failover on'));
+      expect(warnings).toHaveLength(1);
     });
 
     it('routes EC2 instances that stop or disappear to intake', () => {
