@@ -1,11 +1,14 @@
-// Every example scenario through `failover simulate <file> --json`, as a user runs it: exit code
-// 0, one JSON document, every incident's outcome allowed by the scenario's `expect`, and for each
-// scenario what it is there to show. The runs start together in beforeAll (a few at a time: each
-// starts its own DynamoDB Local) and each test awaits its own.
+// Every example scenario through `failover simulate <file> --json`: exit code 0, one JSON
+// document, every incident's outcome allowed by the scenario's `expect`, and for each scenario
+// what it is there to show. The CLI's own entry (cli/main.ts) runs in-process against one shared
+// DynamoDB Local, one scenario after another; one run goes through a real process to show that
+// nothing outlives it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { cliConcurrency, limiter, probePort, REPO_ROOT, runCli, stillRunning, type CliResult, type SimulationJson } from './cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.ts';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { probePort, REPO_ROOT, runCli, stillRunning, type SimulationJson } from './cli.ts';
 
 type Incident = SimulationJson['incidents'][number];
 
@@ -226,14 +229,50 @@ const SHOWS: Record<string, (doc: SimulationJson) => void> = {
   'duplicate-and-flapping.json': duplicateAndFlapping,
 };
 
-const runs = new Map<string, Promise<CliResult>>();
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
-beforeAll(() => {
-  const slot = limiter(cliConcurrency());
-  for (const file of files) runs.set(file, slot(() => runCli(['simulate', join('examples', file), '--json'], { timeoutMs: RUN_TIMEOUT_MS })));
-  // Each run's failure is reported by its own test, not as an unhandled rejection here.
-  for (const run of runs.values()) run.catch(() => undefined);
+let db: DynamoDbLocal;
+const runs = new Map<string, Promise<Run>>();
+
+/** The CLI in-process: same argument parsing, same commands, buffers instead of the process's streams. */
+async function simulateJson(file: string): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
+  const code = await main(['node', 'failover', 'simulate', join(EXAMPLES, file), '--json'], io, { dynamoEndpoint: db.endpoint });
+  return { code, stdout, stderr };
+}
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+  // One after another: the CLI's output streams are per call, its runs share one event loop.
+  let previous: Promise<unknown> = Promise.resolve();
+  for (const file of files) {
+    const run = previous.then(() => simulateJson(file));
+    runs.set(file, run);
+    previous = run.catch(() => undefined);
+  }
 });
+
+afterAll(async () => {
+  await Promise.allSettled(runs.values());
+  await db?.stop();
+});
+
+it('a run as a separate process leaves no DynamoDB Local behind', async () => {
+  const result = await runCli(['simulate', join('examples', 'demo.json'), '--json'], { timeoutMs: RUN_TIMEOUT_MS });
+
+  expect(result.code, result.stderr).toBe(0);
+  expect((JSON.parse(result.stdout) as SimulationJson).unexpected).toEqual([]);
+  expect(result.dynamoDb.length).toBeGreaterThan(0);
+  expect(result.dynamoDb.map((p) => p.port)).not.toContain(null);
+  expect(await stillRunning(result.dynamoDb)).toEqual([]);
+  for (const { port } of result.dynamoDb) expect(await probePort(port!)).toBe('refused');
+}, RUN_TIMEOUT_MS);
 
 it('has a specific check for every example scenario, and an example for every check', () => {
   expect(Object.keys(SHOWS).sort()).toEqual(files);
@@ -260,12 +299,6 @@ describe.each(files)('examples/%s', (file) => {
       for (const app of Object.keys(expected)) expect(of(doc, app).length, `no incident for ${app}`).toBeGreaterThan(0);
 
       SHOWS[file]!(doc);
-
-      // No DynamoDB Local outlives the run.
-      expect(result.dynamoDb.length).toBeGreaterThan(0);
-      expect(result.dynamoDb.map((p) => p.port)).not.toContain(null);
-      expect(await stillRunning(result.dynamoDb)).toEqual([]);
-      for (const { port } of result.dynamoDb) expect(await probePort(port!)).toBe('refused');
     },
     RUN_TIMEOUT_MS + 60_000,
   );
