@@ -3,7 +3,6 @@
 // processes it starts are noted from the process table, so a test can check that none of
 // them outlives the CLI and that their ports are closed.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,29 +151,6 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
       void watching.then(() => resolve({ code, signal, stdout, stderr, wallMs: Date.now() - started, dynamoDb: [...seen.values()] }));
     });
   });
-}
-
-/** At most `limit` CLI runs at once: each run starts its own DynamoDB Local and synthesizes the stack. */
-export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    while (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
-
-/** Simulations run at once in the example suite: FAILOVER_CLI_CONCURRENCY, else the cores (2 to 4). */
-export function cliConcurrency(): number {
-  const configured = Number(process.env.FAILOVER_CLI_CONCURRENCY);
-  if (Number.isInteger(configured) && configured > 0) return configured;
-  return Math.max(2, Math.min(4, availableParallelism()));
 }
 
 /** What `simulate --json` prints (cli/render.ts simulationDocument), as far as these tests read it. */
