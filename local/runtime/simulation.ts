@@ -175,6 +175,8 @@ class Simulation {
   private readonly metrics = new CapturedMetrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
   private readonly patterns;
   private pendingTriggers = 0;
+  /** Per application, a counter of degradations and recoveries: an alarm fires only for the latest degradation. */
+  private readonly degradations = new Map<string, number>();
   private intakeInFlight = 0;
   private eventSeq = 0;
   private routedEventCount = 0;
@@ -354,12 +356,21 @@ class Simulation {
         const app = this.app(event.app);
         for (const node of [...this.nodesOf(app.name), ...event.alsoOn]) this.fleet.setPerformance(app.name, node, event.value);
         const perf = app.detection.performance;
-        // A10: the alarm goes off once M of the N periods are bad, at the earliest after M periods.
-        if (perf) this.later(perf.datapointsToAlarm * perf.periodSeconds * 1000, () => this.raiseAlarm(app, 'performance', `${perf.metricName} ${perf.comparison} ${perf.threshold}`));
+        // A10: the alarm goes off once M of the N periods are bad, at the earliest after M periods,
+        // and only if the application is still degraded then: a shorter dip raises nothing.
+        const degradation = (this.degradations.get(app.name) ?? 0) + 1;
+        this.degradations.set(app.name, degradation);
+        if (perf) {
+          this.later(perf.datapointsToAlarm * perf.periodSeconds * 1000, () => {
+            if (this.degradations.get(app.name) === degradation) this.raiseAlarm(app, 'performance', `${perf.metricName} ${perf.comparison} ${perf.threshold}`);
+          });
+        }
         return;
       }
       case 'performance-recovered':
         this.fleet.clearPerformance(event.app);
+        // Any alarm still counting datapoints for this degradation never fires.
+        this.degradations.set(event.app, (this.degradations.get(event.app) ?? 0) + 1);
         return;
       case 'instance-failed':
         this.alarmAppsOn(event.node, 'status-check', (app) => app.detection.failure.statusChecks, 'EC2 status checks failed');

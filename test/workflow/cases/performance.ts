@@ -6,6 +6,27 @@ import type { Run } from '../harness.ts';
 
 /** Registers the cases; `run` runs a scenario and checks the invariants every run must keep. */
 export function performanceCases(run: Run): void {
+  describe('below threshold for at least an interval (A10)', () => {
+    it('A10: a dip shorter than the alarm\'s M periods starts nothing; one that lasts fails over', async () => {
+      const s = scenario({
+        name: 'short-dip',
+        applications: [app('orders', { detection: { performance: performance('orders') } }), app('billing', { detection: { performance: performance('billing') } })],
+        instances: [node(1, { runs: ['orders'] }), node(2, { runs: ['billing'] }), node(3, { type: 'm7i.2xlarge' })],
+        timeline: [
+          // Both dip at +30 s; orders recovers 60 s later, before 2 bad one-minute periods have passed.
+          { at: 30, event: 'performance-degraded', app: 'orders', value: 20 },
+          { at: 30, event: 'performance-degraded', app: 'billing', value: 20 },
+          { at: 90, event: 'performance-recovered', app: 'orders' },
+        ],
+      });
+
+      const result = await run(s);
+
+      expect(incidentsOf(result, 'orders')).toEqual([]);
+      expect(incidentsOf(result, 'billing')).toEqual([expect.objectContaining({ trigger: 'performance', outcome: 'failed-over' })]);
+    });
+  });
+
   describe('still slow after failover (A15)', () => {
     const orders = () => app('orders', { detection: { performance: performance('orders') }, policy: { maxAttempts: 3, settleSeconds: 120 } });
 
