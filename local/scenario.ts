@@ -158,7 +158,13 @@ function loadLinkedConfig(file: string): Config {
   } catch (error) {
     throw new ConfigError(file, [`configFile: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  const parsed = ConfigSchema.safeParse(JSON.parse(text));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(file, [`configFile: ${file} is not valid JSON: ${(error as Error).message}`]);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error.issues));
   return parsed.data;
 }
