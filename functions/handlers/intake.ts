@@ -27,7 +27,11 @@ export interface IntakeResult {
 export const INSTANCE_FAILURE_STATES: readonly string[] = ['stopping', 'stopped', 'shutting-down', 'terminated'];
 
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
-const timestamp = z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'expected a timestamp');
+/** A time Date.parse reads whose year is 0000-9999 (incident ids and the workflow's ISO times need one). */
+const timestamp = z.string().refine((t) => {
+  const ms = Date.parse(t);
+  return !Number.isNaN(ms) && /^\d{4}-/.test(new Date(ms).toISOString());
+}, 'expected a timestamp (ISO 8601, a year from 0000 to 9999)');
 
 const EnvelopeSchema = z.looseObject({
   id: z.string().min(1),
@@ -226,13 +230,13 @@ export function incidentIdOf(incident: Pick<Incident, 'app' | 'kind' | 'source' 
 }
 
 function toInput(incident: Incident): IncidentInput {
-  return IncidentInputSchema.parse({
+  return parseInput(IncidentInputSchema, {
     incidentId: incidentIdOf(incident),
     app: incident.app,
     trigger: { kind: incident.kind, source: incident.source.slice(0, 512), reason: incident.reason.slice(0, 2_048), observedAt: incident.observedAt },
     ...(incident.fromNode ? { fromNode: incident.fromNode } : {}),
     ...(incident.requestedNode ? { requestedNode: incident.requestedNode } : {}),
-  });
+  }, `intake: the event does not make a valid incident for ${incident.app}`);
 }
 
 function iso(time: string): string {
