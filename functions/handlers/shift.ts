@@ -78,8 +78,22 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
     explanation: explain(state, ...notes, `${app.name} now served by ${newNode}${old ? ` instead of ${old}` : ''}`),
   };
   if (claim.lastPossibleNode) next = await disableSwitching(ctx, next, newNode);
+  else await enableSwitching(ctx, newNode);
   return next;
 });
+
+/** C7 ends when the application leaves its last possible node (an operator switchover): failures move it again. */
+async function enableSwitching(ctx: StepContext, node: string): Promise<void> {
+  // Conditional: only an application whose switching was disabled is touched.
+  const enabled = await updateAppState(
+    ctx.deps.ddb,
+    ctx.deps.env.tables.state,
+    ctx.app.name,
+    { set: { switchingDisabled: false, updatedAt: ctx.now.toISOString() }, remove: ['switchingDisabledReason'] },
+    (x) => `${x.name('switchingDisabled')} = ${x.value(true)}`,
+  );
+  if (enabled) ctx.log.info('switching enabled again', { node });
+}
 
 /** Stops the failing old host (force: it is failing already). Waits until it is stopped, or gives up stopping after a while. */
 async function fenceByStopping(ctx: StepContext, old: string, elapsed: number): Promise<Fence> {

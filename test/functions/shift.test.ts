@@ -112,6 +112,15 @@ describe('shift', () => {
     expect(Object.values(disabled?.ExpressionAttributeValues ?? {})).toContain(true);
   });
 
+  it('C7: moving to a node that is not the last possible one enables switching again, only where it was disabled', async () => {
+    oldIs(t, 'stopped');
+    await makeHandler(t.deps)(workflowState());
+    const enable = t.ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.TableName === TABLES.state);
+    expect(enable?.UpdateExpression).toMatch(/REMOVE/);
+    expect(enable?.ConditionExpression).toBeDefined();
+    expect(Object.values(enable?.ExpressionAttributeValues ?? {})).toEqual(expect.arrayContaining([false, true]));
+  });
+
   it('a commit whose claim is no longer ours is a lost lease', async () => {
     oldIs(t, 'stopped');
     t.ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'x', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }] }));
