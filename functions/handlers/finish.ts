@@ -27,10 +27,13 @@ export const makeHandler = defineStep('finish', CaughtStateSchema, async (ctx, i
   // A shift happened in this incident (shift stamps the record): the serving node is the new one.
   // A later hop that found no better node (A15 then A14) does not undo that move.
   const movedTo = record?.shiftedAt && serving ? serving : null;
-  const outcome: Outcome =
-    movedTo && (state.outcome === null || state.outcome === 'stayed') ? movedOutcome(state.trigger.kind) : (state.outcome ?? 'stayed');
-  const rtoSeconds = movedTo && record?.shiftedAt ? rto(state.trigger.observedAt, record.shiftedAt) : null;
   const alerts = [...state.alerts, ...(state.pendingAlert ? [state.pendingAlert] : [])];
+  // No outcome yet and nothing moved: reached from a Catch (notify itself failed); if an alert
+  // went out (or goes out below), that is what happened.
+  const unsettled: Outcome = alerts.length > 0 ? 'alerted' : 'stayed';
+  const outcome: Outcome =
+    movedTo && (state.outcome === null || state.outcome === 'stayed') ? movedOutcome(state.trigger.kind) : (state.outcome ?? unsettled);
+  const rtoSeconds = movedTo && record?.shiftedAt ? rto(state.trigger.observedAt, record.shiftedAt) : null;
 
   await updateRecord(deps.ddb, tables.records, state, {
     set: {
