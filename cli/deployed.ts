@@ -1,21 +1,11 @@
 // Deps for a deployed stack: table names and ARNs from the stack's outputs, the config from
 // the same file that was deployed, clients from the usual AWS credential chain.
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ConfigError } from '../core/config.ts';
 import { EnvNames, readEnvironment } from '../core/environment.ts';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metrics.ts';
-import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../functions/deps.ts';
+import { METRICS_SERVICE } from '../core/metrics.ts';
+import { buildDeps, type Deps } from '../functions/deps.ts';
 import { loadConfigFile } from '../lib/load-config.ts';
 
 export interface StackOptions {
@@ -48,18 +38,5 @@ export async function deployedDeps(options: StackOptions): Promise<Deps> {
     { ...Object.fromEntries(Object.entries(OUTPUTS).map(([output, variable]) => [variable, outputs[output]])), [EnvNames.EventBusName]: 'default' },
     JSON.stringify(config),
   );
-  return {
-    ec2: new EC2Client(client),
-    ssm: new SSMClient(client),
-    elb: new ElasticLoadBalancingV2Client(client),
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient(client), DOCUMENT_CLIENT_OPTIONS),
-    sns: new SNSClient(client),
-    events: new EventBridgeClient(client),
-    cloudwatch: new CloudWatchClient(client),
-    sfn: new SFNClient(client),
-    clock: () => new Date(),
-    env,
-    logger: new Logger({ serviceName: METRICS_SERVICE, logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE }),
-  };
+  return buildDeps({ client, env, logger: new Logger({ serviceName: METRICS_SERVICE, logLevel: 'SILENT' }) });
 }

@@ -35,23 +35,43 @@ export interface Deps {
 /** Document client options shared by every builder of Deps: optional fields are simply left out. */
 export const DOCUMENT_CLIENT_OPTIONS = { marshallOptions: { removeUndefinedValues: true } } as const;
 
+export interface DepsOptions {
+  /** SDK client configuration shared by every client (region, credentials). */
+  client?: { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } };
+  /** DynamoDB endpoint (DynamoDB Local); default: the region's. */
+  dynamoEndpoint?: string;
+  /** Where EC2, SSM, ELB, SNS, EventBridge and CloudWatch requests go instead of AWS (the simulated fleet). */
+  transport?: <C extends { middlewareStack: unknown }>(client: C) => C;
+  clock?: () => Date;
+  env: Environment;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/** The one place clients are built: the Lambdas, the operator CLI and the local runtime differ only in these options. */
+export function buildDeps(options: DepsOptions): Deps {
+  const config = options.client ?? {};
+  const via = options.transport ?? (<C,>(client: C) => client);
+  return {
+    ec2: via(new EC2Client(config)),
+    ssm: via(new SSMClient(config)),
+    elb: via(new ElasticLoadBalancingV2Client(config)),
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...config, ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}) }), DOCUMENT_CLIENT_OPTIONS),
+    sns: via(new SNSClient(config)),
+    events: via(new EventBridgeClient(config)),
+    cloudwatch: via(new CloudWatchClient(config)),
+    sfn: new SFNClient(config),
+    clock: options.clock ?? (() => new Date()),
+    env: options.env,
+    logger: options.logger ?? new Logger({ serviceName: METRICS_SERVICE }),
+    metrics: options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE }),
+  };
+}
+
 /** Deps for a Lambda cold start: clients from the default credential chain, env validated once. */
 export function defaultDeps(): Deps {
-  return {
-    ec2: new EC2Client({}),
-    ssm: new SSMClient({}),
-    elb: new ElasticLoadBalancingV2Client({}),
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({}), DOCUMENT_CLIENT_OPTIONS),
-    sns: new SNSClient({}),
-    events: new EventBridgeClient({}),
-    cloudwatch: new CloudWatchClient({}),
-    sfn: new SFNClient({}),
-    clock: () => new Date(),
-    // Spelled out: the bundler inlines the config by replacing exactly this expression.
-    env: readEnvironment(process.env, process.env.RAPID_FAILOVER_CONFIG),
-    logger: new Logger({ serviceName: METRICS_SERVICE }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE }),
-  };
+  // Spelled out: the bundler inlines the config by replacing exactly this expression.
+  return buildDeps({ env: readEnvironment(process.env, process.env.RAPID_FAILOVER_CONFIG) });
 }
 
 /** `export const handler = lazyHandler(makeHandler)`: nothing is built at import time. */

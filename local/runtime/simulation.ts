@@ -1,15 +1,7 @@
 // The embedded default: one scenario run on one machine. The synthesized template gives the
 // state machine, the tables and the event rules; the real handlers run with real SDK clients
 // whose requests reach DynamoDB Local and the simulated fleet, in virtual time.
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Application, Config } from '../../core/config.ts';
@@ -19,7 +11,7 @@ import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
 import { updateAppState } from '../../functions/adapters/app-state.ts';
 import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
-import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
+import { buildDeps, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
 import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
@@ -307,20 +299,15 @@ class Simulation {
       },
       JSON.stringify(this.config),
     );
-    return {
-      ec2: attachFleet(new EC2Client(client), this.fleet),
-      ssm: attachFleet(new SSMClient(client), this.fleet),
-      elb: attachFleet(new ElasticLoadBalancingV2Client(client), this.fleet),
-      sns: attachFleet(new SNSClient(client), this.fleet),
-      events: attachFleet(new EventBridgeClient(client), this.fleet),
-      cloudwatch: attachFleet(new CloudWatchClient(client), this.fleet),
-      sfn: new SFNClient(client),
-      ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: this.dynamoEndpoint }), DOCUMENT_CLIENT_OPTIONS),
+    return buildDeps({
+      client,
+      dynamoEndpoint: this.dynamoEndpoint,
+      transport: (c) => attachFleet(c as never, this.fleet),
       clock: this.time.now,
       env,
       logger: new Logger({ serviceName: METRICS_SERVICE, logLevel: 'SILENT' }),
       metrics: this.metrics,
-    };
+    });
   }
 
   /** Where each application runs when the scenario starts: what the control plane would have recorded. */
