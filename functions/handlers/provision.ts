@@ -15,6 +15,7 @@ import { putServiceEvent } from '../adapters/notify.ts';
 import { replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
 import { deregisterTarget } from '../adapters/targets.ts';
 import { lazyHandler } from '../deps.ts';
+import { beginFencing } from '../fencing.ts';
 import { ClaimedStateSchema, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
@@ -37,6 +38,9 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
   const budget = { elapsed: secondsSince(held.provisionStartedAt, ctx.now), limit: provisioning.timeoutSeconds, what: `provisioning ${nodeId} (${provisioning.method})` };
   const progress = { ...state.progress };
   const notes: string[] = [];
+
+  // First entry only (the mark was just set): the failed host starts stopping now, not at the shift.
+  if (held.provisionStartedAt === ctx.now.toISOString()) await beginFencing(ctx, state, nodeId);
 
   // A5: tenants of lower priority give way first.
   for (const victim of claim.preempts) {

@@ -4,17 +4,18 @@ import {
   DescribeInstancesCommand,
   DescribeReplaceRootVolumeTasksCommand,
   StartInstancesCommand,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetCommandInvocationCommand, InvalidInstanceId, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
-import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { commandComment } from '../../functions/adapters/commands.ts';
 import { rootVolumeClientToken } from '../../functions/adapters/root-volume.ts';
 import { makeHandler } from '../../functions/handlers/provision.ts';
-import { INCIDENT, NEW, NOW, TABLES, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
 
 function leaseHeld(t: TestContext, provisionStartedAt = NOW.toISOString()) {
   t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { provisionStartedAt }) });
@@ -52,6 +53,30 @@ describe('provision', () => {
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
     expect(t.ec2).toHaveReceivedCommandWith(StartInstancesCommand, { InstanceIds: [NEW] });
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('C9: on a failure trigger the first poll starts stopping the failed host beside provisioning; later polls leave it to the shift', async () => {
+    instanceIs(t, 'running');
+    t.ec2.on(DescribeInstancesCommand, { InstanceIds: [OLD] }).resolves(reservations(ec2Instance(OLD, { state: 'running' })));
+    t.ddb.on(QueryCommand).resolves({ Items: [] });
+
+    await makeHandler(t.deps)(workflowState()).catch(() => undefined);
+    expect(t.ec2).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [OLD], Force: true });
+
+    t.ec2.resetHistory();
+    leaseHeld(t, new Date(NOW.getTime() - 10_000).toISOString());
+    await makeHandler(t.deps)(workflowState()).catch(() => undefined);
+    expect(t.ec2).not.toHaveReceivedCommand(StopInstancesCommand);
+  });
+
+  it('C9: a performance trigger never stops the old host early (it still serves while the new node is prepared)', async () => {
+    instanceIs(t, 'running');
+    t.ddb.on(QueryCommand).resolves({ Items: [] });
+    const performance = { kind: 'performance' as const, source: 'rapid-failover-web-performance', reason: 'slow', observedAt: '2025-03-01T11:59:00.000Z' };
+
+    await makeHandler(t.deps)(workflowState({ trigger: performance })).catch(() => undefined);
+
+    expect(t.ec2).not.toHaveReceivedCommand(StopInstancesCommand);
   });
 
   it('A2/A3: on a running node sends the first document, tagged in its Comment, and polls', async () => {
