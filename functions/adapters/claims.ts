@@ -182,7 +182,11 @@ export async function takeClaim(ddb: DynamoDBDocumentClient, table: string, t: T
   // the application's own earlier claim (a crashed execution's expired lease, or this
   // incident's own) is still counted, and the Put overwrites it.
   const replaced = seen.holders.filter((h) => h.holder === claim.holder && (h.role === 'claimed' || h.role === 'serving'));
-  const countLimit = t.maxApplications - 1 + t.preempted.length + expired.length + replaced.length;
+  // Expired claims that DynamoDB's TTL has deleted are still in the stored count (no one wrote
+  // the node item when they went): what the count holds beyond the claims still there is gone.
+  const counted = seen.holders.filter((h) => h.role === 'claimed' || h.role === 'serving').length;
+  const gone = Math.max(0, (seen.node?.hostedCount ?? 0) - counted);
+  const countLimit = t.maxApplications - 1 + t.preempted.length + expired.length + replaced.length + gone;
   const capacityCondition = `${nodeCondition} AND (attribute_not_exists(${nodeX.name('hostedCount')}) OR ${nodeX.name('hostedCount')} <= ${nodeX.value(countLimit)})`;
 
   const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
