@@ -20,8 +20,12 @@ import { defineStep, type StepContext } from '../step.ts';
 /** Rejections spelled out in the explanation; the rest are counted. */
 const REJECTIONS_EXPLAINED = 12;
 
-/** Selections per step when claims on virtual-node hosts are lost to concurrent incidents. */
-const SELECTION_ROUNDS = 3;
+/**
+ * Selections per step when claims on virtual-node hosts are lost to concurrent incidents. Every
+ * lost race is another incident's claim: in a storm (a dozen incidents racing for a few hosts)
+ * a contender may lose many times while room is left, and giving up then alerts for nothing.
+ */
+const SELECTION_ROUNDS = 20;
 
 export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx, state) => {
   const { deps, app } = ctx;
