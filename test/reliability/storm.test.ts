@@ -3,7 +3,7 @@
 // trigger asks for (performance: stay, A14; failure: alert, A14); no node is given twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
-import { app, incidentsOf, node, nodeId, performance, scenario, type TimelineInput } from '../workflow/fixtures.ts';
+import { app, incidentsOf, node, nodeId, performance, POOLS, scenario, type TimelineInput } from '../workflow/fixtures.ts';
 import { expectReliable, simulate } from './harness.ts';
 
 let db: DynamoDbLocal;
@@ -82,5 +82,31 @@ describe('storm', () => {
       `storm: ${triggers} triggers, ${result.incidents.length} incidents (${result.incidents.filter((i) => i.outcome === 'deduplicated').length} deduplicated), ` +
         `${failovers.length} failovers, ${stayed.length} stayed, ${alerted.length} alerted; ${result.virtualSeconds} virtual s in ${result.wallMs} ms`,
     );
+  });
+});
+
+describe('storm on virtual-node hosts (B1)', () => {
+  it('12 hosts fail at once, 3 shared hosts with room for 3 applications each: 9 failovers, 3 alerts, no host over capacity', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
+    const hosts = [0, 1, 2].map((k) => nodeId(40 + k));
+    const s = scenario({
+      name: 'storm-shared-hosts',
+      pools: [POOLS.general, POOLS.hosts],
+      applications: names.map((a) => app(a, { pools: ['hosts'] })),
+      // m7i.2xlarge: 8 vCPU / 32 GiB, 10 % reserved: three applications of 2 vCPU / 4 GiB each.
+      instances: [...names.map((a, i) => node(i + 1, { runs: [a] })), ...hosts.map((_, k) => node(40 + k, { pool: 'hosts', type: 'm7i.2xlarge' }))],
+      timeline: names.map((_, i) => ({ at: 30, event: 'instance-failed' as const, node: nodeId(i + 1) })),
+    });
+
+    const run = await simulate(s, { dynamoEndpoint: db.endpoint });
+    const { result } = run;
+
+    expectReliable(run, s);
+    const failovers = result.incidents.filter((i) => i.outcome === 'failed-over');
+    // Losing a claim race on a shared host does not mean it is full: every slot is used before anyone is told there is none.
+    expect(failovers, 'failovers').toHaveLength(9);
+    expect(result.incidents.filter((i) => i.outcome === 'alerted'), 'alerted').toHaveLength(3);
+    expect(hosts.map((h) => result.fleet.find((n) => n.id === h)?.applications.length), 'applications per host').toEqual([3, 3, 3]);
+    console.log(`storm on shared hosts: 12 incidents, ${failovers.length} failovers onto 3 hosts, 3 alerted; ${result.wallMs} ms`);
   });
 });
