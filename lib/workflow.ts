@@ -109,6 +109,9 @@ export class Workflow extends Construct {
     const compensate = step(States.Compensate, 'compensate', 'Undo what the failed attempt did; decide retry or alert');
     const notify = step(States.Notify, 'notify', 'SNS alert to administrators');
     const finish = step(States.Finish, 'finish', 'Record the outcome, emit service events and metrics, unlock');
+    // Finish is idempotent and releases the lock: retry anything before failing the execution
+    // (whose failed-execution alarm then pages administrators).
+    finish.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 });
 
     const succeeded = new sfn.Succeed(this, States.Succeeded);
     const abandoned = new sfn.Fail(this, States.Abandoned, {

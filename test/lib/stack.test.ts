@@ -308,6 +308,13 @@ describe('RapidFailover stack', () => {
       }
     });
 
+    it('retries the finish step on any error, after the transient retrier: it holds the lock', () => {
+      const { definition } = extractStateMachine(json);
+      const finish = (definition.States as Record<string, { Retry?: Array<{ ErrorEquals: string[] }> }>)[States.Finish]!;
+      expect(finish.Retry?.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], MaxAttempts: 4 });
+      expect(finish.Retry?.[0]?.ErrorEquals).toContain(ErrorNames.AwsThrottled);
+    });
+
     it('waits the settle window only on a performance trigger before verifying (A15)', () => {
       const { definition } = extractStateMachine(json);
       const states = definition.States as Record<string, Record<string, unknown>>;
