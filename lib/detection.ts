@@ -120,20 +120,12 @@ export class Detection extends Construct {
       const loadBalancer = loadBalancerDimension(health.loadBalancerArn);
       app.cluster.targetGroupArns.forEach((arn, index) => {
         alarms.push(
-          new cloudwatch.Alarm(this, `${app.name}-target-health-${index}`, {
+          this.failureAlarm(`${app.name}-target-health-${index}`, {
             alarmName: index === 0 ? alarmName(app.name, 'target-health') : `${alarmName(app.name, 'target-health')}-${index}`,
             alarmDescription: `rapid-failover: ${app.name} has unhealthy targets in ${arn}`,
-            metric: new cloudwatch.Metric({
-              namespace: loadBalancer.startsWith('net/') ? 'AWS/NetworkELB' : 'AWS/ApplicationELB',
-              metricName: 'UnHealthyHostCount',
-              dimensionsMap: { LoadBalancer: loadBalancer, TargetGroup: targetGroupDimension(arn) },
-              statistic: 'Maximum',
-              period: Duration.minutes(1),
-            }),
-            threshold: 1,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluationPeriods: 2,
-            datapointsToAlarm: 2,
+            namespace: loadBalancer.startsWith('net/') ? 'AWS/NetworkELB' : 'AWS/ApplicationELB',
+            metricName: 'UnHealthyHostCount',
+            dimensionsMap: { LoadBalancer: loadBalancer, TargetGroup: targetGroupDimension(arn) },
             treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
           }),
         );
@@ -145,25 +137,34 @@ export class Detection extends Construct {
     const preferred = app.placement.preferredNode;
     if (app.detection.failure.statusChecks && preferred) {
       alarms.push(
-        new cloudwatch.Alarm(this, `${app.name}-status-check`, {
+        this.failureAlarm(`${app.name}-status-check`, {
           alarmName: alarmName(app.name, 'status-check'),
           alarmDescription: `rapid-failover: EC2 status checks fail on the node serving ${app.name}`,
-          metric: new cloudwatch.Metric({
-            namespace: 'AWS/EC2',
-            metricName: 'StatusCheckFailed',
-            dimensionsMap: { InstanceId: preferred },
-            statistic: 'Maximum',
-            period: Duration.minutes(1),
-          }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 2,
-          datapointsToAlarm: 2,
+          namespace: 'AWS/EC2',
+          metricName: 'StatusCheckFailed',
+          dimensionsMap: { InstanceId: preferred },
+          // A node that stops reporting is no healthier than one that fails its checks.
           treatMissingData: cloudwatch.TreatMissingData.BREACHING,
         }),
       );
     }
     return alarms;
+  }
+
+  /** A failure alarm: the metric's one-minute maximum is 1 or more for 2 of 2 minutes. */
+  private failureAlarm(
+    id: string,
+    props: { alarmName: string; alarmDescription: string; namespace: string; metricName: string; dimensionsMap: Record<string, string>; treatMissingData: cloudwatch.TreatMissingData },
+  ): cloudwatch.Alarm {
+    const { namespace, metricName, dimensionsMap, ...alarm } = props;
+    return new cloudwatch.Alarm(this, id, {
+      ...alarm,
+      metric: new cloudwatch.Metric({ namespace, metricName, dimensionsMap, statistic: 'Maximum', period: Duration.minutes(1) }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+    });
   }
 
   private performanceAlarm(app: Application, perf: PerformanceDetection): cloudwatch.Alarm {
