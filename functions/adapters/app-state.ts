@@ -108,23 +108,7 @@ export async function acquireLock(
 
 /** Releases the lock only if this incident holds it. */
 export async function releaseLock(ddb: DynamoDBDocumentClient, table: string, app: string, incidentId: string): Promise<boolean> {
-  const x = new ExpressionBuilder();
-  const update = x.update({ remove: ['lockIncident', 'lockExpiresAt', 'lockedAt'] });
-  try {
-    await ddb.send(
-      new UpdateCommand({
-        TableName: table,
-        Key: key(app),
-        UpdateExpression: update,
-        ConditionExpression: `${x.name('lockIncident')} = ${x.value(incidentId)}`,
-        ...x.attributes(),
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  return updateAppState(ddb, table, app, { remove: ['lockIncident', 'lockExpiresAt', 'lockedAt'] }, (x) => `${x.name('lockIncident')} = ${x.value(incidentId)}`);
 }
 
 /** Plain update of an application's state item (creates it when missing). */
