@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { simulationDocument } from '../../cli/render.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX_CLI = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -153,34 +154,5 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
   });
 }
 
-/** What `simulate --json` prints (cli/render.ts simulationDocument), as far as these tests read it. */
-export interface SimulationJson {
-  scenario: string;
-  incidents: Array<{
-    incidentId: string;
-    app: string;
-    trigger: 'performance' | 'failure' | 'switchover' | 'drill';
-    outcome: string;
-    fromNode: string | null;
-    toNode: string | null;
-    attempts: number;
-    alerts: string[];
-    steps: Array<{ name: string; startedAt: string; endedAt: string }>;
-    rtoSeconds: number | null;
-    explanation: string[];
-  }>;
-  fleet: Array<{
-    id: string;
-    type: string;
-    state: string;
-    role: string;
-    applications: string[];
-    lease: Array<{ holder: string; role: string; incidentId: string; reason?: string }>;
-  }>;
-  notifications: Array<{ at: string; subject: string; message: string }>;
-  serviceEvents: Array<{ at: string; detailType: string; detail: Record<string, unknown> }>;
-  unexpected: string[];
-  locksHeld: string[];
-  virtualSeconds: number;
-  wallMs: number;
-}
+/** What `simulate --json` prints: the document cli/render.ts builds, so the tests cannot drift from it. */
+export type SimulationJson = ReturnType<typeof simulationDocument>;
