@@ -2,7 +2,7 @@
 // a fixed and movable clock, a silent logger and a metrics instance that records instead of printing.
 import 'aws-sdk-client-mock-vitest/extend';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, type DescribeInstancesCommandOutput, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -17,6 +17,7 @@ import { vi } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../../core/config.ts';
 import type { Environment } from '../../core/environment.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../core/metrics.ts';
+import { CLAIMS_TABLE, RECORDS_TABLE, STATE_TABLE } from '../../core/tables.ts';
 import type { IncidentInput, WorkflowState } from '../../core/workflow-state.ts';
 import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
 
@@ -304,4 +305,24 @@ export function reservations(...instances: Instance[]): Omit<DescribeInstancesCo
 /** The body of a Lambda error as Step Functions' Catch puts it in `failure.Cause`. */
 export function lambdaCause(errorType: string, errorMessage: string): string {
   return JSON.stringify({ errorType, errorMessage, trace: [] });
+}
+
+/** The three tables, keyed as core/tables.ts says, in DynamoDB Local under names starting with `prefix`. */
+export async function createControlPlaneTables(raw: DynamoDBClient, prefix: string): Promise<{ state: string; claims: string; records: string }> {
+  const tables = { state: `${prefix}state`, claims: `${prefix}claims`, records: `${prefix}records` };
+  const create = (name: string, pk: string, sk?: string) =>
+    raw.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }, ...(sk ? [{ AttributeName: sk, AttributeType: 'S' as const }] : [])],
+        KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }, ...(sk ? [{ AttributeName: sk, KeyType: 'RANGE' as const }] : [])],
+      }),
+    );
+  await Promise.all([
+    create(tables.state, STATE_TABLE.partitionKey),
+    create(tables.claims, CLAIMS_TABLE.partitionKey, CLAIMS_TABLE.sortKey),
+    create(tables.records, RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey),
+  ]);
+  return tables;
 }

@@ -2,7 +2,7 @@
 // behind the real SDK clients: every poll is a StepPendingError, answered by moving virtual time
 // on, as the state machine's Retry would. Checks that the handlers and the AWS they talk to agree.
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -12,10 +12,10 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createControlPlaneTables } from './fixtures.ts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigSchema, type Config, type ConfigInput } from '../../core/config.ts';
 import { ErrorNames } from '../../core/errors.ts';
-import { CLAIMS_TABLE, RECORDS_TABLE, STATE_TABLE } from '../../core/tables.ts';
 import type { IncidentInput, WorkflowState } from '../../core/workflow-state.ts';
 import { addressHolder } from '../../functions/adapters/addresses.ts';
 import { getAppState } from '../../functions/adapters/app-state.ts';
@@ -51,25 +51,8 @@ afterAll(async () => {
 const credentials = { region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
 const POOL_TAG = { 'rapid-failover:pool': 'general' };
 
-async function createTables(suffix: string) {
-  const tables = { state: `wt-state-${suffix}`, claims: `wt-claims-${suffix}`, records: `wt-records-${suffix}` };
-  const create = (name: string, pk: string, sk?: string) =>
-    raw.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }, ...(sk ? [{ AttributeName: sk, AttributeType: 'S' as const }] : [])],
-        KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }, ...(sk ? [{ AttributeName: sk, KeyType: 'RANGE' as const }] : [])],
-      }),
-    );
-  await create(tables.state, STATE_TABLE.partitionKey);
-  await create(tables.claims, CLAIMS_TABLE.partitionKey, CLAIMS_TABLE.sortKey);
-  await create(tables.records, RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey);
-  return tables;
-}
-
 async function depsFor(fleet: SimulatedFleet, config: Config, suffix: string): Promise<Deps> {
-  const tables = await createTables(suffix);
+  const tables = await createControlPlaneTables(raw, `wt-${suffix}-`);
   const metrics = new Metrics({ namespace: 'RapidFailover', serviceName: 'rapid-failover' });
   vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
   return {

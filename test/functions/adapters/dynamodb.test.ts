@@ -1,11 +1,12 @@
 // The DynamoDB adapters against DynamoDB Local: the expressions, conditions and transactions
 // the handlers rely on are accepted by DynamoDB and do what the mocks in the handler tests
 // assume. One emulator for the file (startup costs seconds).
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { createControlPlaneTables } from '../fixtures.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../../core/errors.ts';
-import { CLAIMS_TABLE, NODE_HOLDER, RECORDS_TABLE, STATE_TABLE } from '../../../core/tables.ts';
+import { NODE_HOLDER } from '../../../core/tables.ts';
 import { acquireLock, getAppState, getAppStates, releaseLock, updateAppState } from '../../../functions/adapters/app-state.ts';
 import {
   NO_EXPIRY,
@@ -37,21 +38,7 @@ const NODE = 'i-00000000000000002';
 
 async function createTables() {
   n++;
-  tables = { state: `state-${n}`, claims: `claims-${n}`, records: `records-${n}` };
-  const create = (name: string, pk: string, sk?: string) =>
-    raw.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }, ...(sk ? [{ AttributeName: sk, AttributeType: 'S' as const }] : [])],
-        KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }, ...(sk ? [{ AttributeName: sk, KeyType: 'RANGE' as const }] : [])],
-      }),
-    );
-  await Promise.all([
-    create(tables.state, STATE_TABLE.partitionKey),
-    create(tables.claims, CLAIMS_TABLE.partitionKey, CLAIMS_TABLE.sortKey),
-    create(tables.records, RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey),
-  ]);
+  tables = await createControlPlaneTables(raw, `t${n}-`);
 }
 
 function claim(overrides: Partial<ClaimItem> = {}): ClaimItem {
