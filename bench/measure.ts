@@ -9,7 +9,7 @@ import type { Scenario } from '../local/scenario.ts';
 import { emptyTally, RunInstrument, type DdbTally } from './instrument.ts';
 import { EC2_NON_MUTATING_BUCKET, peakInWindow, throttledRequests } from './model.ts';
 import { addPoolMembers, concurrencyMethod, concurrencyScenario, failoverScenario, selectionScenario, type FailoverCase, type Method } from './scenarios.ts';
-import { derivePath, type Definition } from './state-path.ts';
+import { derivePath, type Definition } from '../local/runtime/state-path.ts';
 
 export interface Wall {
   /** Synthesis, tables, fleet: openLocalRuntime. */

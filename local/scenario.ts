@@ -31,6 +31,9 @@ export const LatencyOverridesSchema = z.strictObject({
       deregistrationDelaySeconds: z.number().int().min(0).max(3_600).optional(),
     })
     .optional(),
+  lambda: latencyGroup(DEFAULT_LATENCY.lambda),
+  stepFunctions: latencyGroup(DEFAULT_LATENCY.stepFunctions),
+  eventBridge: latencyGroup(DEFAULT_LATENCY.eventBridge),
 });
 
 export const ScenarioInstanceSchema = z.strictObject({
