@@ -385,6 +385,15 @@ class Simulation {
         else if (event.how === 'start-fails') this.fleet.faults.instanceWontStart(event.node);
         else this.fleet.faults.commandFails(event.node, { mode: 'fail' });
         return;
+      case 'stuck-stopping':
+        this.fleet.faults.instanceStuckStopping(event.node, { forceStopWorks: event.forceStopWorks });
+        return;
+      case 'stop-refused':
+        this.fleet.faults.stopRefused(event.node, event.error);
+        return;
+      case 'start-refused':
+        this.fleet.faults.startRefused(event.node, event.error);
+        return;
       case 'switchover':
       case 'drill':
         this.publish(
@@ -652,6 +661,12 @@ export function describeTimelineEvent(event: TimelineEvent): string {
       return `health checks fail on ${event.node}`;
     case 'provisioning-fails':
       return `provisioning will fail on ${event.node} (${event.how})`;
+    case 'stuck-stopping':
+      return `a stop of ${event.node} will hang in 'stopping'${event.forceStopWorks ? ' until a force stop' : ', even a force stop'}`;
+    case 'stop-refused':
+      return `StopInstances of ${event.node} will be refused (${event.error})`;
+    case 'start-refused':
+      return `StartInstances of ${event.node} will be refused (${event.error})`;
     case 'switchover':
       return `operator switches ${event.app} over${event.to ? ` to ${event.to}` : ''}`;
     case 'drill':
