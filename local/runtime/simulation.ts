@@ -724,6 +724,8 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
       fleet.addTargetGroup({ name: arn.split('/').at(-2) ?? app.name, arn, app: app.name, port: app.cluster.port ?? 80 });
       fleet.registerHealthy(arn, runsOn(app.name));
     }
+    // A group with no rules: an instance that has only it is cut off (health checks fail).
+    if (app.cluster.isolationSecurityGroupId) fleet.isolatingSecurityGroups(app.cluster.isolationSecurityGroupId);
     if (app.cluster.logicalAddress?.kind === 'elastic-ip') {
       fleet.addElasticIp({ allocationId: app.cluster.logicalAddress.allocationId, instanceId: runsOn(app.name)[0] });
     }

@@ -7,6 +7,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-loc
 import { runSimulation } from '../../local/runtime/simulation.ts';
 import { contentionCases } from './cases/contention.ts';
 import { controlPlaneCostCases } from './cases/control-plane-costs.ts';
+import { fencingCases } from './cases/fencing.ts';
 import { performanceCases } from './cases/performance.ts';
 import { provisioningCases } from './cases/provisioning.ts';
 import { switchoverCases } from './cases/switchover.ts';
@@ -36,3 +37,4 @@ contentionCases(run);
 virtualNodeCases(run);
 switchoverCases(run);
 controlPlaneCostCases(run);
+fencingCases(run);
