@@ -3,11 +3,12 @@
 // the underlying host computer"; a force stop may or may not get it out) or be refused. The
 // application must still fail over, the old host must be isolated (out of the target groups, off
 // the logical address, its security groups replaced by a group with no rules), administrators
-// must hear of it, and the application must never answer on two nodes.
+// must hear of it, and the application must never answer on two nodes. And a pool node that
+// never reaches 'running' while it is provisioned is quarantined, not handed back to the pool.
 import { describe, expect, it } from 'vitest';
 import type { SimulatedFleet } from '../../../local/fleet/index.ts';
 import type { ProgressEvent, SimulationOptions, SimulationResult } from '../../../local/runtime/simulation.ts';
-import { allocationId, app, elasticIpHolder, incidentsOf, node, nodeId, nodeOf, registeredTargets, scenario, servingNodes, targetGroupArn } from '../fixtures.ts';
+import { activate, alertsFor, allocationId, app, elasticIpHolder, incidentsOf, node, nodeId, nodeOf, registeredTargets, scenario, servingNodes, targetGroupArn } from '../fixtures.ts';
 import type { Run } from '../harness.ts';
 
 const ISOLATION_SG = 'sg-0150000000000c9f1';
@@ -138,6 +139,38 @@ export function fencingCases(run: Run): void {
       expect(old).toMatchObject({ state: 'running', securityGroups: [ISOLATION_SG], appsRunning: [] });
       expect(nodeOf(result, nodeId(1)).role).toBe('quarantined');
       expect(quarantineAlert(result, nodeId(1))).toMatch(/not stopped: StopInstances refused: UnauthorizedOperation; isolated/);
+    });
+  });
+
+  describe('a pool node that never reaches running is quarantined, not returned (A13)', () => {
+    const provisioning = { ...activate('ledger'), timeoutSeconds: 120 };
+    const nodes = () => [node(1, { runs: ['ledger'] }), node(2, { state: 'stopped', installed: ['ledger'] }), node(3, { state: 'stopped', installed: ['ledger'] })];
+
+    it.each([
+      ['goes pending, then back to stopped, every time (Server.InternalError)', { event: 'provisioning-fails', how: 'start-fails' } as const, /never reached running within 120 s/],
+      ['its start is refused with InsufficientInstanceCapacity', { event: 'start-refused', error: 'InsufficientInstanceCapacity' } as const, /never reached running: StartInstances refused: InsufficientInstanceCapacity/],
+    ])('A13: the first node tried %s: it is quarantined with the reason and an alert, and the next node takes over', async (_how, fault, reason) => {
+      const s = scenario({
+        name: 'never-running',
+        applications: [app('ledger', { provisioning })],
+        instances: nodes(),
+        timeline: [
+          { at: 0, node: nodeId(2), ...fault },
+          { at: 30, event: 'instance-failed', node: nodeId(1) },
+        ],
+      });
+
+      const result = await run(s);
+
+      const [incident, ...others] = incidentsOf(result, 'ledger');
+      expect(others).toEqual([]);
+      expect(incident).toMatchObject({ outcome: 'failed-over', fromNode: nodeId(1), toNode: nodeId(3), attempts: 2 });
+      const bad = nodeOf(result, nodeId(2));
+      expect(bad.role).toBe('quarantined');
+      expect(bad.state).not.toBe('running');
+      expect(bad.lease.find((l) => l.role === 'quarantined')?.reason).toMatch(reason);
+      expect(alertsFor(result, 'ledger')).toContain(`rapid-failover: ledger: node ${nodeId(2)} quarantined`);
+      expect(result.notifications.find((n) => n.subject === `rapid-failover: ledger: node ${nodeId(2)} quarantined`)!.message).toMatch(reason);
     });
   });
 }
