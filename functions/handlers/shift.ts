@@ -131,9 +131,9 @@ type StopOutcome = { stopped: true } | { stopped: false; why: string; securityGr
 async function fenceByStopping(ctx: StepContext, old: string, elapsed: number): Promise<StopOutcome> {
   const instance = await describeInstance(ctx.deps.ec2, old);
   if (!instance || ['stopped', 'terminated', 'shutting-down'].includes(instance.state)) return { stopped: true };
-  if (instance.state === 'stopping' && elapsed > FENCE_TIMEOUT_SECONDS) {
+  if (instance.state !== 'running' && elapsed > FENCE_TIMEOUT_SECONDS) {
     ctx.log.warn('old host did not stop in time; isolating it', { old, state: instance.state, elapsed });
-    return { stopped: false, why: `still stopping ${Math.round(elapsed)} s after the stop was requested`, securityGroupIds: instance.securityGroupIds };
+    return { stopped: false, why: `still ${instance.state} ${Math.round(elapsed)} s after the stop was requested`, securityGroupIds: instance.securityGroupIds };
   }
   if (instance.state === 'running' || instance.state === 'stopping') {
     try {
