@@ -59,7 +59,10 @@ export function documentTerms(model: LatencyModel, documents: readonly string[])
  * provisioning (start a stopped node; documents; or the root-volume swap), then health checks
  * from registration. Fencing the old host (StopInstances until stopped) is left out: it can run
  * beside provisioning (C9), so it need not lengthen the RTO. The RTO ends when the address
- * move is issued, so the address's own propagation is not in it either.
+ * move is issued, so the address's own propagation is not in it either. The control plane's
+ * own services (EventBridge delivery, Lambda cold and warm starts, Step Functions state
+ * transitions: the model's eventBridge, lambda and stepFunctions groups) are not AWS's work on
+ * the failover itself: they are control-plane overhead, so they are left out here too.
  */
 export function ourMinimum(model: LatencyModel, c: FailoverCase, documents: readonly string[]): Modelled {
   const terms: Term[] = [];

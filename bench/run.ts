@@ -11,7 +11,7 @@ import { extractStateMachine } from '../local/state-machine-definition.ts';
 import { runConcurrency, runFailover, runSelection, type ConcurrencyRun, type FailoverRun, type SelectionRun } from './measure.ts';
 import { comparison, costRow, markdown, overheadRow, selectionGrowth, type BenchResults, type Variant } from './report.ts';
 import { FAILOVER_CASES, failoverScenario } from './scenarios.ts';
-import type { Definition } from './state-path.ts';
+import type { Definition } from '../local/runtime/state-path.ts';
 
 const VARIANTS: Array<Variant & { overrides: LatencyOverrides }> = [
   { id: 'default', label: 'latency model defaults (health checks 30 s × 5)', overrides: {} },

@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, ConfigSchema, describeIssues, INSTANCE_ID, type Config } from '../core/config.ts';
 import { OUTCOMES } from '../core/workflow-state.ts';
+import { START_REFUSALS, STOP_REFUSALS } from './fleet/faults.ts';
 import { DEFAULT_LATENCY } from './fleet/latency.ts';
 
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
@@ -31,6 +32,9 @@ export const LatencyOverridesSchema = z.strictObject({
       deregistrationDelaySeconds: z.number().int().min(0).max(3_600).optional(),
     })
     .optional(),
+  lambda: latencyGroup(DEFAULT_LATENCY.lambda),
+  stepFunctions: latencyGroup(DEFAULT_LATENCY.stepFunctions),
+  eventBridge: latencyGroup(DEFAULT_LATENCY.eventBridge),
 });
 
 export const ScenarioInstanceSchema = z.strictObject({
@@ -67,6 +71,27 @@ export const TimelineEventSchema = z.discriminatedUnion('event', [
     node: instanceId,
     /** How provisioning fails on this node: its SSM commands fail, its root-volume swap fails, or it will not start. */
     how: z.enum(['command-fails', 'root-volume-fails', 'start-fails']).default('command-fails'),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('stuck-stopping'),
+    node: instanceId,
+    /** From now on a stop of this node hangs in 'stopping'; a later force stop gets it out only if this is true. */
+    forceStopWorks: z.boolean().default(false),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('stop-refused'),
+    node: instanceId,
+    /** The EC2 error every StopInstances of this node answers with from now on. */
+    error: z.enum(STOP_REFUSALS).default('UnauthorizedOperation'),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('start-refused'),
+    node: instanceId,
+    /** The EC2 error every StartInstances of this node answers with from now on. */
+    error: z.enum(START_REFUSALS).default('InsufficientInstanceCapacity'),
   }),
   z.strictObject({ at, event: z.literal('switchover'), app: appName, to: instanceId.optional(), requestedBy: z.string().default('operator') }),
   z.strictObject({ at, event: z.literal('drill'), app: appName, requestedBy: z.string().default('operator') }),

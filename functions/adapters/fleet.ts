@@ -22,6 +22,7 @@ export interface InstanceInfo {
   /** ENI at device index 0 (where a secondary private IP goes, C1). */
   primaryEniId: string | null;
   privateIps: string[];
+  securityGroupIds: string[];
 }
 
 export interface PoolMember {
@@ -42,6 +43,7 @@ function toInfo(instance: Instance): InstanceInfo | null {
     tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
     primaryEniId: primary?.NetworkInterfaceId ?? null,
     privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
+    securityGroupIds: (instance.SecurityGroups ?? []).flatMap((group) => (group.GroupId ? [group.GroupId] : [])),
   };
 }
 

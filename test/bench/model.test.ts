@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { countRequest, emptyTally, writeItemCount } from '../../bench/instrument.ts';
 import { minimumApiCalls } from '../../bench/minimums.ts';
 import { alternatives, EC2_NON_MUTATING_BUCKET, healthCheckMs, ourMinimum, peakInWindow, throttledRequests } from '../../bench/model.ts';
-import { selectionGrowth, sharedPoolSize } from '../../bench/report.ts';
+import type { FailoverRun } from '../../bench/measure.ts';
+import { overheadRow, selectionGrowth, sharedPoolSize } from '../../bench/report.ts';
 import { FAILOVER_CASES } from '../../bench/scenarios.ts';
 import { resolveLatency } from '../../local/fleet/latency.ts';
 
@@ -91,5 +92,32 @@ describe('report helpers', () => {
     const runs = [100, 1000].map((poolSize, i) => ({ poolSize, setupMs: 0, rounds: [round([4, 40][i]!), { ...round([4, 40][i]!), cache: 'warm' as const }] }));
     const [cold] = selectionGrowth(runs);
     expect(cold!.exponent).toBeCloseTo(1);
+  });
+});
+
+describe('overhead of a failover', () => {
+  it('is split into parts that add up to RTO minus AWS durations, the control plane\'s own costs (EventBridge delivery, intake, state transitions between steps) included', () => {
+    const c = caseOf('install');
+    // Steps in seconds after the ALARM: intake took 1.2 s; 0.1 s of state transitions between steps.
+    const run = {
+      label: c.label,
+      variant: 'default',
+      latency: model,
+      outcome: 'failed-over',
+      rtoSeconds: 170,
+      steps: [
+        { name: 'LockApplication', start: 1.2, end: 1.9 },
+        { name: 'SelectAndClaimNode', start: 1.95, end: 3 },
+        { name: 'ProvisionNode', start: 3.05, end: 12 },
+        { name: 'JoinCluster', start: 12.05, end: 168 },
+        { name: 'ShiftTrafficAndFence', start: 168.05, end: 171 },
+      ],
+    } as unknown as FailoverRun;
+
+    const row = overheadRow(run, c);
+
+    expect(row.overheadSeconds).toBeCloseTo(170 - (1 + 5 + 150), 6);
+    const parts = Object.values(row.breakdown).reduce((a, b) => a + b, 0);
+    expect(parts).toBeCloseTo(row.overheadSeconds, 6);
   });
 });

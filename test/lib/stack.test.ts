@@ -154,6 +154,14 @@ describe('RapidFailover stack', () => {
       expect(JSON.stringify(addresses?.Resource)).toContain('elastic-ip/eipalloc-0a1b2c3d4e5f60718');
     });
 
+    it('C9: sets security groups on a host only to the configured isolation group (ModifyInstanceAttribute names the group too)', () => {
+      const isolation = statements().find((s) => s.Sid === 'IsolationSecurityGroups');
+      expect(isolation, 'an IsolationSecurityGroups statement').toBeDefined();
+      expect(actionsOf(isolation!)).toEqual(['ec2:ModifyInstanceAttribute']);
+      expect(JSON.stringify(isolation?.Resource)).toContain('security-group/sg-0c9f15011a7ed0001');
+      expect(JSON.stringify(isolation?.Resource)).not.toContain('security-group/*');
+    });
+
     it('has no "*" resource on a mutating action without a condition', () => {
       const readOnly = /^(ec2:Describe|ssm:(Get|List)|elasticloadbalancing:Describe|cloudwatch:(Get|Describe)|xray:)/;
       // Step Functions' vended log delivery: AWS documents these actions with Resource "*" only.

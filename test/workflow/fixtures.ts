@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { ApplicationSchema, ConfigInput, PoolSchema } from '../../core/config.ts';
+import type { LatencyOverrides } from '../../local/fleet/latency.ts';
 import type { SimulationResult } from '../../local/runtime/simulation.ts';
 import { parseScenario, type Scenario, type ScenarioInstanceSchema, type TimelineEventSchema } from '../../local/scenario.ts';
 
@@ -114,6 +115,8 @@ export interface ScenarioInput {
   timeline: TimelineInput[];
   pools?: PoolInput[];
   runForSeconds?: number;
+  /** Overrides of the latency model (local/fleet/latency.ts). */
+  latency?: LatencyOverrides;
 }
 
 /**
@@ -139,6 +142,7 @@ export function scenario(input: ScenarioInput): Scenario {
       fleet: { instances: input.instances },
       timeline: input.timeline,
       runForSeconds: input.runForSeconds ?? 3_600,
+      ...(input.latency ? { latency: input.latency } : {}),
     },
     `test scenario '${input.name}'`,
   );

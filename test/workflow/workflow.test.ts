@@ -6,6 +6,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
 import { runSimulation } from '../../local/runtime/simulation.ts';
 import { contentionCases } from './cases/contention.ts';
+import { controlPlaneCostCases } from './cases/control-plane-costs.ts';
+import { fencingCases } from './cases/fencing.ts';
 import { performanceCases } from './cases/performance.ts';
 import { provisioningCases } from './cases/provisioning.ts';
 import { switchoverCases } from './cases/switchover.ts';
@@ -23,8 +25,8 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const run: Run = async (scenario) => {
-  const result = await runSimulation(scenario, { dynamoEndpoint: db.endpoint });
+const run: Run = async (scenario, options = {}) => {
+  const result = await runSimulation(scenario, { ...options, dynamoEndpoint: db.endpoint });
   expectInvariants(result, scenario);
   return result;
 };
@@ -34,3 +36,5 @@ performanceCases(run);
 contentionCases(run);
 virtualNodeCases(run);
 switchoverCases(run);
+controlPlaneCostCases(run);
+fencingCases(run);
