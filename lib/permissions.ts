@@ -29,6 +29,8 @@ export const READ_ONLY_ACTIONS = [
   'ssm:ListCommandInvocations',
   'elasticloadbalancing:DescribeTargetHealth',
   'elasticloadbalancing:DescribeTargetGroupAttributes',
+  'elasticloadbalancing:DescribeTargetGroups',
+  'elasticloadbalancing:DescribeLoadBalancers',
   'cloudwatch:GetMetricData',
   'cloudwatch:DescribeAlarms',
 ] as const;
