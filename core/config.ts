@@ -111,6 +111,13 @@ export const ClusterSchema = z.strictObject({
   port: z.number().int().min(1).max(65_535).optional(),
   /** C1: the address clients use, kept across failover. */
   logicalAddress: LogicalAddressSchema.optional(),
+  /**
+   * A9: an SSM document that succeeds once the application answers on the new node (e.g. a
+   * local HTTP probe). Run after the run documents and retried until it succeeds; the node is
+   * registered only then, so it never fails its initial health checks while still starting.
+   * Its timeoutSeconds bounds the wait for readiness, all attempts together.
+   */
+  readinessCommand: SsmDocumentSchema.optional(),
 });
 
 const COMPARISONS = [
