@@ -118,6 +118,13 @@ export const ClusterSchema = z.strictObject({
    * the logical address, and the alert says so.
    */
   isolationSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, "expected a security group id like 'sg-0123456789abcdef0'").optional(),
+  /**
+   * A9: an SSM document that succeeds once the application answers on the new node (e.g. a
+   * local HTTP probe). Run after the run documents and retried until it succeeds; the node is
+   * registered only then, so it never fails its initial health checks while still starting.
+   * Its timeoutSeconds bounds the wait for readiness, all attempts together.
+   */
+  readinessCommand: SsmDocumentSchema.optional(),
 });
 
 const COMPARISONS = [

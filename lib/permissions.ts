@@ -29,6 +29,8 @@ export const READ_ONLY_ACTIONS = [
   'ssm:ListCommandInvocations',
   'elasticloadbalancing:DescribeTargetHealth',
   'elasticloadbalancing:DescribeTargetGroupAttributes',
+  'elasticloadbalancing:DescribeTargetGroups',
+  'elasticloadbalancing:DescribeLoadBalancers',
   'cloudwatch:GetMetricData',
   'cloudwatch:DescribeAlarms',
 ] as const;
@@ -163,7 +165,7 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
 }
 
 function uniqueDocuments(config: Config): SsmDocument[] {
-  const all = config.applications.flatMap((app) => [...app.provisioning.documents, ...app.run, ...app.halt]);
+  const all = config.applications.flatMap((app) => [...app.provisioning.documents, ...app.run, ...app.halt, ...(app.cluster.readinessCommand ? [app.cluster.readinessCommand] : [])]);
   return [...new Map(all.map((doc) => [doc.name, doc])).values()];
 }
 

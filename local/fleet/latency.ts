@@ -47,6 +47,10 @@ export interface LatencyModel {
     healthyThresholdCount: number;
     unhealthyThresholdCount: number;
     deregistrationDelaySeconds: number;
+    /** Application Load Balancer: RegisterTargets until the target's health checks start. */
+    applicationRegistrationMs: number;
+    /** Network Load Balancer: RegisterTargets until the target's health checks start. */
+    networkRegistrationMs: number;
   };
   /** The control plane's own Lambda functions (the local runtime charges these; the fleet does not). */
   lambda: {
@@ -106,14 +110,28 @@ export const DEFAULT_LATENCY: LatencyModel = {
     defaultExecutionTimeoutMs: 3_600_000,
   },
   elbv2: {
-    // Elastic Load Balancing, Application Load Balancers guide, "Health checks for your target
-    // groups": HealthCheckIntervalSeconds default 30 (instance targets), HealthyThresholdCount
-    // default 5, UnhealthyThresholdCount default 2. A new target is 'initial' until it passes.
+    // The same for both load balancer types: Elastic Load Balancing API Reference,
+    // CreateTargetGroup: "If the target group protocol is TCP, TLS, UDP, TCP_UDP, HTTP or HTTPS"
+    // HealthCheckIntervalSeconds defaults to 30 s, HealthyThresholdCount to 5 and
+    // UnhealthyThresholdCount to 2 (ALB guide, "Health checks for Application Load Balancer
+    // target groups", gives the same 30 / 5 / 2 for instance targets). HealthyThresholdCount is
+    // "the number of consecutive successful health checks required before considering an
+    // unhealthy target healthy": a newly registered target needs one pass (elb.ts).
     healthCheckIntervalSeconds: 30,
     healthyThresholdCount: 5,
     unhealthyThresholdCount: 2,
-    // Same guide, "Deregistration delay": default 300 s, range 0-3600 s.
+    // ALB guide, "Edit target group attributes for your Application Load Balancer", Deregistration
+    // delay: "By default, Elastic Load Balancing waits 300 seconds"; range 0-3600 s
+    // (ModifyTargetGroupAttributes, deregistration_delay.timeout_seconds). NLB: the same default.
     deregistrationDelaySeconds: 300,
+    // ASSUMPTION: the ALB guide states no registration time ('initial': "The load balancer is in
+    // the process of registering the target"); ALB registration completes within seconds, and the
+    // first check comes one interval after it (elb.ts), the slow end of the check phase.
+    applicationRegistrationMs: 0,
+    // ASSUMPTION: NLB guide, "Health checks for Network Load Balancer target groups": "It can
+    // take a few minutes for the registration process to complete and health checks to start."
+    // No number is given; 3 minutes is taken for "a few".
+    networkRegistrationMs: 180_000,
   },
   lambda: {
     // AWS Lambda Operator Guide, "Lambda execution environments" (Cold starts and latency): "The

@@ -716,12 +716,20 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
       apps: instance.runs,
       installedApps: instance.installed,
       secondaryIps,
+      ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
     });
     if (instance.impaired) fleet.faults.statusChecksImpaired(instance.id);
   }
+  // Target groups the scenario puts behind a load balancer; the others get an ALB of their own.
+  const loadBalancerOf = new Map<string, string>();
+  for (const lb of scenario.fleet.loadBalancers) {
+    const arn = fleet.addLoadBalancer({ name: lb.name, type: lb.type, ...(lb.availabilityZones ? { availabilityZones: lb.availabilityZones } : {}) });
+    for (const tg of lb.targetGroupArns) loadBalancerOf.set(tg, arn);
+  }
   for (const app of config.applications) {
     for (const arn of app.cluster.targetGroupArns) {
-      fleet.addTargetGroup({ name: arn.split('/').at(-2) ?? app.name, arn, app: app.name, port: app.cluster.port ?? 80 });
+      const loadBalancerArn = loadBalancerOf.get(arn);
+      fleet.addTargetGroup({ name: arn.split('/').at(-2) ?? app.name, arn, app: app.name, port: app.cluster.port ?? 80, ...(loadBalancerArn ? { loadBalancerArn } : {}) });
       fleet.registerHealthy(arn, runsOn(app.name));
     }
     // A group with no rules: an instance that has only it is cut off (health checks fail).
@@ -752,12 +760,13 @@ function healthyValue(comparison: string, threshold: number): number {
  * many applications with different parameters, so effects are keyed by name and parameters.
  */
 function defineDocuments(fleet: SimulatedFleet, config: Config): void {
-  type Effect = { install: Set<string>; start: Set<string>; stop: Set<string> };
+  /** probe: a readiness command, which succeeds only where the application runs. */
+  type Effect = { install: Set<string>; start: Set<string>; stop: Set<string>; probe: Set<string> };
   const effects = new Map<string, Map<string, Effect>>();
   const add = (name: string, parameters: Record<string, string[]>, kind: keyof Effect, app: string) => {
     const byParams = effects.get(name) ?? new Map<string, Effect>();
     const key = JSON.stringify(parameters);
-    const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set() };
+    const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set(), probe: new Set() };
     effect[kind].add(app);
     byParams.set(key, effect);
     effects.set(name, byParams);
@@ -767,6 +776,8 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
     for (const doc of app.provisioning.documents) add(doc.name, doc.parameters, kind, app.name);
     for (const doc of app.run) add(doc.name, doc.parameters, 'start', app.name);
     for (const doc of app.halt) add(doc.name, doc.parameters, 'stop', app.name);
+    const readiness = app.cluster.readinessCommand;
+    if (readiness) add(readiness.name, readiness.parameters, 'probe', app.name);
   }
   for (const [name, byParams] of effects) {
     fleet.defineDocument(name, {
@@ -779,6 +790,7 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
           ctx.start(app);
         }
         for (const app of effect.stop) if (ctx.apps.get(app)?.running) ctx.stop(app);
+        for (const app of effect.probe) if (!ctx.apps.get(app)?.running) return `application ${app} is not answering on ${ctx.instanceId}`;
         return undefined;
       },
     });

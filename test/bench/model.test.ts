@@ -11,40 +11,47 @@ const model = resolveLatency();
 const caseOf = (label: string) => FAILOVER_CASES.find((c) => c.label === label)!;
 
 describe('healthCheckMs', () => {
-  it('is interval × threshold when the application is up by the first check', () => {
-    expect(healthCheckMs(model, 0).ms).toBe(30_000 * 5);
-    expect(healthCheckMs(model, 30_000).ms).toBe(30_000 * 5);
+  it('A9, ALB rule "after your target is registered, it must pass one health check": one interval when the application is up by the first check', () => {
+    expect(healthCheckMs(model, 0).ms).toBe(30_000);
+    expect(healthCheckMs(model, 30_000).ms).toBe(30_000);
   });
 
-  it('adds the checks that fail while the application starts', () => {
+  it('a check that fails while the application starts only delays the first pass, until UnhealthyThresholdCount checks have failed', () => {
+    // Up 45 s after registration: the check at 30 s fails, the one at 60 s passes.
+    expect(healthCheckMs(model, 45_000).ms).toBe(60_000);
+  });
+
+  it('A9, ALB rule "HealthyThresholdCount ... before considering an unhealthy target healthy": after UnhealthyThresholdCount failures the full threshold is needed', () => {
     const fast = resolveLatency({ elbv2: { healthCheckIntervalSeconds: 5, healthyThresholdCount: 2 } });
-    // Up 15 s after registration: checks at 5 and 10 s fail, 15 s and 20 s pass.
+    // Up 15 s after registration: checks at 5 and 10 s fail (unhealthy), 15 s and 20 s pass.
     expect(healthCheckMs(fast, 15_000).ms).toBe(20_000);
+    // The defaults: up 61 s after registration; 30 s and 60 s fail, then 5 passes from 90 s.
+    expect(healthCheckMs(model, 61_000).ms).toBe(210_000);
   });
 });
 
 describe('ourMinimum', () => {
   it('boot-volume: swap, then health checks (the app starts at boot within the first interval)', () => {
     const m = ourMinimum(model, caseOf('boot-volume'), []);
-    expect(m.ms).toBe(5_000 + 15_000 + 150_000);
-    expect(m.formula).toBe('root volume pending 5 s + root volume in-progress 15 s + health checks (30 s × 5) 150 s = 170 s');
+    expect(m.ms).toBe(5_000 + 15_000 + 30_000);
+    expect(m.formula).toBe('root volume pending 5 s + root volume in-progress 15 s + health check (one pass, 30 s) 30 s = 50 s');
   });
 
   it('install: one document, then health checks', () => {
-    expect(ourMinimum(model, caseOf('install'), ['AWS-RunShellScript']).ms).toBe(1_000 + 5_000 + 150_000);
+    expect(ourMinimum(model, caseOf('install'), ['AWS-RunShellScript']).ms).toBe(1_000 + 5_000 + 30_000);
   });
 
   it('activate from a stopped node adds the instance start', () => {
-    expect(ourMinimum(model, caseOf('activate (stopped node)'), ['AWS-RunShellScript']).ms).toBe(40_000 + 1_000 + 5_000 + 150_000);
+    expect(ourMinimum(model, caseOf('activate (stopped node)'), ['AWS-RunShellScript']).ms).toBe(40_000 + 1_000 + 5_000 + 30_000);
   });
 });
 
 describe('alternatives', () => {
   it('models launch, warm pool and hot standby from the same numbers', () => {
     const [launch, warm, hot] = alternatives(model, 'AWS-RunShellScript');
-    expect(launch!.modelled.ms).toBe(150 + 40_000 + 150_000);
-    expect(warm!.modelled.ms).toBe(150 + 40_000 + 150_000);
-    expect(hot!.modelled.ms).toBe(100 + 150_000);
+    expect(launch!.modelled.ms).toBe(150 + 40_000 + 30_000);
+    expect(warm!.modelled.ms).toBe(150 + 40_000 + 30_000);
+    expect(hot!.modelled.ms).toBe(100 + 30_000);
   });
 });
 
@@ -116,7 +123,8 @@ describe('overhead of a failover', () => {
 
     const row = overheadRow(run, c);
 
-    expect(row.overheadSeconds).toBeCloseTo(170 - (1 + 5 + 150), 6);
+    // AWS's own: 1 s delivery + 5 s document + 30 s, one passing health check for a new ALB target.
+    expect(row.overheadSeconds).toBeCloseTo(170 - (1 + 5 + 30), 6);
     const parts = Object.values(row.breakdown).reduce((a, b) => a + b, 0);
     expect(parts).toBeCloseTo(row.overheadSeconds, 6);
   });

@@ -133,6 +133,19 @@ describe('RapidFailover stack', () => {
       expect(JSON.stringify(documents?.Resource)).toContain(':document/AWS-RunShellScript');
     });
 
+    it("A9: allows SendCommand with an application's readiness command document (the join step runs it)", () => {
+      const config = exampleConfig();
+      const first = config.applications[0]!;
+      first.cluster = { ...first.cluster, readinessCommand: { name: 'Acme-ProbeHttp', parameters: {}, timeoutSeconds: 120 } };
+
+      const policies = Object.values(synthStack(config).template.findResources('AWS::IAM::Policy')).flatMap(
+        (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+      );
+
+      const documents = policies.find((s) => s.Sid === 'ConfiguredDocuments');
+      expect(JSON.stringify(documents?.Resource)).toContain(':document/Acme-ProbeHttp');
+    });
+
     it("allows an application's own placed nodes by exact ARN, not by wildcard", () => {
       const placed = statements().find((s) => s.Sid === 'PlacedNodes');
       expect(placed?.Resource).toEqual(
