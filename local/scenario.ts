@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, ConfigSchema, describeIssues, INSTANCE_ID, type Config } from '../core/config.ts';
 import { OUTCOMES } from '../core/workflow-state.ts';
+import { isKnownInstanceType, unknownInstanceTypeHint } from './fleet/instance-types.ts';
 import { DEFAULT_LATENCY } from './fleet/latency.ts';
 
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
@@ -114,6 +115,10 @@ export const ScenarioSchema = z
     scenario.fleet.instances.forEach((instance, index) => {
       if (ids.has(instance.id)) ctx.addIssue({ code: 'custom', message: `instance ${instance.id} is listed twice`, path: ['fleet', 'instances', index, 'id'] });
       ids.add(instance.id);
+      // Any type EC2 has (local/fleet/instance-types.generated.json); checked here, before anything runs.
+      if (!isKnownInstanceType(instance.type)) {
+        ctx.addIssue({ code: 'custom', message: unknownInstanceTypeHint(instance.type), path: ['fleet', 'instances', index, 'type'] });
+      }
     });
     scenario.timeline.forEach((event, index) => {
       if ('node' in event && !ids.has(event.node)) {

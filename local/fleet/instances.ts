@@ -1,13 +1,13 @@
 // Instance lifecycle in virtual time: start, stop, reboot, boot-time services, applications.
 // Every change first calls world.sync() so time-dependent state (target health) is caught up
 // under the rules as they were.
-import { isKnownInstanceType } from './instance-types.ts';
+import { isKnownInstanceType, unknownInstanceTypeHint } from './instance-types.ts';
 import type { SimInstance, World } from './model.ts';
 
 export interface InstanceSpec {
   /** Default: a generated id (i- and 17 hex digits). */
   instanceId?: string;
-  /** One of the built-in catalogue (see instance-types.ts). */
+  /** Any type EC2 has (the catalogue in instance-types.generated.json). */
   instanceType: string;
   /** Default 'running' (booted, status checks ok, apps up). */
   state?: 'running' | 'stopped';
@@ -28,7 +28,7 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
 export function createInstance(world: World, spec: InstanceSpec): SimInstance {
   if (!isKnownInstanceType(spec.instanceType)) {
-    throw new Error(`unknown instance type '${spec.instanceType}'; the simulated catalogue has: see INSTANCE_TYPE_NAMES in local/fleet/instance-types.ts`);
+    throw new Error(unknownInstanceTypeHint(spec.instanceType));
   }
   const instanceId = spec.instanceId ?? world.newId('i');
   if (!INSTANCE_ID.test(instanceId)) throw new Error(`instance id '${instanceId}' is not like 'i-0123456789abcdef0'`);
