@@ -185,6 +185,11 @@ export class SimulatedFleet {
     }
   }
 
+  /** Keeps these private addresses out of automatic assignment (they are given to instances by name). */
+  reservePrivateIps(ips: Iterable<string>): void {
+    this.world.reservePrivateIps(ips);
+  }
+
   addElasticIp(spec: ElasticIpSpec = {}): { allocationId: string; publicIp: string } {
     const address = createElasticIp(this.world, spec);
     return { allocationId: address.allocationId, publicIp: address.publicIp };

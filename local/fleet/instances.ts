@@ -2,7 +2,7 @@
 // Every change first calls world.sync() so time-dependent state (target health) is caught up
 // under the rules as they were.
 import { isKnownInstanceType, unknownInstanceTypeHint } from './instance-types.ts';
-import type { SimInstance, World } from './model.ts';
+import type { SimInstance, SimNetworkInterface, World } from './model.ts';
 
 export interface InstanceSpec {
   /** Default: a generated id (i- and 17 hex digits). */
@@ -38,16 +38,20 @@ export function createInstance(world: World, spec: InstanceSpec): SimInstance {
   const privateIp = spec.privateIp ?? world.allocatePrivateIp(subnet);
   for (const ip of [privateIp, ...(spec.secondaryIps ?? [])]) {
     if (world.eniHolding(ip)) throw new Error(`private IP ${ip} is already in use`);
+    if (world.subnetHolding(ip) !== subnet) throw new Error(`private IP ${ip} is not in subnet ${subnet.subnetId} (${subnet.cidrBlock}) of instance ${instanceId}`);
   }
   const networkInterfaceId = world.newId('eni');
-  world.enis.set(networkInterfaceId, {
+  const eni: SimNetworkInterface = {
     networkInterfaceId,
     instanceId,
     subnetId: subnet.subnetId,
     primaryIp: privateIp,
-    secondaryIps: [...(spec.secondaryIps ?? [])],
+    secondaryIps: [],
     macAddress: `0e:${world.hex(10).match(/../g)!.join(':')}`,
-  });
+  };
+  world.enis.set(networkInterfaceId, eni);
+  world.bindIp(eni, privateIp, true);
+  for (const ip of spec.secondaryIps ?? []) world.bindIp(eni, ip);
   const now = world.now();
   const running = (spec.state ?? 'running') === 'running';
   const imageId = spec.imageId ?? 'ami-0sim0000000000001';
