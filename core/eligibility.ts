@@ -3,7 +3,7 @@
 import type { Application } from './config.ts';
 import type { HostedApplication, PoolNode, SelectionRequest } from './pool.ts';
 
-export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode'>;
+export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode' | 'addressSubnet'>;
 
 /** How the application would fit on an eligible node. */
 export interface Placement {
@@ -39,6 +39,7 @@ export function assessNode(app: Application, node: PoolNode, ctx: EligibilityCon
   const placement = planPlacement(app, node);
   const reasons = [
     ...hardwareReasons(app, node),
+    ...subnetReasons(app, node, ctx),
     ...conditionReasons(node),
     ...incidentReasons(app, node, ctx),
     ...('reasons' in placement ? placement.reasons : []),
@@ -67,6 +68,25 @@ export function hardwareReasons(app: Application, node: PoolNode): string[] {
     if (!facts.features.includes(feature)) reasons.push(`missing required feature ${feature}`);
   }
   return reasons;
+}
+
+/**
+ * C1: a secondary private IP moves only within its subnet (AssignPrivateIpAddresses assigns
+ * addresses "from the subnet's CIDR block range"), so a node in another subnet cannot take it.
+ */
+function subnetReasons(app: Application, node: PoolNode, ctx: EligibilityContext): string[] {
+  const address = app.cluster.logicalAddress;
+  if (address?.kind !== 'secondary-private-ip') return [];
+  const home = ctx.addressSubnet;
+  if (home?.ipAddress !== address.ipAddress) {
+    throw new Error(`selecting a node for ${app.name} needs the subnet of its secondary private IP ${address.ipAddress} (addressSubnet)`);
+  }
+  const where = node.subnetId ?? 'an unknown subnet';
+  if (home.subnetId === null) {
+    return [`is in ${where}; secondary private IP ${address.ipAddress} is in none of the pool's subnets, so it cannot move to any pool node`];
+  }
+  if (node.subnetId === home.subnetId) return [];
+  return [`is in ${where}; secondary private IP ${address.ipAddress} can move only within its subnet ${home.subnetId} (${home.cidrBlock})`];
 }
 
 /** 'm7i.xlarge' → 'm7i'. */

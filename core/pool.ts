@@ -30,6 +30,8 @@ export interface PoolNode {
   pool: string;
   tier: 'failover' | 'backup';
   facts: InstanceTypeFacts;
+  /** Its subnet (DescribeInstances SubnetId); null when EC2 did not say. */
+  subnetId: string | null;
   state: NodeState;
   /** EC2 status checks pass (or the node is stopped and has no status). */
   healthy: boolean;
@@ -52,6 +54,22 @@ export interface SelectionRequest {
   /** Operator switchover to a named node (C6). */
   requestedNode?: string;
   candidates: readonly PoolNode[];
+  /** The subnet of the application's secondary private IP; null when its logical address is not one. */
+  addressSubnet: AddressSubnet | null;
+}
+
+/** What eligibility needs to know about the application itself, gathered by the adapters. */
+export type ApplicationFacts = Pick<SelectionRequest, 'addressSubnet'>;
+
+/**
+ * Where a secondary private IP lives (C1). AssignPrivateIpAddresses assigns an address "from the
+ * subnet's CIDR block range", so it can move only to a node of that subnet.
+ */
+export interface AddressSubnet {
+  ipAddress: string;
+  /** The subnet (among the pool nodes' subnets, DescribeSubnets) whose CIDR block holds the address; null: none of them. */
+  subnetId: string | null;
+  cidrBlock: string | null;
 }
 
 export interface Rejection {

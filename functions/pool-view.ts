@@ -1,10 +1,10 @@
 // What the core needs to know about pool nodes, assembled from what the adapters read:
 // EC2 (instances, types, status checks), the claims table and the applications' state.
 import { poolsFor, type Application, type Config } from '../core/config.ts';
-import type { HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
+import type { ApplicationFacts, HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
 import { getAppStates, type AppStateItem } from './adapters/app-state.ts';
 import { occupies, scanClaims, setAsideReason, type NodeClaims } from './adapters/claims.ts';
-import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass, type InstanceInfo, type PoolMember } from './adapters/fleet.ts';
+import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass, subnetOfAddress, type InstanceInfo, type PoolMember } from './adapters/fleet.ts';
 import type { Deps } from './deps.ts';
 
 /**
@@ -61,6 +61,7 @@ export function toPoolNode(member: PoolMember, input: PoolViewInput): PoolNode {
     pool: pool.name,
     tier: pool.tier,
     facts: input.facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
+    subnetId: instance.subnetId,
     state: instance.state,
     healthy: input.health.get(instance.instanceId) ?? true,
     quarantine,
@@ -77,6 +78,7 @@ export function outsideNode(instance: InstanceInfo, facts: ReadonlyMap<string, I
     pool: '(none)',
     tier: 'failover',
     facts: facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
+    subnetId: instance.subnetId,
     state: instance.state,
     healthy: true,
     quarantine: null,
@@ -95,16 +97,27 @@ export interface PoolRead {
   claims: Map<string, NodeClaims>;
   members: PoolMember[];
   appStates: Map<string, AppStateItem>;
+  /** What eligibility needs to know about the application itself (the subnet of its secondary IP). */
+  appFacts: ApplicationFacts;
 }
 
 /** Everything selection needs to know about the application's pools, read in parallel. */
 export async function readPool(deps: Deps, app: Application): Promise<PoolRead> {
-  const [claims, members, appStates] = await Promise.all([
+  const [claims, { members, appFacts }, appStates] = await Promise.all([
     scanClaims(deps.ddb, deps.env.tables.claims),
-    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)),
+    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)).then(async (found) => ({ members: found, appFacts: await readApplicationFacts(deps, app, found) })),
     getAppStates(deps.ddb, deps.env.tables.state, deps.env.config.applications.map((a) => a.name)),
   ]);
-  return { claims, members, appStates };
+  return { claims, members, appStates, appFacts };
+}
+
+/** Facts about the application that decide which nodes can take it; AWS is asked only what the application needs. */
+async function readApplicationFacts(deps: Deps, app: Application, members: readonly PoolMember[]): Promise<ApplicationFacts> {
+  const address = app.cluster.logicalAddress;
+  const subnets = members.flatMap((m) => (m.instance.subnetId ? [m.instance.subnetId] : []));
+  return {
+    addressSubnet: address?.kind === 'secondary-private-ip' ? await subnetOfAddress(deps.ec2, address.ipAddress, subnets) : null,
+  };
 }
 
 /** The pool as the domain core sees it, and the node the application runs on now (in the pool or outside it). */

@@ -24,6 +24,7 @@ export const READ_ONLY_ACTIONS = [
   'ec2:DescribeReplaceRootVolumeTasks',
   'ec2:DescribeAddresses',
   'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
   'ssm:GetCommandInvocation',
   'ssm:ListCommands',
   'ssm:ListCommandInvocations',

@@ -5,6 +5,7 @@ import {
   type DescribeInstanceStatusCommandInput,
   DescribeInstanceTypesCommand,
   DescribeInstancesCommand,
+  DescribeSubnetsCommand,
   type EC2Client,
   type Filter,
   type Instance,
@@ -12,12 +13,14 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import type { Pool } from '../../core/config.ts';
-import type { Architecture, Feature, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
+import { cidrContains } from '../../core/ipv4.ts';
+import type { AddressSubnet, Architecture, Feature, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
 
 export interface InstanceInfo {
   instanceId: string;
   state: NodeState;
   instanceType: string;
+  subnetId: string | null;
   tags: Record<string, string>;
   /** ENI at device index 0 (where a secondary private IP goes, C1). */
   primaryEniId: string | null;
@@ -39,6 +42,7 @@ function toInfo(instance: Instance): InstanceInfo | null {
     instanceId: instance.InstanceId,
     state: stateName && NODE_STATES.includes(stateName) ? stateName : 'pending',
     instanceType: instance.InstanceType ?? 'unknown',
+    subnetId: instance.SubnetId ?? null,
     tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
     primaryEniId: primary?.NetworkInterfaceId ?? null,
     privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
@@ -167,4 +171,17 @@ export async function statusChecksPass(ec2: EC2Client, instanceIds: readonly str
     }
   }
   return new Map(instanceIds.map((id) => [id, !impaired.has(id)]));
+}
+
+/**
+ * The subnet, among `subnetIds` (the pool nodes' own), whose CIDR block holds `ipAddress`: a
+ * secondary private IP can move only within it (C1). One DescribeSubnets call; it works whether
+ * or not the address is assigned anywhere now.
+ */
+export async function subnetOfAddress(ec2: EC2Client, ipAddress: string, subnetIds: readonly string[]): Promise<AddressSubnet> {
+  const ids = [...new Set(subnetIds)];
+  if (ids.length === 0) return { ipAddress, subnetId: null, cidrBlock: null };
+  const out = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids }));
+  const home = (out.Subnets ?? []).find((subnet) => subnet.CidrBlock && cidrContains(subnet.CidrBlock, ipAddress));
+  return { ipAddress, subnetId: home?.SubnetId ?? null, cidrBlock: home?.CidrBlock ?? null };
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { assessNode, checkEligibility, instanceFamily, type EligibilityContext } from '../../core/eligibility.ts';
-import { hosted, makeApp, makeHost, makeNode } from './fixtures.ts';
+import { hosted, makeApp, makeHost, makeNode, TARGET_GROUP_ARN } from './fixtures.ts';
 
 const ctx = (overrides: Partial<EligibilityContext> = {}): EligibilityContext => ({
   triedNodes: [],
   trigger: 'failure',
   currentNode: null,
+  addressSubnet: null,
   ...overrides,
 });
 
@@ -236,5 +237,41 @@ describe('checkEligibility: virtual-node hosts (B1)', () => {
     const node = makeHost(1, { facts: { vcpu: 16, architectures: ['arm64'], instanceType: 'm7g.4xlarge' } });
 
     expect(checkEligibility(makeApp(), node, ctx())).toEqual(['architecture arm64 does not support required x86_64']);
+  });
+});
+
+describe('checkEligibility: subnets (C1, A6; AssignPrivateIpAddresses)', () => {
+  const ledger = makeApp({
+    name: 'ledger',
+    cluster: { targetGroupArns: [TARGET_GROUP_ARN], logicalAddress: { kind: 'secondary-private-ip', ipAddress: '10.0.1.50' } },
+  });
+  const home = { ipAddress: '10.0.1.50', subnetId: 'subnet-0000000000000a001', cidrBlock: '10.0.0.0/20' };
+
+  it('rejects a node in another subnet: a secondary private IP moves only within its subnet', () => {
+    const node = makeNode(1, { subnetId: 'subnet-0000000000000b001' });
+
+    expect(checkEligibility(ledger, node, ctx({ addressSubnet: home }))).toEqual([
+      'is in subnet-0000000000000b001; secondary private IP 10.0.1.50 can move only within its subnet subnet-0000000000000a001 (10.0.0.0/20)',
+    ]);
+  });
+
+  it('takes a node in the subnet that holds the address, even in another pool tier', () => {
+    const node = makeNode(1, { subnetId: 'subnet-0000000000000a001', tier: 'backup', pool: 'spare' });
+
+    expect(checkEligibility(ledger, node, ctx({ addressSubnet: home }))).toEqual([]);
+  });
+
+  it('rejects every node when no pool subnet holds the address, saying so', () => {
+    const node = makeNode(1, { subnetId: 'subnet-0000000000000a001' });
+
+    expect(checkEligibility(ledger, node, ctx({ addressSubnet: { ipAddress: '10.0.1.50', subnetId: null, cidrBlock: null } }))).toEqual([
+      "is in subnet-0000000000000a001; secondary private IP 10.0.1.50 is in none of the pool's subnets, so it cannot move to any pool node",
+    ]);
+  });
+
+  it('does not care about subnets for an Elastic IP, which moves anywhere in the Region', () => {
+    const web = makeApp({ cluster: { targetGroupArns: [TARGET_GROUP_ARN], logicalAddress: { kind: 'elastic-ip', allocationId: 'eipalloc-0123456789abcdef0' } } });
+
+    expect(checkEligibility(web, makeNode(1, { subnetId: 'subnet-0000000000000c002' }), ctx())).toEqual([]);
   });
 });

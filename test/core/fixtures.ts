@@ -68,6 +68,7 @@ export function makeNode(n: number, overrides: NodeOverrides = {}): PoolNode {
     hosted: [],
     maxApplications: 1,
     reservedFraction: 0,
+    subnetId: 'subnet-0000000000000a001',
     ...rest,
     facts: makeFacts(facts),
   };
@@ -88,6 +89,7 @@ export function makeRequest(overrides: Partial<SelectionRequest> = {}): Selectio
     currentNode: null,
     triedNodes: [],
     candidates: [],
+    addressSubnet: null,
     ...overrides,
   };
 }

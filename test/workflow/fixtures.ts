@@ -93,6 +93,8 @@ export interface NodeOptions {
   runs?: string[];
   installed?: string[];
   state?: 'running' | 'stopped';
+  /** One of the simulated VPC's subnets (local/fleet/subnets.ts); default subnet-0000000000000a001. */
+  subnet?: InstanceInput['subnet'];
 }
 
 /** A pool instance (pool `general`, m7i.xlarge: 4 vCPU / 16 GiB, unless told otherwise). */
@@ -104,6 +106,7 @@ export function node(n: number, options: NodeOptions = {}): InstanceInput {
     tags: { [POOL_TAG]: options.pool ?? 'general' },
     runs: options.runs ?? [],
     installed: options.installed ?? [],
+    ...(options.subnet ? { subnet: options.subnet } : {}),
   };
 }
 

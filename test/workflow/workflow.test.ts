@@ -7,6 +7,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-loc
 import { runSimulation } from '../../local/runtime/simulation.ts';
 import { contentionCases } from './cases/contention.ts';
 import { performanceCases } from './cases/performance.ts';
+import { placementCases } from './cases/placement.ts';
 import { provisioningCases } from './cases/provisioning.ts';
 import { switchoverCases } from './cases/switchover.ts';
 import { virtualNodeCases } from './cases/virtual-nodes.ts';
@@ -34,3 +35,4 @@ performanceCases(run);
 contentionCases(run);
 virtualNodeCases(run);
 switchoverCases(run);
+placementCases(run);
