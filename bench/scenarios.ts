@@ -35,12 +35,12 @@ export function provisioningDocument(app: string, method: Method): { name: strin
 /**
  * One application: one target group, an Elastic IP as its logical address, failure detection
  * by EC2 status checks on `host`, no run/halt documents; activate and install run one document each,
- * boot-volume swaps in a snapshot of its own (the fleet keys images by id) and runs none.
+ * boot-volume swaps in an AMI of its own (the fleet keys images by id) and runs none.
  */
 export function application(name: string, method: Method, n: number, host: string): Record<string, unknown> {
   const provisioning =
     method === 'boot-volume'
-      ? { method, source: { snapshotId: `snap-${hex(n + 1, 17)}` } }
+      ? { method, source: { imageId: `ami-${hex(n + 1, 17)}` } }
       : { method, documents: [provisioningDocument(name, method)] };
   return {
     name,

@@ -1,6 +1,7 @@
 // Instance lifecycle in virtual time: start, stop, reboot, boot-time services, applications.
 // Every change first calls world.sync() so time-dependent state (target health) is caught up
 // under the rules as they were.
+import { launchImage } from './ec2-images.ts';
 import { isKnownInstanceType, unknownInstanceTypeHint } from './instance-types.ts';
 import type { SimInstance, SimNetworkInterface, World } from './model.ts';
 
@@ -16,6 +17,7 @@ export interface InstanceSpec {
   apps?: string[];
   /** Applications installed and started at boot, but not running now (e.g. halted, or for activation). */
   installedApps?: string[];
+  /** The AMI it was launched from (defined with defineImage, or a plain one of its architecture). */
   imageId?: string;
   availabilityZone?: string;
   subnetId?: string;
@@ -54,23 +56,30 @@ export function createInstance(world: World, spec: InstanceSpec): SimInstance {
   for (const ip of spec.secondaryIps ?? []) world.bindIp(eni, ip);
   const now = world.now();
   const running = (spec.state ?? 'running') === 'running';
-  const imageId = spec.imageId ?? 'ami-0sim0000000000001';
+  const image = launchImage(world, spec.instanceType, spec.imageId);
+  const rootVolumeId = world.newId('vol');
   const instance: SimInstance = {
     instanceId,
     instanceType: spec.instanceType,
-    imageId,
+    imageId: image.imageId,
     state: running ? 'running' : 'stopped',
     stateTransitionReason: running ? '' : 'User initiated',
     launchTime: now,
     tags: new Map(Object.entries(spec.tags ?? {})),
     tagHistory: [],
+    architecture: image.architecture,
+    virtualizationType: image.virtualizationType,
+    productCodes: [...image.productCodes],
+    platformDetails: image.platformDetails,
+    usageOperation: image.usageOperation,
+    rootLineage: rootVolumeId,
     availabilityZone: subnet.availabilityZone,
     subnetId: subnet.subnetId,
     vpcId: subnet.vpcId,
     networkInterfaceId,
     securityGroups: [...(spec.securityGroups ?? ['sg-0sim0000000000001'])],
-    rootVolumeId: world.newId('vol'),
-    rootSource: imageId,
+    rootVolumeId,
+    rootSource: image.imageId,
     apps: new Map(),
     bootGeneration: 0,
     servicesUp: running,

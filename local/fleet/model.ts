@@ -37,6 +37,18 @@ export interface SimInstance {
   tags: Map<string, string>;
   /** Every tag change, for reads under eventual consistency. */
   tagHistory: Array<{ at: number; tags: Array<[string, string]> }>;
+  /** From its image: what CreateReplaceRootVolumeTask compares an AMI against (and DescribeInstances shows). */
+  architecture: string;
+  virtualizationType: 'hvm' | 'paravirtual';
+  productCodes: string[];
+  /** Billing information (AMI billing information fields), as DescribeInstances reports it. */
+  platformDetails: string;
+  usageOperation: string;
+  /**
+   * The lineage of the current root volume: snapshots taken from it carry the same value, and
+   * only they can replace it (CreateReplaceRootVolumeTask). A volume made from an AMI starts a new one.
+   */
+  rootLineage: string;
   availabilityZone: string;
   subnetId: string;
   vpcId: string;
@@ -98,8 +110,37 @@ export interface AppEvent {
   running: boolean;
 }
 
-/** What an image or snapshot carries: applications installed and started at boot. */
+/** An AMI as a scenario or test defines it; what is not given takes the defaults of a plain Linux image. */
 export interface ImageDefinition {
+  /** Applications installed in it and started at boot. */
+  apps: string[];
+  /** Default x86_64. */
+  architecture?: string;
+  /** Default hvm. */
+  virtualizationType?: 'hvm' | 'paravirtual';
+  /** Marketplace product codes; default none. */
+  productCodes?: string[];
+  /** Billing information (EC2 User Guide, "AMI billing information fields"); default Linux/UNIX, RunInstances. */
+  platformDetails?: string;
+  usageOperation?: string;
+  /** The customer managed KMS key its snapshot is encrypted with (key ARN); absent: not encrypted. */
+  kmsKeyId?: string;
+}
+
+export type SimImage = Required<Omit<ImageDefinition, 'kmsKeyId'>> & {
+  imageId: string;
+  /** The EBS snapshot behind its root device. */
+  rootSnapshotId: string;
+  kmsKeyId?: string;
+};
+
+/** An EBS snapshot of an instance's root volume: it can only replace a root volume of the same lineage. */
+export interface SimSnapshot {
+  snapshotId: string;
+  lineage: string;
+  /** The instance whose root volume it was taken from. */
+  fromInstanceId: string;
+  /** Applications on the volume when it was taken (started at boot). */
   apps: string[];
 }
 
@@ -108,7 +149,8 @@ export class World {
   readonly enis = new Map<string, SimNetworkInterface>();
   readonly subnets = new Map<string, SimSubnet>();
   readonly addresses = new Map<string, SimAddress>();
-  readonly images = new Map<string, ImageDefinition>();
+  readonly images = new Map<string, SimImage>();
+  readonly snapshots = new Map<string, SimSnapshot>();
   /** Security groups that cut an instance off (ModifyInstanceAttribute Groups = only these: isolated). */
   readonly isolatingGroups = new Set<string>();
   /** Private address → the ENI that holds it (primary or secondary): kept by bindIp/unbindIp. */

@@ -702,7 +702,11 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
     }
     if (app.provisioning.method === 'boot-volume') {
       const source = app.provisioning.source;
-      fleet.defineImage('snapshotId' in source ? source.snapshotId : source.imageId, { apps: [app.name] });
+      // An AMI of the application's architecture; a snapshot can only have been taken from the
+      // root volume of the node the application runs on (it replaces no other node's).
+      const host = runsOn(app.name)[0];
+      if ('imageId' in source) fleet.defineImage(source.imageId, { apps: [app.name], architecture: app.requirements.architecture });
+      else if (host) fleet.defineSnapshot(source.snapshotId, { fromInstance: host, apps: [app.name] });
     }
     const perf = app.detection.performance;
     if (perf) {

@@ -167,14 +167,14 @@ describe('walkthrough on DynamoDB Local and the simulated fleet', () => {
     expect(state.alerts.map((a) => a.kind)).toEqual(['quarantine']);
   });
 
-  it('A4/A13: a root-volume swap that fails quarantines that node, and the next node is provisioned from the snapshot', async () => {
+  it('A4/A13: a root-volume swap that fails quarantines that node, and the next node is provisioned from the image', async () => {
     const fleet = quietFleet();
     const old = fleet.addInstance({ instanceType: 'm7i.xlarge', tags: POOL_TAG, apps: ['search'] });
     const bad = fleet.addInstance({ instanceType: 'm7i.xlarge', tags: POOL_TAG });
     const good = fleet.addInstance({ instanceType: 'm7i.2xlarge', tags: POOL_TAG });
     const targetGroup = fleet.addTargetGroup({ name: 'search', port: 80, app: 'search', healthCheckIntervalSeconds: 5, healthyThresholdCount: 2 });
     fleet.registerHealthy(targetGroup, [old]);
-    fleet.defineImage('snap-0123456789abcdef0', { apps: ['search'] });
+    fleet.defineImage('ami-0123456789abcdef0', { apps: ['search'] });
     fleet.faults.rootVolumeFails(bad);
 
     const config = ConfigSchema.parse({
@@ -184,7 +184,7 @@ describe('walkthrough on DynamoDB Local and the simulated fleet', () => {
           name: 'search',
           priority: 700,
           requirements: { minVcpu: 2, minMemoryMiB: 4096 },
-          provisioning: { method: 'boot-volume', source: { snapshotId: 'snap-0123456789abcdef0' } },
+          provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' } },
           cluster: { targetGroupArns: [targetGroup] },
           placement: { preferredNode: old },
           policy: { maxAttempts: 2, deregistrationDelaySeconds: 0 },

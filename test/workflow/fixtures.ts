@@ -69,7 +69,7 @@ export function activate(name: string): AppInput['provisioning'] {
 
 /** A4: reboot the node from the application's boot image. */
 export function bootVolume(name: string): AppInput['provisioning'] {
-  return { method: 'boot-volume', source: { snapshotId: `snap-${hex(`snap-${name}`, 17)}` } };
+  return { method: 'boot-volume', source: { imageId: `ami-${hex(`ami-${name}`, 17)}` } };
 }
 
 /** A performance metric, bad below `threshold` for 2 of 3 one-minute periods (A10). */
