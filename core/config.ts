@@ -63,6 +63,32 @@ export type HardwareRequirements = z.infer<typeof HardwareRequirementsSchema>;
 
 const provisioningTimeout = seconds(30, 7_200);
 
+/**
+ * A snapshot cannot be the boot image: CreateReplaceRootVolumeTask (API reference) takes a
+ * snapshot only when it is "a snapshot that you previously created from the original root
+ * volume", so another application's snapshot fails on every pool node. An AMI registered from
+ * it can go onto any node whose architecture, virtualization type, product codes and billing
+ * match (checked in eligibility).
+ */
+const SNAPSHOT_REFUSED =
+  'a snapshot cannot be swapped onto a pool node: CreateReplaceRootVolumeTask takes a snapshot only onto the root volume it was taken from (the same lineage), ' +
+  'so it would fail on every node but that one. Register an AMI from it (aws ec2 register-image --name <name> --architecture <x86_64|arm64> ' +
+  '--virtualization-type hvm --ena-support --root-device-name /dev/xvda --block-device-mappings "DeviceName=/dev/xvda,Ebs={SnapshotId=<snap-id>}") ' +
+  'and give its id as provisioning.source.imageId';
+
+/** The boot image swapped in with CreateReplaceRootVolumeTask: an AMI (snapshotId is refused with the reason, see above). */
+const BootImageSourceSchema = z
+  .strictObject({
+    imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "expected an AMI id like 'ami-0123456789abcdef0'").optional(),
+    /** Refused (SNAPSHOT_REFUSED); accepted by the schema only so that the error names the field and the fix. */
+    snapshotId: z.string().optional(),
+  })
+  .superRefine((source, ctx) => {
+    if (source.snapshotId !== undefined) ctx.addIssue({ code: 'custom', message: SNAPSHOT_REFUSED, path: ['snapshotId'] });
+    else if (source.imageId === undefined) ctx.addIssue({ code: 'custom', message: "required: the AMI to reboot the node from, like 'ami-0123456789abcdef0'", path: ['imageId'] });
+  })
+  .transform((source) => ({ imageId: source.imageId! }));
+
 export const ProvisioningSchema = z.discriminatedUnion('method', [
   z.strictObject({
     /** A2: the node already has the application; start it (and the instance if stopped). */
@@ -79,10 +105,7 @@ export const ProvisioningSchema = z.discriminatedUnion('method', [
   z.strictObject({
     /** A4: reboot the node from another boot image (CreateReplaceRootVolumeTask). */
     method: z.literal('boot-volume'),
-    source: z.union([
-      z.strictObject({ snapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "expected a snapshot id like 'snap-0123456789abcdef0'") }),
-      z.strictObject({ imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "expected an AMI id like 'ami-0123456789abcdef0'") }),
-    ]),
+    source: BootImageSourceSchema,
     deleteReplacedRootVolume: z.boolean().default(false),
     /** Documents run after the swap (configuration the image does not carry). */
     documents: z.array(SsmDocumentSchema).default([]),

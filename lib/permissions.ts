@@ -102,10 +102,7 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
   // The instance statement above gates the swap; these are the other resources the call names.
   const bootSources = config.applications.flatMap((app) => {
     if (app.provisioning.method !== 'boot-volume') return [];
-    const source = app.provisioning.source;
-    return 'snapshotId' in source
-      ? [`arn:${partition}:ec2:${region}::snapshot/${source.snapshotId}`]
-      : [`arn:${partition}:ec2:${region}::image/${source.imageId}`];
+    return [`arn:${partition}:ec2:${region}::image/${app.provisioning.source.imageId}`];
   });
   if (bootSources.length > 0) {
     statements.push(

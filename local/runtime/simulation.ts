@@ -701,12 +701,8 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
       fleet.addElasticIp({ allocationId: app.cluster.logicalAddress.allocationId, instanceId: runsOn(app.name)[0] });
     }
     if (app.provisioning.method === 'boot-volume') {
-      const source = app.provisioning.source;
-      // An AMI of the application's architecture; a snapshot can only have been taken from the
-      // root volume of the node the application runs on (it replaces no other node's).
-      const host = runsOn(app.name)[0];
-      if ('imageId' in source) fleet.defineImage(source.imageId, { apps: [app.name], architecture: app.requirements.architecture });
-      else if (host) fleet.defineSnapshot(source.snapshotId, { fromInstance: host, apps: [app.name] });
+      // The application's AMI, built for its architecture.
+      fleet.defineImage(app.provisioning.source.imageId, { apps: [app.name], architecture: app.requirements.architecture });
     }
     const perf = app.detection.performance;
     if (perf) {

@@ -1,5 +1,6 @@
 // Scenario parsing: where instances are placed (subnet, AZ) and what is refused before anything
 // runs, each problem named by its field.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/config.ts';
 import { parseScenario, subnetOf } from '../../local/scenario.ts';
@@ -83,5 +84,16 @@ describe('scenario instances: instance types', () => {
 
     expect(problems(ok)).toEqual([]);
     expect(problems(typo)).toEqual([expect.stringMatching(/^fleet\.instances\[1\]\.type: unknown instance type 'c7gx\.large'; EC2 has 1263 types/)]);
+  });
+});
+
+describe('scenario configs: boot images (A4)', () => {
+  it('refuses the boot-volume example as it was, with a shared snapshot, naming the field and the fix', () => {
+    const raw = JSON.parse(readFileSync(new URL('../../examples/boot-volume.json', import.meta.url), 'utf8')) as {
+      config: { applications: Array<{ provisioning: { source: Record<string, string> } }> };
+    };
+    raw.config.applications[0]!.provisioning.source = { snapshotId: 'snap-0123456789abcdef0' };
+
+    expect(problems(raw)).toEqual([expect.stringMatching(/^config\.applications\[0\]\.provisioning\.source\.snapshotId: a snapshot cannot be swapped onto a pool node: .*register-image/)]);
   });
 });
