@@ -3,7 +3,7 @@
 import type { Application } from './config.ts';
 import type { HostedApplication, PoolNode, SelectionRequest } from './pool.ts';
 
-export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode' | 'addressSubnet'>;
+export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode' | 'addressSubnet' | 'bootImage'>;
 
 /** How the application would fit on an eligible node. */
 export interface Placement {
@@ -40,6 +40,7 @@ export function assessNode(app: Application, node: PoolNode, ctx: EligibilityCon
   const reasons = [
     ...hardwareReasons(app, node),
     ...subnetReasons(app, node, ctx),
+    ...bootImageReasons(app, node, ctx),
     ...conditionReasons(node),
     ...incidentReasons(app, node, ctx),
     ...('reasons' in placement ? placement.reasons : []),
@@ -87,6 +88,33 @@ function subnetReasons(app: Application, node: PoolNode, ctx: EligibilityContext
   }
   if (node.subnetId === home.subnetId) return [];
   return [`is in ${where}; secondary private IP ${address.ipAddress} can move only within its subnet ${home.subnetId} (${home.cidrBlock})`];
+}
+
+/**
+ * A4: the AMI must fit the node, or CreateReplaceRootVolumeTask refuses it: "the same product
+ * code, billing information, architecture type, and virtualization type as that of the instance".
+ */
+function bootImageReasons(app: Application, node: PoolNode, ctx: EligibilityContext): string[] {
+  if (app.provisioning.method !== 'boot-volume') return [];
+  const imageId = app.provisioning.source.imageId;
+  const image = ctx.bootImage;
+  if (image?.imageId !== imageId) throw new Error(`selecting a node for ${app.name} needs the facts of its image ${imageId} (bootImage)`);
+  if (image.facts === null) return [`image ${imageId} is not found (DescribeImages), so no node can boot from it`];
+  const own = node.imageFacts;
+  if (own === null) return [`its image attributes are unknown (DescribeInstances), so image ${imageId} may not fit it`];
+  const want = image.facts;
+  const reasons: string[] = [];
+  if (want.architecture !== own.architecture) reasons.push(`image ${imageId} is ${want.architecture}, node is ${own.architecture}`);
+  if (want.virtualizationType !== own.virtualizationType) {
+    reasons.push(`image ${imageId} is ${want.virtualizationType} virtualization, node is ${own.virtualizationType}`);
+  }
+  if (want.productCodes.join(',') !== own.productCodes.join(',')) {
+    reasons.push(`image ${imageId} has product codes [${want.productCodes.join(', ')}], node has [${own.productCodes.join(', ')}]`);
+  }
+  if (want.platformDetails !== own.platformDetails || want.usageOperation !== own.usageOperation) {
+    reasons.push(`image ${imageId} is billed as ${want.platformDetails} (${want.usageOperation}), node as ${own.platformDetails} (${own.usageOperation})`);
+  }
+  return reasons;
 }
 
 /** 'm7i.xlarge' → 'm7i'. */

@@ -32,6 +32,8 @@ export interface PoolNode {
   facts: InstanceTypeFacts;
   /** Its subnet (DescribeInstances SubnetId); null when EC2 did not say. */
   subnetId: string | null;
+  /** The image attributes an AMI must share to replace its root volume (DescribeInstances); null when EC2 did not say. */
+  imageFacts: ImageFacts | null;
   state: NodeState;
   /** EC2 status checks pass (or the node is stopped and has no status). */
   healthy: boolean;
@@ -56,10 +58,33 @@ export interface SelectionRequest {
   candidates: readonly PoolNode[];
   /** The subnet of the application's secondary private IP; null when its logical address is not one. */
   addressSubnet: AddressSubnet | null;
+  /** The AMI a boot-volume application swaps in (DescribeImages); null for other methods. */
+  bootImage: BootImage | null;
+}
+
+/**
+ * What CreateReplaceRootVolumeTask compares: the AMI "must have the same product code, billing
+ * information, architecture type, and virtualization type as that of the instance" (API reference).
+ * Billing information is the Platform details and Usage operation (EC2 User Guide, "AMI billing
+ * information fields"), which DescribeImages and DescribeInstances both report.
+ */
+export interface ImageFacts {
+  architecture: string;
+  virtualizationType: string;
+  /** Product code ids, sorted. */
+  productCodes: string[];
+  platformDetails: string;
+  usageOperation: string;
+}
+
+export interface BootImage {
+  imageId: string;
+  /** Null: DescribeImages does not know the image (deregistered, or not shared with the account). */
+  facts: ImageFacts | null;
 }
 
 /** What eligibility needs to know about the application itself, gathered by the adapters. */
-export type ApplicationFacts = Pick<SelectionRequest, 'addressSubnet'>;
+export type ApplicationFacts = Pick<SelectionRequest, 'addressSubnet' | 'bootImage'>;
 
 /**
  * Where a secondary private IP lives (C1). AssignPrivateIpAddresses assigns an address "from the

@@ -4,7 +4,16 @@ import { poolsFor, type Application, type Config } from '../core/config.ts';
 import type { ApplicationFacts, HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
 import { getAppStates, type AppStateItem } from './adapters/app-state.ts';
 import { occupies, scanClaims, setAsideReason, type NodeClaims } from './adapters/claims.ts';
-import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass, subnetOfAddress, type InstanceInfo, type PoolMember } from './adapters/fleet.ts';
+import {
+  describeBootImage,
+  describeInstance,
+  instanceTypeFacts,
+  listPoolMembers,
+  statusChecksPass,
+  subnetOfAddress,
+  type InstanceInfo,
+  type PoolMember,
+} from './adapters/fleet.ts';
 import type { Deps } from './deps.ts';
 
 /**
@@ -62,6 +71,7 @@ export function toPoolNode(member: PoolMember, input: PoolViewInput): PoolNode {
     tier: pool.tier,
     facts: input.facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
     subnetId: instance.subnetId,
+    imageFacts: instance.imageFacts,
     state: instance.state,
     healthy: input.health.get(instance.instanceId) ?? true,
     quarantine,
@@ -79,6 +89,7 @@ export function outsideNode(instance: InstanceInfo, facts: ReadonlyMap<string, I
     tier: 'failover',
     facts: facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
     subnetId: instance.subnetId,
+    imageFacts: instance.imageFacts,
     state: instance.state,
     healthy: true,
     quarantine: null,
@@ -97,7 +108,7 @@ export interface PoolRead {
   claims: Map<string, NodeClaims>;
   members: PoolMember[];
   appStates: Map<string, AppStateItem>;
-  /** What eligibility needs to know about the application itself (the subnet of its secondary IP). */
+  /** What eligibility needs to know about the application itself (the subnet of its secondary IP, its boot image). */
   appFacts: ApplicationFacts;
 }
 
@@ -115,9 +126,11 @@ export async function readPool(deps: Deps, app: Application): Promise<PoolRead> 
 async function readApplicationFacts(deps: Deps, app: Application, members: readonly PoolMember[]): Promise<ApplicationFacts> {
   const address = app.cluster.logicalAddress;
   const subnets = members.flatMap((m) => (m.instance.subnetId ? [m.instance.subnetId] : []));
-  return {
-    addressSubnet: address?.kind === 'secondary-private-ip' ? await subnetOfAddress(deps.ec2, address.ipAddress, subnets) : null,
-  };
+  const [addressSubnet, bootImage] = await Promise.all([
+    address?.kind === 'secondary-private-ip' ? subnetOfAddress(deps.ec2, address.ipAddress, subnets) : null,
+    app.provisioning.method === 'boot-volume' ? describeBootImage(deps.ec2, app.provisioning.source.imageId) : null,
+  ]);
+  return { addressSubnet, bootImage };
 }
 
 /** The pool as the domain core sees it, and the node the application runs on now (in the pool or outside it). */

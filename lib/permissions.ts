@@ -25,6 +25,7 @@ export const READ_ONLY_ACTIONS = [
   'ec2:DescribeAddresses',
   'ec2:DescribeNetworkInterfaces',
   'ec2:DescribeSubnets',
+  'ec2:DescribeImages',
   'ssm:GetCommandInvocation',
   'ssm:ListCommands',
   'ssm:ListCommandInvocations',

@@ -1,6 +1,7 @@
 // Pool nodes as EC2 sees them: instances carrying a pool tag (DescribeInstances, paginated),
 // their hardware (DescribeInstanceTypes, cached per client) and their status checks.
 import {
+  DescribeImagesCommand,
   DescribeInstanceStatusCommand,
   type DescribeInstanceStatusCommandInput,
   DescribeInstanceTypesCommand,
@@ -14,13 +15,15 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Pool } from '../../core/config.ts';
 import { cidrContains } from '../../core/ipv4.ts';
-import type { AddressSubnet, Architecture, Feature, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
+import type { AddressSubnet, Architecture, BootImage, Feature, ImageFacts, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
 
 export interface InstanceInfo {
   instanceId: string;
   state: NodeState;
   instanceType: string;
   subnetId: string | null;
+  /** What an AMI must share with it to replace its root volume; null when DescribeInstances did not say. */
+  imageFacts: ImageFacts | null;
   tags: Record<string, string>;
   /** ENI at device index 0 (where a secondary private IP goes, C1). */
   primaryEniId: string | null;
@@ -43,9 +46,22 @@ function toInfo(instance: Instance): InstanceInfo | null {
     state: stateName && NODE_STATES.includes(stateName) ? stateName : 'pending',
     instanceType: instance.InstanceType ?? 'unknown',
     subnetId: instance.SubnetId ?? null,
+    imageFacts: imageFactsOf(instance),
     tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
     primaryEniId: primary?.NetworkInterfaceId ?? null,
     privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
+  };
+}
+
+/** The same four attributes from an Instance (DescribeInstances) or an Image (DescribeImages). */
+function imageFactsOf(from: Pick<Instance, 'Architecture' | 'VirtualizationType' | 'ProductCodes' | 'PlatformDetails' | 'UsageOperation'>): ImageFacts | null {
+  if (!from.Architecture || !from.VirtualizationType || !from.PlatformDetails || !from.UsageOperation) return null;
+  return {
+    architecture: from.Architecture,
+    virtualizationType: from.VirtualizationType,
+    productCodes: (from.ProductCodes ?? []).flatMap((code) => (code.ProductCodeId ? [code.ProductCodeId] : [])).sort(),
+    platformDetails: from.PlatformDetails,
+    usageOperation: from.UsageOperation,
   };
 }
 
@@ -184,4 +200,16 @@ export async function subnetOfAddress(ec2: EC2Client, ipAddress: string, subnetI
   const out = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids }));
   const home = (out.Subnets ?? []).find((subnet) => subnet.CidrBlock && cidrContains(subnet.CidrBlock, ipAddress));
   return { ipAddress, subnetId: home?.SubnetId ?? null, cidrBlock: home?.CidrBlock ?? null };
+}
+
+/** The attributes of an AMI that decide which nodes it can boot (DescribeImages); facts null when EC2 does not know it. */
+export async function describeBootImage(ec2: EC2Client, imageId: string): Promise<BootImage> {
+  try {
+    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const image = (out.Images ?? []).find((i) => i.ImageId === imageId);
+    return { imageId, facts: image ? imageFactsOf(image) : null };
+  } catch (error) {
+    if ((error as { name?: string }).name === 'InvalidAMIID.NotFound') return { imageId, facts: null };
+    throw error;
+  }
 }

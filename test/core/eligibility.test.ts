@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { assessNode, checkEligibility, instanceFamily, type EligibilityContext } from '../../core/eligibility.ts';
-import { hosted, makeApp, makeHost, makeNode, TARGET_GROUP_ARN } from './fixtures.ts';
+import { hosted, linuxImage, makeApp, makeHost, makeNode, TARGET_GROUP_ARN } from './fixtures.ts';
 
 const ctx = (overrides: Partial<EligibilityContext> = {}): EligibilityContext => ({
   triedNodes: [],
   trigger: 'failure',
   currentNode: null,
   addressSubnet: null,
+  bootImage: null,
   ...overrides,
 });
 
@@ -273,5 +274,44 @@ describe('checkEligibility: subnets (C1, A6; AssignPrivateIpAddresses)', () => {
     const web = makeApp({ cluster: { targetGroupArns: [TARGET_GROUP_ARN], logicalAddress: { kind: 'elastic-ip', allocationId: 'eipalloc-0123456789abcdef0' } } });
 
     expect(checkEligibility(web, makeNode(1, { subnetId: 'subnet-0000000000000c002' }), ctx())).toEqual([]);
+  });
+});
+
+describe('checkEligibility: the boot image must fit the node (A4, A6; CreateReplaceRootVolumeTask)', () => {
+  const IMAGE = 'ami-0123456789abcdef0';
+  const search = makeApp({ name: 'search', provisioning: { method: 'boot-volume', source: { imageId: IMAGE } } });
+  const image = (facts = linuxImage()) => ({ bootImage: { imageId: IMAGE, facts } });
+
+  it('takes a node whose architecture, virtualization type, product codes and billing match the image', () => {
+    expect(checkEligibility(search, makeNode(1), ctx(image()))).toEqual([]);
+  });
+
+  it.each([
+    ['architecture', linuxImage({ architecture: 'arm64' }), 'image ami-0123456789abcdef0 is arm64, node is x86_64'],
+    ['virtualization type', linuxImage({ virtualizationType: 'paravirtual' }), 'image ami-0123456789abcdef0 is paravirtual virtualization, node is hvm'],
+    ['product codes', linuxImage({ productCodes: ['8fjhsdk28d0wtqsbkasbhapgz'] }), 'image ami-0123456789abcdef0 has product codes [8fjhsdk28d0wtqsbkasbhapgz], node has []'],
+    [
+      'billing information',
+      linuxImage({ platformDetails: 'Red Hat Enterprise Linux', usageOperation: 'RunInstances:0010' }),
+      'image ami-0123456789abcdef0 is billed as Red Hat Enterprise Linux (RunInstances:0010), node as Linux/UNIX (RunInstances)',
+    ],
+  ])('rejects a node whose %s differs from the image\'s, saying how', (_what, facts, reason) => {
+    expect(checkEligibility(search, makeNode(1), ctx(image(facts)))).toEqual([reason]);
+  });
+
+  it('rejects every node, saying why, when EC2 does not know the image', () => {
+    expect(checkEligibility(search, makeNode(1), ctx({ bootImage: { imageId: IMAGE, facts: null } }))).toEqual([
+      'image ami-0123456789abcdef0 is not found (DescribeImages), so no node can boot from it',
+    ]);
+  });
+
+  it('rejects a node whose own image attributes EC2 did not report rather than risk the swap', () => {
+    expect(checkEligibility(search, makeNode(1, { imageFacts: null }), ctx(image()))).toEqual([
+      'its image attributes are unknown (DescribeInstances), so image ami-0123456789abcdef0 may not fit it',
+    ]);
+  });
+
+  it('does not look at images for other provisioning methods', () => {
+    expect(checkEligibility(makeApp(), makeNode(1, { imageFacts: linuxImage({ architecture: 'arm64' }) }), ctx())).toEqual([]);
   });
 });
