@@ -64,6 +64,20 @@ export type HardwareRequirements = z.infer<typeof HardwareRequirementsSchema>;
 const provisioningTimeout = seconds(30, 7_200);
 
 /**
+ * A customer managed KMS key that encrypts EBS volumes provisioning creates or attaches: the
+ * AMI's snapshots (boot-volume), the volumes of a stopped node it starts. EC2 uses the key on the
+ * workflow's behalf, so the workflow needs kms:CreateGrant and the key's use through EC2
+ * ("Requirements for Amazon EBS encryption", Amazon EBS User Guide); lib/permissions.ts grants them.
+ */
+const kmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
+    'expected a KMS key ARN like arn:aws:kms:<region>:<account>:key/<key id> (not an alias: IAM grants on key ARNs)',
+  )
+  .optional();
+
+/**
  * A snapshot cannot be the boot image: CreateReplaceRootVolumeTask (API reference) takes a
  * snapshot only when it is "a snapshot that you previously created from the original root
  * volume", so another application's snapshot fails on every pool node. An AMI registered from
@@ -95,12 +109,14 @@ export const ProvisioningSchema = z.discriminatedUnion('method', [
     method: z.literal('activate'),
     documents: z.array(SsmDocumentSchema).default([]),
     timeoutSeconds: provisioningTimeout.default(600),
+    kmsKeyArn,
   }),
   z.strictObject({
     /** A3: install the application with SSM Run Command documents, in order. */
     method: z.literal('install'),
     documents: z.array(SsmDocumentSchema).min(1, 'install needs at least one SSM document'),
     timeoutSeconds: provisioningTimeout.default(1_800),
+    kmsKeyArn,
   }),
   z.strictObject({
     /** A4: reboot the node from another boot image (CreateReplaceRootVolumeTask). */
@@ -110,6 +126,7 @@ export const ProvisioningSchema = z.discriminatedUnion('method', [
     /** Documents run after the swap (configuration the image does not carry). */
     documents: z.array(SsmDocumentSchema).default([]),
     timeoutSeconds: provisioningTimeout.default(900),
+    kmsKeyArn,
   }),
 ]);
 export type Provisioning = z.infer<typeof ProvisioningSchema>;

@@ -115,6 +115,29 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
     );
   }
 
+  // Encrypted EBS volumes with a customer managed key: EC2 uses the key on the caller's behalf
+  // ("Requirements for Amazon EBS encryption": kms:CreateGrant, Decrypt, DescribeKey,
+  // GenerateDataKeyWithoutPlaintext, ReEncrypt), only through EC2 (kms:ViaService), and grants
+  // only for AWS resources (kms:GrantIsForAWSResource).
+  const kmsKeys = [...new Set(config.applications.flatMap((app) => (app.provisioning.kmsKeyArn ? [app.provisioning.kmsKeyArn] : [])))];
+  if (kmsKeys.length > 0) {
+    const viaEc2 = { StringEquals: { 'kms:ViaService': `ec2.${region}.amazonaws.com` } };
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'EbsEncryptionKey',
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+        resources: kmsKeys,
+        conditions: viaEc2,
+      }),
+      new iam.PolicyStatement({
+        sid: 'EbsEncryptionKeyGrants',
+        actions: ['kms:CreateGrant'],
+        resources: kmsKeys,
+        conditions: { ...viaEc2, Bool: { 'kms:GrantIsForAWSResource': true } },
+      }),
+    );
+  }
+
   const allocations = config.applications.flatMap((app) =>
     app.cluster.logicalAddress?.kind === 'elastic-ip' ? [ec2Arn(`elastic-ip/${app.cluster.logicalAddress.allocationId}`)] : [],
   );

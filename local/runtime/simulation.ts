@@ -702,7 +702,8 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
     }
     if (app.provisioning.method === 'boot-volume') {
       // The application's AMI, built for its architecture.
-      fleet.defineImage(app.provisioning.source.imageId, { apps: [app.name], architecture: app.requirements.architecture });
+      const { source, kmsKeyArn } = app.provisioning;
+      fleet.defineImage(source.imageId, { apps: [app.name], architecture: app.requirements.architecture, ...(kmsKeyArn ? { kmsKeyId: kmsKeyArn } : {}) });
     }
     const perf = app.detection.performance;
     if (perf) {

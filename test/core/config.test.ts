@@ -173,6 +173,16 @@ describe('parseConfig: the boot image of boot-volume provisioning (A4; CreateRep
     expect(problems[0]).toContain('provisioning.source.imageId');
   });
 
+  it('A4: takes the customer managed KMS key of encrypted volumes as a key ARN, not an alias', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const config = parseConfig(withApp({ provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' }, kmsKeyArn: key } }));
+
+    expect(config.applications[0]?.provisioning.kmsKeyArn).toBe(key);
+    expect(problemsOf(withApp({ provisioning: { method: 'activate', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:alias/ebs' } }))).toEqual([
+      expect.stringMatching(/^applications\[0\]\.provisioning\.kmsKeyArn: expected a KMS key ARN/),
+    ]);
+  });
+
   it('A4: needs an AMI id', () => {
     expect(problemsOf(withApp({ provisioning: { method: 'boot-volume', source: {} } }))).toEqual([
       expect.stringMatching(/^applications\[0\]\.provisioning\.source\.imageId: /),
