@@ -8,7 +8,7 @@ import { openLocalRuntime, type IncidentReport, type SimulationResult } from '..
 import type { Scenario } from '../local/scenario.ts';
 import { emptyTally, RunInstrument, type DdbTally } from './instrument.ts';
 import { EC2_NON_MUTATING_BUCKET, peakInWindow, throttledRequests } from './model.ts';
-import { addPoolMembers, concurrencyMethod, concurrencyScenario, failoverScenario, selectionScenario, type FailoverCase, type Method } from './scenarios.ts';
+import { addPoolMembers, concurrencyMethod, concurrencyScenario, failoverScenario, largeFleetScenario, selectionScenario, type FailoverCase, type Method } from './scenarios.ts';
 import { derivePath, type Definition } from './state-path.ts';
 
 export interface Wall {
@@ -267,5 +267,39 @@ export async function runConcurrency(applications: number, freeNodes: number, de
       }))
       .sort((a, b) => b.calls - a.calls),
     wall,
+  };
+}
+
+export interface LargeFleetRun {
+  poolSize: number;
+  outcome: string;
+  toNode: string | null;
+  rtoSeconds: number | null;
+  /** The selection's own summary (how many nodes were eligible). */
+  selection: string;
+  apiCalls: CallCounts;
+  /** Setup (synthesis, tables, the fleet of poolSize + 1 instances) and run; DynamoDB Local is shared, not started here. */
+  wall: Wall;
+  /** CPU time of this process (user + system) for setup and run. */
+  cpuMs: number;
+}
+
+/** One failover in a pool of `poolSize` instances over six subnets in three AZs, as a scenario file would give them. */
+export async function runLargeFleet(poolSize: number, endpoint: string): Promise<LargeFleetRun> {
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const { result, wall } = await openAndRun(largeFleetScenario(poolSize), endpoint, new RunInstrument());
+  const used = process.cpuUsage(cpu);
+  const incident = result.incidents.find((i) => i.outcome !== 'deduplicated');
+  if (!incident) throw new Error(`large fleet of ${poolSize}: no incident`);
+  return {
+    poolSize,
+    outcome: incident.outcome,
+    toNode: incident.toNode,
+    rtoSeconds: incident.rtoSeconds,
+    selection: incident.explanation.find((line) => / nodes eligible for /.test(line)) ?? '',
+    apiCalls: result.apiCalls,
+    wall: { setupMs: wall.setupMs, runMs: Math.round(performance.now() - t0) - wall.setupMs },
+    cpuMs: Math.round((used.user + used.system) / 1000),
   };
 }

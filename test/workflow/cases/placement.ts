@@ -1,6 +1,8 @@
 // End to end on the synthesized workflow: where an application may go (A6, C1). A secondary
-// private IP moves only within its subnet, so only nodes of that subnet can take the application.
+// private IP moves only within its subnet, so only nodes of that subnet can take the application;
+// a fleet of thousands spread over several subnets and AZs works (the bench times it).
 import { describe, expect, it } from 'vitest';
+import { largeFleetScenario } from '../../../bench/scenarios.ts';
 import { activate, app, incidentsOf, node, nodeId, nodeOf, scenario, servingNodes, targetGroupArn } from '../fixtures.ts';
 import type { Run } from '../harness.ts';
 
@@ -35,6 +37,24 @@ export function placementCases(run: Run): void {
       expect(servingNodes(result, 'ledger')).toEqual([nodeId(3)]);
       expect(result.network.secondaryIps['10.0.1.50']).toMatchObject({ instanceId: nodeId(3) });
       expect(nodeOf(result, nodeId(2))).toMatchObject({ role: 'free', lease: [] });
+    });
+  });
+
+  describe('a large fleet (A6)', () => {
+    it('A6: fails over among 2,000 pool instances in six subnets across three AZs, and explains the selection', { timeout: 300_000 }, async () => {
+      const result = await run(largeFleetScenario(2_000));
+
+      expect(result.fleet).toHaveLength(2_001);
+      const [incident, ...others] = incidentsOf(result, 'app');
+      expect(others).toEqual([]);
+      expect(incident).toMatchObject({ trigger: 'failure', outcome: 'failed-over', attempts: 1 });
+      expect(servingNodes(result, 'app')).toEqual([incident!.toNode]);
+      const why = incident!.explanation.join('\n');
+      // Graviton nodes cannot run the x86_64 application; the explanation keeps its summary and
+      // rejections in view instead of listing every one of the eligible nodes.
+      expect(why).toMatch(/^\d+ of 2000 nodes eligible for app; best i-/m);
+      expect(why).toMatch(/^rejected i-[0-9a-f]+: architecture arm64 does not support required x86_64/m);
+      expect(why).toMatch(/^\d+ more eligible nodes$/m);
     });
   });
 }
