@@ -65,8 +65,8 @@ async function main(): Promise<void> {
     concurrency = await runConcurrency(CONCURRENT_APPS, CONCURRENT_FREE_NODES, definition, db.endpoint);
     log(`concurrency: ${JSON.stringify(concurrency.outcomes)}, settled after ${concurrency.settleVirtualSeconds} virtual s, wall ${concurrency.wall.setupMs + concurrency.wall.runMs} ms`);
     lap('concurrency');
-    largeFleet = await runLargeFleet(LARGE_FLEET, db.endpoint);
-    log(`large fleet: ${LARGE_FLEET} pool instances, ${largeFleet.outcome} to ${largeFleet.toNode}, wall ${largeFleet.wall.setupMs + largeFleet.wall.runMs} ms, CPU ${largeFleet.cpuMs} ms`);
+    largeFleet = runLargeFleet(LARGE_FLEET);
+    log(`large fleet: ${largeFleet.command}: ${largeFleet.outcome} to ${largeFleet.toNode}, ${largeFleet.commandWallMs} ms wall (simulation ${largeFleet.simulationWallMs} ms)`);
     lap('large fleet');
   } finally {
     await db.stop();

@@ -157,11 +157,17 @@ export function addPoolMembers(fleet: SimulatedFleet, size: number): void {
 }
 
 /**
- * A large fleet as a scenario file would give it: `poolSize` pool instances of mixed types
+ * A large fleet as a scenario file gives it: `poolSize` pool instances of mixed types
  * (POOL_TYPES) spread over the VPC's six subnets in three AZs, every tenth one stopped; one
  * install application on its own host fails at t=0 and moves to one of them.
  */
 export function largeFleetScenario(poolSize: number): Scenario {
+  const raw = largeFleetScenarioFile(poolSize);
+  return parseScenario(raw, `bench:${raw.name}`);
+}
+
+/** largeFleetScenario as the JSON of a scenario file (what `failover simulate` reads). */
+export function largeFleetScenarioFile(poolSize: number): { name: string } & Record<string, unknown> {
   const app = 'app';
   const host = nodeId(1, 1);
   const instances: InstanceSpec[] = [{ id: host, type: INSTANCE_TYPE, runs: [app] }];
@@ -174,9 +180,14 @@ export function largeFleetScenario(poolSize: number): Scenario {
       subnet: SUBNET_IDS[i % SUBNET_IDS.length]!,
     });
   }
-  return scenario(`bench-fleet-${poolSize}`, `one install failover in a pool of ${poolSize} instances over six subnets`, [application(app, 'install', 0, host)], instances, [
-    { at: 0, event: 'instance-failed', node: host },
-  ]);
+  return {
+    name: `bench-fleet-${poolSize}`,
+    description: `one install failover in a pool of ${poolSize} instances over six subnets`,
+    config: config([application(app, 'install', 0, host)]),
+    fleet: { instances },
+    timeline: [{ at: 0, event: 'instance-failed', node: host }],
+    expect: { [app]: ['failed-over'] },
+  };
 }
 
 export function concurrencyAppName(i: number): string {
