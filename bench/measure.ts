@@ -1,15 +1,24 @@
 // The benchmark's runs: each opens the local runtime (synthesized template, real handlers and
 // SDK clients, the simulated fleet, the shared DynamoDB Local), runs or queries it with the
 // counting hooks attached, and returns plain numbers.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { simulationDocument } from '../cli/render.ts';
 import { plan } from '../cli/operator.ts';
 import { resolveLatency, type CallCounts, type LatencyModel, type LatencyOverrides } from '../local/fleet/index.ts';
 import { openLocalRuntime, type IncidentReport, type SimulationResult } from '../local/runtime/simulation.ts';
 import type { Scenario } from '../local/scenario.ts';
 import { emptyTally, RunInstrument, type DdbTally } from './instrument.ts';
 import { EC2_NON_MUTATING_BUCKET, peakInWindow, throttledRequests } from './model.ts';
-import { addPoolMembers, concurrencyMethod, concurrencyScenario, failoverScenario, selectionScenario, type FailoverCase, type Method } from './scenarios.ts';
+import { addPoolMembers, concurrencyMethod, concurrencyScenario, failoverScenario, largeFleetScenarioFile, selectionScenario, type FailoverCase, type Method } from './scenarios.ts';
 import { derivePath, type Definition } from '../local/runtime/state-path.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+type SimulationDocument = ReturnType<typeof simulationDocument>;
 
 export interface Wall {
   /** Synthesis, tables, fleet: openLocalRuntime. */
@@ -269,4 +278,58 @@ export async function runConcurrency(applications: number, freeNodes: number, de
       .sort((a, b) => b.calls - a.calls),
     wall,
   };
+}
+
+export interface LargeFleetRun {
+  poolSize: number;
+  /** The command run, as a user would type it. */
+  command: string;
+  exitCode: number | null;
+  outcome: string;
+  toNode: string | null;
+  rtoSeconds: number | null;
+  /** The selection's own summary (how many nodes were eligible). */
+  selection: string;
+  apiCalls: number;
+  /** The whole command: Node and tsx start, DynamoDB Local start, synthesis, the 2,001-instance fleet, the run, the report. */
+  commandWallMs: number;
+  /** What the simulation reports as its own wall time (from opening the runtime to the report). */
+  simulationWallMs: number;
+}
+
+/**
+ * One failover among `poolSize` pool instances over six subnets in three AZs, run cold as a user
+ * runs it: `failover simulate <file> --json` in a new process, with its own DynamoDB Local.
+ */
+export function runLargeFleet(poolSize: number): LargeFleetRun {
+  const dir = mkdtempSync(join(tmpdir(), 'rapid-failover-bench-'));
+  try {
+    const file = join(dir, `fleet-${poolSize}.json`);
+    writeFileSync(file, JSON.stringify(largeFleetScenarioFile(poolSize)));
+    const t0 = performance.now();
+    const child = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [join(REPO_ROOT, 'bin', 'failover.ts'), 'simulate', file, '--json'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const commandWallMs = Math.round(performance.now() - t0);
+    if (child.status !== 0) throw new Error(`failover simulate (${poolSize} instances) exited ${child.status}: ${child.stderr.slice(0, 2000)}`);
+    const doc = JSON.parse(child.stdout) as SimulationDocument;
+    const incident = doc.incidents.find((i) => i.outcome !== 'deduplicated');
+    if (!incident) throw new Error(`large fleet of ${poolSize}: no incident`);
+    return {
+      poolSize,
+      command: `npx failover simulate fleet-${poolSize}.json --json`,
+      exitCode: child.status,
+      outcome: incident.outcome,
+      toNode: incident.toNode,
+      rtoSeconds: incident.rtoSeconds,
+      selection: incident.explanation.find((line) => / nodes eligible for /.test(line)) ?? '',
+      apiCalls: doc.apiCalls,
+      commandWallMs,
+      simulationWallMs: doc.wallMs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -27,6 +27,7 @@ export function minimumApiCalls(c: FailoverCase, shape: FailoverShape): Minimum[
   if (c.poolNodeState === 'stopped') rows.push({ command: 'ec2:StartInstances', count: 1, why: 'start the stopped node (A2)' });
   if (c.method === 'boot-volume') {
     rows.push(
+      { command: 'ec2:DescribeImages', count: 1, why: 'the AMI’s architecture, virtualization type, product codes and billing, matched against each node before one is claimed (A4)' },
       { command: 'ec2:CreateReplaceRootVolumeTask', count: 1, why: 'one swap (A4)' },
       { command: 'ec2:DescribeReplaceRootVolumeTasks', count: 1, why: 'one read once it has succeeded' },
     );

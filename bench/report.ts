@@ -1,6 +1,6 @@
 // Turns the runs into the figures (latest.json) and their tables (latest.md).
 import type { LatencyModel } from '../local/fleet/latency.ts';
-import type { ConcurrencyRun, FailoverRun, SelectionRun } from './measure.ts';
+import type { ConcurrencyRun, FailoverRun, LargeFleetRun, SelectionRun } from './measure.ts';
 import { MINIMUM_DDB, minimumApiCalls, minimumInvocations, minimumTransitions, type CountMinimum } from './minimums.ts';
 import { alternatives, HOURS_PER_MONTH, ourMinimum, standbyCost, type Modelled, type StandbyCost } from './model.ts';
 import { FAILOVER_CASES, provisioningDocument, type FailoverCase } from './scenarios.ts';
@@ -76,6 +76,7 @@ export interface BenchResults {
   selection: { runs: SelectionRun[]; growth: SelectionGrowth[] };
   concurrency: ConcurrencyRun & { singleFailoverRto: Record<string, number | null> };
   comparison: { rows: ComparisonRow[]; standby: StandbyRow[] };
+  largeFleet: LargeFleetRun;
 }
 
 function documentsOf(c: FailoverCase): string[] {
@@ -408,6 +409,23 @@ export function markdown(r: BenchResults): string {
     ),
     '',
     ...r.comparison.standby.map((c) => `- N = ${c.applications}: ${c.assumption}.`),
+    '',
+  );
+
+  // 6. large fleet
+  const f = r.largeFleet;
+  out.push(`## 6. Large fleet: one failover among ${f.poolSize} pool instances (six subnets, three AZs)`, '');
+  out.push(
+    ...table(
+      ['figure', 'value'],
+      [
+        ['command (cold: its own Node, DynamoDB Local and synthesis)', `\`${f.command}\`, exit ${f.exitCode}`],
+        ['outcome', `${f.outcome} to ${f.toNode ?? '—'}, RTO ${s(f.rtoSeconds)} s (virtual)`],
+        ['selection', f.selection],
+        ['wall: the whole command / the simulation as it reports itself', `${s(f.commandWallMs / 1000)} s / ${s(f.simulationWallMs / 1000)} s`],
+        ['AWS API calls', f.apiCalls],
+      ],
+    ),
     '',
   );
   return out.join('\n');

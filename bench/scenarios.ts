@@ -3,7 +3,9 @@
 // Scenarios use the latency model's defaults (local/fleet/latency.ts) unless a failover is run
 // under a stated override.
 import type { LatencyOverrides, SimulatedFleet } from '../local/fleet/index.ts';
+import { simulatedSubnets } from '../local/fleet/subnets.ts';
 import { parseScenario, type Scenario } from '../local/scenario.ts';
+import { LOCAL_REGION } from '../local/state-machine-definition.ts';
 
 export type Method = 'activate' | 'install' | 'boot-volume';
 export const METHODS: readonly Method[] = ['activate', 'install', 'boot-volume'];
@@ -35,12 +37,12 @@ export function provisioningDocument(app: string, method: Method): { name: strin
 /**
  * One application: one target group, an Elastic IP as its logical address, failure detection
  * by EC2 status checks on `host`, no run/halt documents; activate and install run one document each,
- * boot-volume swaps in a snapshot of its own (the fleet keys images by id) and runs none.
+ * boot-volume swaps in an AMI of its own (the fleet keys images by id) and runs none.
  */
 export function application(name: string, method: Method, n: number, host: string): Record<string, unknown> {
   const provisioning =
     method === 'boot-volume'
-      ? { method, source: { snapshotId: `snap-${hex(n + 1, 17)}` } }
+      ? { method, source: { imageId: `ami-${hex(n + 1, 17)}` } }
       : { method, documents: [provisioningDocument(name, method)] };
   return {
     name,
@@ -73,6 +75,7 @@ interface InstanceSpec {
   tags?: Record<string, string>;
   runs?: string[];
   installed?: string[];
+  subnet?: string;
 }
 
 function scenario(
@@ -134,13 +137,12 @@ export function selectionScenario(): Scenario {
   ]);
 }
 
-/** Simulated subnets hold ~240 addresses each: pool members go 200 to a subnet. */
-const NODES_PER_SUBNET = 200;
+/** The simulated VPC's six /20 subnets (two per AZ, 4,091 usable addresses each): pool members go round-robin. */
+const SUBNET_IDS = simulatedSubnets(LOCAL_REGION).map((s) => s.subnetId);
 
 /**
- * Adds `size` tagged pool nodes straight to the fleet (a scenario's instances share one
- * simulated subnet, too small for thousands): types round-robin over POOL_TYPES, every tenth
- * node stopped.
+ * Adds `size` tagged pool nodes straight to the fleet: types round-robin over POOL_TYPES,
+ * subnets round-robin over the VPC's, every tenth node stopped.
  */
 export function addPoolMembers(fleet: SimulatedFleet, size: number): void {
   for (let i = 0; i < size; i++) {
@@ -149,9 +151,43 @@ export function addPoolMembers(fleet: SimulatedFleet, size: number): void {
       instanceType: POOL_TYPES[i % POOL_TYPES.length]!,
       state: i % 10 === 9 ? 'stopped' : 'running',
       tags: { [POOL_TAG.key]: POOL_TAG.value },
-      subnetId: `subnet-bench-${Math.floor(i / NODES_PER_SUBNET)}`,
+      subnetId: SUBNET_IDS[i % SUBNET_IDS.length]!,
     });
   }
+}
+
+/**
+ * A large fleet as a scenario file gives it: `poolSize` pool instances of mixed types
+ * (POOL_TYPES) spread over the VPC's six subnets in three AZs, every tenth one stopped; one
+ * install application on its own host fails at t=0 and moves to one of them.
+ */
+export function largeFleetScenario(poolSize: number): Scenario {
+  const raw = largeFleetScenarioFile(poolSize);
+  return parseScenario(raw, `bench:${raw.name}`);
+}
+
+/** largeFleetScenario as the JSON of a scenario file (what `failover simulate` reads). */
+export function largeFleetScenarioFile(poolSize: number): { name: string } & Record<string, unknown> {
+  const app = 'app';
+  const host = nodeId(1, 1);
+  const instances: InstanceSpec[] = [{ id: host, type: INSTANCE_TYPE, runs: [app] }];
+  for (let i = 0; i < poolSize; i++) {
+    instances.push({
+      id: nodeId(2, i + 1),
+      type: POOL_TYPES[i % POOL_TYPES.length]!,
+      state: i % 10 === 9 ? 'stopped' : 'running',
+      tags: { [POOL_TAG.key]: POOL_TAG.value },
+      subnet: SUBNET_IDS[i % SUBNET_IDS.length]!,
+    });
+  }
+  return {
+    name: `bench-fleet-${poolSize}`,
+    description: `one install failover in a pool of ${poolSize} instances over six subnets`,
+    config: config([application(app, 'install', 0, host)]),
+    fleet: { instances },
+    timeline: [{ at: 0, event: 'instance-failed', node: host }],
+    expect: { [app]: ['failed-over'] },
+  };
 }
 
 export function concurrencyAppName(i: number): string {

@@ -63,30 +63,70 @@ export type HardwareRequirements = z.infer<typeof HardwareRequirementsSchema>;
 
 const provisioningTimeout = seconds(30, 7_200);
 
+/**
+ * A customer managed KMS key that encrypts EBS volumes provisioning creates or attaches: the
+ * AMI's snapshots (boot-volume), the volumes of a stopped node it starts. EC2 uses the key on the
+ * workflow's behalf, so the workflow needs kms:CreateGrant and the key's use through EC2
+ * ("Requirements for Amazon EBS encryption", Amazon EBS User Guide); lib/permissions.ts grants them.
+ */
+const kmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
+    'expected a KMS key ARN like arn:aws:kms:<region>:<account>:key/<key id> (not an alias: IAM grants on key ARNs)',
+  )
+  .optional();
+
+/**
+ * A snapshot cannot be the boot image: CreateReplaceRootVolumeTask (API reference) takes a
+ * snapshot only when it is "a snapshot that you previously created from the original root
+ * volume", so another application's snapshot fails on every pool node. An AMI registered from
+ * it can go onto any node whose architecture, virtualization type, product codes and billing
+ * match (checked in eligibility).
+ */
+const SNAPSHOT_REFUSED =
+  'a snapshot cannot be swapped onto a pool node: CreateReplaceRootVolumeTask takes a snapshot only onto the root volume it was taken from (the same lineage), ' +
+  'so it would fail on every node but that one. Register an AMI from it (aws ec2 register-image --name <name> --architecture <x86_64|arm64> ' +
+  '--virtualization-type hvm --ena-support --root-device-name /dev/xvda --block-device-mappings "DeviceName=/dev/xvda,Ebs={SnapshotId=<snap-id>}") ' +
+  'and give its id as provisioning.source.imageId';
+
+/** The boot image swapped in with CreateReplaceRootVolumeTask: an AMI (snapshotId is refused with the reason, see above). */
+const BootImageSourceSchema = z
+  .strictObject({
+    imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "expected an AMI id like 'ami-0123456789abcdef0'").optional(),
+    /** Refused (SNAPSHOT_REFUSED); accepted by the schema only so that the error names the field and the fix. */
+    snapshotId: z.string().optional(),
+  })
+  .superRefine((source, ctx) => {
+    if (source.snapshotId !== undefined) ctx.addIssue({ code: 'custom', message: SNAPSHOT_REFUSED, path: ['snapshotId'] });
+    else if (source.imageId === undefined) ctx.addIssue({ code: 'custom', message: "required: the AMI to reboot the node from, like 'ami-0123456789abcdef0'", path: ['imageId'] });
+  })
+  .transform((source) => ({ imageId: source.imageId! }));
+
 export const ProvisioningSchema = z.discriminatedUnion('method', [
   z.strictObject({
     /** A2: the node already has the application; start it (and the instance if stopped). */
     method: z.literal('activate'),
     documents: z.array(SsmDocumentSchema).default([]),
     timeoutSeconds: provisioningTimeout.default(600),
+    kmsKeyArn,
   }),
   z.strictObject({
     /** A3: install the application with SSM Run Command documents, in order. */
     method: z.literal('install'),
     documents: z.array(SsmDocumentSchema).min(1, 'install needs at least one SSM document'),
     timeoutSeconds: provisioningTimeout.default(1_800),
+    kmsKeyArn,
   }),
   z.strictObject({
     /** A4: reboot the node from another boot image (CreateReplaceRootVolumeTask). */
     method: z.literal('boot-volume'),
-    source: z.union([
-      z.strictObject({ snapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "expected a snapshot id like 'snap-0123456789abcdef0'") }),
-      z.strictObject({ imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "expected an AMI id like 'ami-0123456789abcdef0'") }),
-    ]),
+    source: BootImageSourceSchema,
     deleteReplacedRootVolume: z.boolean().default(false),
     /** Documents run after the swap (configuration the image does not carry). */
     documents: z.array(SsmDocumentSchema).default([]),
     timeoutSeconds: provisioningTimeout.default(900),
+    kmsKeyArn,
   }),
 ]);
 export type Provisioning = z.infer<typeof ProvisioningSchema>;

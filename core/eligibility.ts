@@ -4,7 +4,7 @@ import type { Application } from './config.ts';
 import { zoneReasons } from './load-balancing.ts';
 import type { HostedApplication, PoolNode, SelectionRequest } from './pool.ts';
 
-export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode' | 'targetGroups'>;
+export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode' | 'targetGroups' | 'addressSubnet' | 'bootImage'>;
 
 /** How the application would fit on an eligible node. */
 export interface Placement {
@@ -40,6 +40,8 @@ export function assessNode(app: Application, node: PoolNode, ctx: EligibilityCon
   const placement = planPlacement(app, node);
   const reasons = [
     ...hardwareReasons(app, node),
+    ...subnetReasons(app, node, ctx),
+    ...bootImageReasons(app, node, ctx),
     ...conditionReasons(node),
     ...zoneReasons(node.availabilityZone, ctx.targetGroups),
     ...incidentReasons(app, node, ctx),
@@ -67,6 +69,52 @@ export function hardwareReasons(app: Application, node: PoolNode): string[] {
   }
   for (const feature of need.features) {
     if (!facts.features.includes(feature)) reasons.push(`missing required feature ${feature}`);
+  }
+  return reasons;
+}
+
+/**
+ * C1: a secondary private IP moves only within its subnet (AssignPrivateIpAddresses assigns
+ * addresses "from the subnet's CIDR block range"), so a node in another subnet cannot take it.
+ */
+function subnetReasons(app: Application, node: PoolNode, ctx: EligibilityContext): string[] {
+  const address = app.cluster.logicalAddress;
+  if (address?.kind !== 'secondary-private-ip') return [];
+  const home = ctx.addressSubnet;
+  if (home?.ipAddress !== address.ipAddress) {
+    throw new Error(`selecting a node for ${app.name} needs the subnet of its secondary private IP ${address.ipAddress} (addressSubnet)`);
+  }
+  const where = node.subnetId ?? 'an unknown subnet';
+  if (home.subnetId === null) {
+    return [`is in ${where}; secondary private IP ${address.ipAddress} is in none of the pool's subnets, so it cannot move to any pool node`];
+  }
+  if (node.subnetId === home.subnetId) return [];
+  return [`is in ${where}; secondary private IP ${address.ipAddress} can move only within its subnet ${home.subnetId} (${home.cidrBlock})`];
+}
+
+/**
+ * A4: the AMI must fit the node, or CreateReplaceRootVolumeTask refuses it: "the same product
+ * code, billing information, architecture type, and virtualization type as that of the instance".
+ */
+function bootImageReasons(app: Application, node: PoolNode, ctx: EligibilityContext): string[] {
+  if (app.provisioning.method !== 'boot-volume') return [];
+  const imageId = app.provisioning.source.imageId;
+  const image = ctx.bootImage;
+  if (image?.imageId !== imageId) throw new Error(`selecting a node for ${app.name} needs the facts of its image ${imageId} (bootImage)`);
+  if (image.facts === null) return [`image ${imageId} is not found (DescribeImages), so no node can boot from it`];
+  const own = node.imageFacts;
+  if (own === null) return [`its image attributes are unknown (DescribeInstances), so image ${imageId} may not fit it`];
+  const want = image.facts;
+  const reasons: string[] = [];
+  if (want.architecture !== own.architecture) reasons.push(`image ${imageId} is ${want.architecture}, node is ${own.architecture}`);
+  if (want.virtualizationType !== own.virtualizationType) {
+    reasons.push(`image ${imageId} is ${want.virtualizationType} virtualization, node is ${own.virtualizationType}`);
+  }
+  if (want.productCodes.join(',') !== own.productCodes.join(',')) {
+    reasons.push(`image ${imageId} has product codes [${want.productCodes.join(', ')}], node has [${own.productCodes.join(', ')}]`);
+  }
+  if (want.platformDetails !== own.platformDetails || want.usageOperation !== own.usageOperation) {
+    reasons.push(`image ${imageId} is billed as ${want.platformDetails} (${want.usageOperation}), node as ${own.platformDetails} (${own.usageOperation})`);
   }
   return reasons;
 }

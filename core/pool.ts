@@ -31,6 +31,10 @@ export interface PoolNode {
   pool: string;
   tier: 'failover' | 'backup';
   facts: InstanceTypeFacts;
+  /** Its subnet (DescribeInstances SubnetId); null when EC2 did not say. */
+  subnetId: string | null;
+  /** The image attributes an AMI must share to replace its root volume (DescribeInstances); null when EC2 did not say. */
+  imageFacts: ImageFacts | null;
   state: NodeState;
   /** Placement.AvailabilityZone from DescribeInstances (null: not known). */
   availabilityZone: string | null;
@@ -57,6 +61,45 @@ export interface SelectionRequest {
   candidates: readonly PoolNode[];
   /** The application's target groups and their load balancers (A6: enabled zones). Absent: not known, not checked. */
   targetGroups?: readonly TargetGroupFacts[];
+  /** The subnet of the application's secondary private IP; null when its logical address is not one. */
+  addressSubnet: AddressSubnet | null;
+  /** The AMI a boot-volume application swaps in (DescribeImages); null for other methods. */
+  bootImage: BootImage | null;
+}
+
+/**
+ * What CreateReplaceRootVolumeTask compares: the AMI "must have the same product code, billing
+ * information, architecture type, and virtualization type as that of the instance" (API reference).
+ * Billing information is the Platform details and Usage operation (EC2 User Guide, "AMI billing
+ * information fields"), which DescribeImages and DescribeInstances both report.
+ */
+export interface ImageFacts {
+  architecture: string;
+  virtualizationType: string;
+  /** Product code ids, sorted. */
+  productCodes: string[];
+  platformDetails: string;
+  usageOperation: string;
+}
+
+export interface BootImage {
+  imageId: string;
+  /** Null: DescribeImages does not know the image (deregistered, or not shared with the account). */
+  facts: ImageFacts | null;
+}
+
+/** What eligibility needs to know about the application itself, gathered by the adapters. */
+export type ApplicationFacts = Pick<SelectionRequest, 'addressSubnet' | 'bootImage'>;
+
+/**
+ * Where a secondary private IP lives (C1). AssignPrivateIpAddresses assigns an address "from the
+ * subnet's CIDR block range", so it can move only to a node of that subnet.
+ */
+export interface AddressSubnet {
+  ipAddress: string;
+  /** The subnet (among the pool nodes' subnets, DescribeSubnets) whose CIDR block holds the address; null: none of them. */
+  subnetId: string | null;
+  cidrBlock: string | null;
 }
 
 export interface Rejection {

@@ -2,11 +2,20 @@
 // EC2 (instances, types, status checks), the claims table and the applications' state.
 import { poolsFor, type Application, type Config } from '../core/config.ts';
 import type { TargetGroupFacts } from '../core/load-balancing.ts';
-import type { HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
+import type { ApplicationFacts, HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
 import { getAppStates, type AppStateItem } from './adapters/app-state.ts';
 import { occupies, scanClaims, setAsideReason, type NodeClaims } from './adapters/claims.ts';
 import { describeTargetGroups } from './adapters/load-balancers.ts';
-import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass, type InstanceInfo, type PoolMember } from './adapters/fleet.ts';
+import {
+  describeBootImage,
+  describeInstance,
+  instanceTypeFacts,
+  listPoolMembers,
+  statusChecksPass,
+  subnetOfAddress,
+  type InstanceInfo,
+  type PoolMember,
+} from './adapters/fleet.ts';
 import type { Deps } from './deps.ts';
 
 /**
@@ -63,6 +72,8 @@ export function toPoolNode(member: PoolMember, input: PoolViewInput): PoolNode {
     pool: pool.name,
     tier: pool.tier,
     facts: input.facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
+    subnetId: instance.subnetId,
+    imageFacts: instance.imageFacts,
     state: instance.state,
     availabilityZone: instance.availabilityZone,
     healthy: input.health.get(instance.instanceId) ?? true,
@@ -80,6 +91,8 @@ export function outsideNode(instance: InstanceInfo, facts: ReadonlyMap<string, I
     pool: '(none)',
     tier: 'failover',
     facts: facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
+    subnetId: instance.subnetId,
+    imageFacts: instance.imageFacts,
     state: instance.state,
     availabilityZone: instance.availabilityZone,
     healthy: true,
@@ -101,17 +114,30 @@ export interface PoolRead {
   appStates: Map<string, AppStateItem>;
   /** The application's target groups and their load balancers (A6: the zones they enable). */
   targetGroups: TargetGroupFacts[];
+  /** What eligibility needs to know about the application itself (the subnet of its secondary IP, its boot image). */
+  appFacts: ApplicationFacts;
 }
 
 /** Everything selection needs to know about the application's pools, read in parallel. */
 export async function readPool(deps: Deps, app: Application): Promise<PoolRead> {
-  const [claims, members, appStates, targetGroups] = await Promise.all([
+  const [claims, { members, appFacts }, appStates, targetGroups] = await Promise.all([
     scanClaims(deps.ddb, deps.env.tables.claims),
-    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)),
+    listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)).then(async (found) => ({ members: found, appFacts: await readApplicationFacts(deps, app, found) })),
     getAppStates(deps.ddb, deps.env.tables.state, deps.env.config.applications.map((a) => a.name)),
     describeTargetGroups(deps.elb, app.cluster.targetGroupArns, deps.clock()),
   ]);
-  return { claims, members, appStates, targetGroups };
+  return { claims, members, appStates, targetGroups, appFacts };
+}
+
+/** Facts about the application that decide which nodes can take it; AWS is asked only what the application needs. */
+async function readApplicationFacts(deps: Deps, app: Application, members: readonly PoolMember[]): Promise<ApplicationFacts> {
+  const address = app.cluster.logicalAddress;
+  const subnets = members.flatMap((m) => (m.instance.subnetId ? [m.instance.subnetId] : []));
+  const [addressSubnet, bootImage] = await Promise.all([
+    address?.kind === 'secondary-private-ip' ? subnetOfAddress(deps.ec2, address.ipAddress, subnets) : null,
+    app.provisioning.method === 'boot-volume' ? describeBootImage(deps.ec2, app.provisioning.source.imageId) : null,
+  ]);
+  return { addressSubnet, bootImage };
 }
 
 /** The pool as the domain core sees it, and the node the application runs on now (in the pool or outside it). */

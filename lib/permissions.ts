@@ -24,6 +24,8 @@ export const READ_ONLY_ACTIONS = [
   'ec2:DescribeReplaceRootVolumeTasks',
   'ec2:DescribeAddresses',
   'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeImages',
   'ssm:GetCommandInvocation',
   'ssm:ListCommands',
   'ssm:ListCommandInvocations',
@@ -103,10 +105,7 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
   // The instance statement above gates the swap; these are the other resources the call names.
   const bootSources = config.applications.flatMap((app) => {
     if (app.provisioning.method !== 'boot-volume') return [];
-    const source = app.provisioning.source;
-    return 'snapshotId' in source
-      ? [`arn:${partition}:ec2:${region}::snapshot/${source.snapshotId}`]
-      : [`arn:${partition}:ec2:${region}::image/${source.imageId}`];
+    return [`arn:${partition}:ec2:${region}::image/${app.provisioning.source.imageId}`];
   });
   if (bootSources.length > 0) {
     statements.push(
@@ -127,6 +126,29 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
         sid: 'IsolationSecurityGroups',
         actions: ['ec2:ModifyInstanceAttribute'],
         resources: isolationGroups.map((id) => ec2Arn(`security-group/${id}`)),
+      }),
+    );
+  }
+
+  // Encrypted EBS volumes with a customer managed key: EC2 uses the key on the caller's behalf
+  // ("Requirements for Amazon EBS encryption": kms:CreateGrant, Decrypt, DescribeKey,
+  // GenerateDataKeyWithoutPlaintext, ReEncrypt), only through EC2 (kms:ViaService), and grants
+  // only for AWS resources (kms:GrantIsForAWSResource).
+  const kmsKeys = [...new Set(config.applications.flatMap((app) => (app.provisioning.kmsKeyArn ? [app.provisioning.kmsKeyArn] : [])))];
+  if (kmsKeys.length > 0) {
+    const viaEc2 = { StringEquals: { 'kms:ViaService': `ec2.${region}.amazonaws.com` } };
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'EbsEncryptionKey',
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+        resources: kmsKeys,
+        conditions: viaEc2,
+      }),
+      new iam.PolicyStatement({
+        sid: 'EbsEncryptionKeyGrants',
+        actions: ['kms:CreateGrant'],
+        resources: kmsKeys,
+        conditions: { ...viaEc2, Bool: { 'kms:GrantIsForAWSResource': true } },
       }),
     );
   }

@@ -6,7 +6,16 @@ import { z } from 'zod';
 import { ConfigError, ConfigSchema, describeIssues, INSTANCE_ID, type Config } from '../core/config.ts';
 import { OUTCOMES } from '../core/workflow-state.ts';
 import { START_REFUSALS, STOP_REFUSALS } from './fleet/faults.ts';
+import { cidrContains } from '../core/ipv4.ts';
+import { isKnownInstanceType, unknownInstanceTypeHint } from './fleet/instance-types.ts';
 import { DEFAULT_LATENCY } from './fleet/latency.ts';
+import { DEFAULT_SUBNET_ID, simulatedSubnets } from './fleet/subnets.ts';
+import { LOCAL_REGION } from './state-machine-definition.ts';
+
+/** The simulated VPC's subnets (local/fleet/subnets.ts), where scenario instances are placed. */
+const SUBNETS = simulatedSubnets(LOCAL_REGION);
+const SUBNET_IDS = SUBNETS.map((s) => s.subnetId) as [string, ...string[]];
+const ZONES = [...new Set(SUBNETS.map((s) => s.availabilityZone))] as [string, ...string[]];
 
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
 const appName = z.string().min(1).max(40);
@@ -51,8 +60,13 @@ export const ScenarioInstanceSchema = z.strictObject({
   installed: z.array(appName).default([]),
   /** Status checks fail from the start. */
   impaired: z.boolean().default(false),
-  /** Where it runs (default: the region's first zone, us-east-1a); a load balancer sends traffic only to zones it enables. */
-  availabilityZone: availabilityZone.optional(),
+  /**
+   * One of the simulated VPC's subnets (two /20s per AZ, see local/fleet/subnets.ts). Default:
+   * the first subnet of `availabilityZone`, or subnet-0000000000000a001 (10.0.0.0/20).
+   */
+  subnet: z.enum(SUBNET_IDS).optional(),
+  /** Availability Zone; with `subnet`, it must be that subnet's. */
+  availabilityZone: z.enum(ZONES).optional(),
 });
 export type ScenarioInstance = z.infer<typeof ScenarioInstanceSchema>;
 
@@ -158,6 +172,18 @@ export const ScenarioSchema = z
     scenario.fleet.instances.forEach((instance, index) => {
       if (ids.has(instance.id)) ctx.addIssue({ code: 'custom', message: `instance ${instance.id} is listed twice`, path: ['fleet', 'instances', index, 'id'] });
       ids.add(instance.id);
+      // Any type EC2 has (local/fleet/instance-types.generated.json); checked here, before anything runs.
+      if (!isKnownInstanceType(instance.type)) {
+        ctx.addIssue({ code: 'custom', message: unknownInstanceTypeHint(instance.type), path: ['fleet', 'instances', index, 'type'] });
+      }
+      const subnet = SUBNETS.find((s) => s.subnetId === instance.subnet);
+      if (subnet && instance.availabilityZone && subnet.availabilityZone !== instance.availabilityZone) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `subnet ${subnet.subnetId} is in ${subnet.availabilityZone}, not ${instance.availabilityZone}; leave one of them out or name a subnet of ${instance.availabilityZone}`,
+          path: ['fleet', 'instances', index, 'availabilityZone'],
+        });
+      }
     });
     scenario.timeline.forEach((event, index) => {
       if ('node' in event && !ids.has(event.node)) {
@@ -176,6 +202,22 @@ function crossCheck(scenario: z.infer<typeof ScenarioSchema>, config: Config): s
       if (!apps.has(app)) problems.push(`fleet.instances[${i}]: unknown application '${app}'; expected one of: ${[...apps].join(', ')}`);
     }),
   );
+  // A secondary private IP lives in one subnet (AssignPrivateIpAddresses assigns it "from the
+  // subnet's CIDR block range"): the instance serving it must be in that subnet.
+  scenario.fleet.instances.forEach((instance, i) => {
+    const subnet = subnetOf(instance);
+    for (const app of config.applications) {
+      const address = app.cluster.logicalAddress;
+      if (!instance.runs.includes(app.name) || address?.kind !== 'secondary-private-ip') continue;
+      if (!cidrContains(subnet.cidrBlock, address.ipAddress)) {
+        const home = SUBNETS.find((s) => cidrContains(s.cidrBlock, address.ipAddress));
+        problems.push(
+          `fleet.instances[${i}]: runs ${app.name}, whose secondary private IP ${address.ipAddress} is not in its subnet ${subnet.subnetId} (${subnet.cidrBlock}); ` +
+            (home ? `place it in ${home.subnetId} (${home.cidrBlock}) with "subnet"` : `the simulated VPC's subnets are ${SUBNETS.map((s) => s.cidrBlock).join(', ')}`),
+        );
+      }
+    }
+  });
   scenario.timeline.forEach((event, i) => {
     if ('app' in event && !apps.has(event.app)) problems.push(`timeline[${i}].app: unknown application '${event.app}'; expected one of: ${[...apps].join(', ')}`);
   });
@@ -198,6 +240,13 @@ function crossCheck(scenario: z.infer<typeof ScenarioSchema>, config: Config): s
     if (!apps.has(app)) problems.push(`expect.${app}: unknown application '${app}'`);
   });
   return problems;
+}
+
+/** The simulated subnet a scenario instance is placed in (see the `subnet` field). */
+export function subnetOf(instance: Pick<ScenarioInstance, 'subnet' | 'availabilityZone'>): (typeof SUBNETS)[number] {
+  if (instance.subnet) return SUBNETS.find((s) => s.subnetId === instance.subnet)!;
+  if (instance.availabilityZone) return SUBNETS.find((s) => s.availabilityZone === instance.availabilityZone)!;
+  return SUBNETS.find((s) => s.subnetId === DEFAULT_SUBNET_ID)!;
 }
 
 export function parseScenario(raw: unknown, source: string, baseDir = '.'): Scenario {

@@ -1,10 +1,12 @@
 // Pool nodes as EC2 sees them: instances carrying a pool tag (DescribeInstances, paginated),
 // their hardware (DescribeInstanceTypes, cached per client) and their status checks.
 import {
+  DescribeImagesCommand,
   DescribeInstanceStatusCommand,
   type DescribeInstanceStatusCommandInput,
   DescribeInstanceTypesCommand,
   DescribeInstancesCommand,
+  DescribeSubnetsCommand,
   type EC2Client,
   type Filter,
   type Instance,
@@ -12,7 +14,8 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import type { Pool } from '../../core/config.ts';
-import type { Architecture, Feature, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
+import { cidrContains } from '../../core/ipv4.ts';
+import type { AddressSubnet, Architecture, BootImage, Feature, ImageFacts, InstanceTypeFacts, NodeState } from '../../core/pool.ts';
 
 export interface InstanceInfo {
   instanceId: string;
@@ -20,6 +23,9 @@ export interface InstanceInfo {
   instanceType: string;
   /** Placement.AvailabilityZone (A6: the load balancers must enable it). */
   availabilityZone: string | null;
+  subnetId: string | null;
+  /** What an AMI must share with it to replace its root volume; null when DescribeInstances did not say. */
+  imageFacts: ImageFacts | null;
   tags: Record<string, string>;
   /** ENI at device index 0 (where a secondary private IP goes, C1). */
   primaryEniId: string | null;
@@ -43,10 +49,24 @@ function toInfo(instance: Instance): InstanceInfo | null {
     state: stateName && NODE_STATES.includes(stateName) ? stateName : 'pending',
     instanceType: instance.InstanceType ?? 'unknown',
     availabilityZone: instance.Placement?.AvailabilityZone ?? null,
+    subnetId: instance.SubnetId ?? null,
+    imageFacts: imageFactsOf(instance),
     tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
     primaryEniId: primary?.NetworkInterfaceId ?? null,
     privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
     securityGroupIds: (instance.SecurityGroups ?? []).flatMap((group) => (group.GroupId ? [group.GroupId] : [])),
+  };
+}
+
+/** The same four attributes from an Instance (DescribeInstances) or an Image (DescribeImages). */
+function imageFactsOf(from: Pick<Instance, 'Architecture' | 'VirtualizationType' | 'ProductCodes' | 'PlatformDetails' | 'UsageOperation'>): ImageFacts | null {
+  if (!from.Architecture || !from.VirtualizationType || !from.PlatformDetails || !from.UsageOperation) return null;
+  return {
+    architecture: from.Architecture,
+    virtualizationType: from.VirtualizationType,
+    productCodes: (from.ProductCodes ?? []).flatMap((code) => (code.ProductCodeId ? [code.ProductCodeId] : [])).sort(),
+    platformDetails: from.PlatformDetails,
+    usageOperation: from.UsageOperation,
   };
 }
 
@@ -172,4 +192,29 @@ export async function statusChecksPass(ec2: EC2Client, instanceIds: readonly str
     }
   }
   return new Map(instanceIds.map((id) => [id, !impaired.has(id)]));
+}
+
+/**
+ * The subnet, among `subnetIds` (the pool nodes' own), whose CIDR block holds `ipAddress`: a
+ * secondary private IP can move only within it (C1). One DescribeSubnets call; it works whether
+ * or not the address is assigned anywhere now.
+ */
+export async function subnetOfAddress(ec2: EC2Client, ipAddress: string, subnetIds: readonly string[]): Promise<AddressSubnet> {
+  const ids = [...new Set(subnetIds)];
+  if (ids.length === 0) return { ipAddress, subnetId: null, cidrBlock: null };
+  const out = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids }));
+  const home = (out.Subnets ?? []).find((subnet) => subnet.CidrBlock && cidrContains(subnet.CidrBlock, ipAddress));
+  return { ipAddress, subnetId: home?.SubnetId ?? null, cidrBlock: home?.CidrBlock ?? null };
+}
+
+/** The attributes of an AMI that decide which nodes it can boot (DescribeImages); facts null when EC2 does not know it. */
+export async function describeBootImage(ec2: EC2Client, imageId: string): Promise<BootImage> {
+  try {
+    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const image = (out.Images ?? []).find((i) => i.ImageId === imageId);
+    return { imageId, facts: image ? imageFactsOf(image) : null };
+  } catch (error) {
+    if ((error as { name?: string }).name === 'InvalidAMIID.NotFound') return { imageId, facts: null };
+    throw error;
+  }
 }

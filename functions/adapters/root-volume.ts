@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { CreateReplaceRootVolumeTaskCommand, DescribeReplaceRootVolumeTasksCommand, type EC2Client } from '@aws-sdk/client-ec2';
 
-export type RootVolumeSource = { snapshotId: string } | { imageId: string };
+/** An AMI (a snapshot would fit only the root volume it was taken from; see core/config.ts). */
+export type RootVolumeSource = { imageId: string };
 
 export interface RootVolumeSwap {
   instanceId: string;
@@ -32,7 +33,7 @@ export async function replaceRootVolume(ec2: EC2Client, swap: RootVolumeSwap): P
       InstanceId: swap.instanceId,
       ClientToken: swap.clientToken,
       DeleteReplacedRootVolume: swap.deleteReplacedRootVolume,
-      ...('snapshotId' in swap.source ? { SnapshotId: swap.source.snapshotId } : { ImageId: swap.source.imageId }),
+      ImageId: swap.source.imageId,
     }),
   );
   const taskId = created.ReplaceRootVolumeTask?.ReplaceRootVolumeTaskId;

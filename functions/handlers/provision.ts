@@ -71,7 +71,7 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
       throw new ProvisioningFailedError(`root volume replacement ${task.taskId} on ${nodeId} ended ${task.state}`);
     }
     if (task.state !== 'succeeded') stillPending(`root volume replacement ${task.taskId} on ${nodeId} is ${task.state}`, budget);
-    notes.push(`${nodeId} rebooted from ${'snapshotId' in provisioning.source ? provisioning.source.snapshotId : provisioning.source.imageId} (task ${task.taskId}, A4)`);
+    notes.push(`${nodeId} rebooted from ${provisioning.source.imageId} (task ${task.taskId}, A4)`);
   }
 
   const run = await advanceDocuments(deps.ssm, {

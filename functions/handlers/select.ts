@@ -19,6 +19,8 @@ import { defineStep, type StepContext } from '../step.ts';
 
 /** Rejections spelled out in the explanation; the rest are counted. */
 const REJECTIONS_EXPLAINED = 12;
+/** Candidates spelled out, best first; the rest are counted (a pool of thousands would push everything else out of the explanation). */
+const CANDIDATES_EXPLAINED = 12;
 
 /**
  * Selections per step when claims on virtual-node hosts are lost to concurrent incidents. Every
@@ -64,6 +66,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
       requestedNode: state.requestedNode,
       candidates: nodes,
       targetGroups: view.targetGroups,
+      ...view.appFacts,
     });
     lines.push(...explainSelection(selection));
     ctx.log.info('selection', { round, why: selection.why, ranked: selection.ranked.map((c) => c.node.nodeId), rejected: selection.rejected.length });
@@ -121,7 +124,8 @@ function isOurs(item: ClaimItem, state: WorkflowState, app: string, nowSeconds: 
 
 function explainSelection(selection: Selection): string[] {
   const lines = [selection.why];
-  selection.ranked.forEach((c, i) => lines.push(`candidate ${i + 1}: ${c.node.nodeId}: ${c.why}`));
+  selection.ranked.slice(0, CANDIDATES_EXPLAINED).forEach((c, i) => lines.push(`candidate ${i + 1}: ${c.node.nodeId}: ${c.why}`));
+  if (selection.ranked.length > CANDIDATES_EXPLAINED) lines.push(`${selection.ranked.length - CANDIDATES_EXPLAINED} more eligible nodes`);
   for (const r of selection.rejected.slice(0, REJECTIONS_EXPLAINED)) lines.push(`rejected ${r.nodeId}: ${r.reasons.join('; ')}`);
   if (selection.rejected.length > REJECTIONS_EXPLAINED) lines.push(`${selection.rejected.length - REJECTIONS_EXPLAINED} more nodes rejected`);
   return lines;

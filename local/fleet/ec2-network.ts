@@ -10,6 +10,8 @@ import type {
   DescribeAddressesCommandOutput,
   DescribeNetworkInterfacesCommandInput,
   DescribeNetworkInterfacesCommandOutput,
+  DescribeSubnetsCommandInput,
+  DescribeSubnetsCommandOutput,
   DisassociateAddressCommandInput,
   NetworkInterface,
   UnassignPrivateIpAddressesCommandInput,
@@ -17,7 +19,8 @@ import type {
 import { requireInstances } from './ec2.ts';
 import { errorsFor } from './errors.ts';
 import { ipv4AddressesPerInterface } from './instance-types.ts';
-import type { SimAddress, SimNetworkInterface, World } from './model.ts';
+import type { SimAddress, SimNetworkInterface, SimSubnet, World } from './model.ts';
+import { RESERVED_AT_END, RESERVED_AT_START } from './subnets.ts';
 import { matchesFilters, paginate } from './query.ts';
 import type { Handlers, Output } from './service.ts';
 
@@ -163,9 +166,13 @@ export function ec2NetworkHandlers(world: World, ipMoves: Map<string, IpMove>): 
       for (const ip of wanted) {
         const octets = IPV4.exec(ip);
         if (!octets || octets.slice(1).some((o) => Number(o) > 255)) throw error('InvalidParameterValue', `Invalid IPv4 address: ${ip}`);
-        if (!ip.startsWith(`${subnet.prefix}.`)) {
-          throw error('InvalidParameterValue', `Address ${ip} does not fall within the subnet's address range`);
+        // AssignPrivateIpAddresses: addresses come "from the subnet's CIDR block range": a
+        // secondary private IP can move only between network interfaces of one subnet.
+        if (world.subnetHolding(ip) !== subnet) {
+          throw error('InvalidParameterValue', `Address ${ip} does not fall within the subnet's address range (${subnet.subnetId}, ${subnet.cidrBlock})`);
         }
+        // ASSUMPTION: EC2 refuses the five addresses it reserves (Amazon VPC User Guide, "Subnet CIDR blocks") with this error.
+        if (world.isReservedByAws(subnet, ip)) throw error('InvalidParameterValue', `Address ${ip} is reserved by AWS in subnet ${subnet.subnetId}`);
         const holder = world.eniHolding(ip);
         if (holder === eni) continue;
         if (holder && holder.primaryIp === ip) throw error('InvalidParameterValue', `Address ${ip} is the primary address of ${holder.networkInterfaceId}`);
@@ -188,7 +195,7 @@ export function ec2NetworkHandlers(world: World, ipMoves: Map<string, IpMove>): 
       }
       for (const { ip, from } of moves) {
         if (from) {
-          from.secondaryIps = from.secondaryIps.filter((held) => held !== ip);
+          world.unbindIp(from, ip);
           // An Elastic IP on a reassigned secondary address moves with it.
           for (const address of world.addresses.values()) {
             const a = address.association;
@@ -202,7 +209,7 @@ export function ec2NetworkHandlers(world: World, ipMoves: Map<string, IpMove>): 
         assigned.push(ip);
       }
       for (const ip of assigned) {
-        eni.secondaryIps.push(ip);
+        world.bindIp(eni, ip);
         ipMoves.set(ip, { ip, networkInterfaceId: eni.networkInterfaceId, effectiveAt });
       }
       return { NetworkInterfaceId: eni.networkInterfaceId, AssignedPrivateIpAddresses: assigned.map((PrivateIpAddress) => ({ PrivateIpAddress })) };
@@ -216,13 +223,38 @@ export function ec2NetworkHandlers(world: World, ipMoves: Map<string, IpMove>): 
         throw error('InvalidParameterValue', `Some of the specified addresses are not assigned to interface ${eni.networkInterfaceId}: ${foreign.join(', ')}`);
       }
       world.sync();
-      eni.secondaryIps = eni.secondaryIps.filter((ip) => !ips.includes(ip));
+      for (const ip of ips) world.unbindIp(eni, ip);
       for (const address of world.addresses.values()) {
         const a = address.association;
         if (a && a.networkInterfaceId === eni.networkInterfaceId && ips.includes(a.privateIp)) delete address.association;
       }
       for (const ip of ips) ipMoves.delete(ip);
       return {};
+    },
+
+    DescribeSubnets: (input: DescribeSubnetsCommandInput): Output<DescribeSubnetsCommandOutput> => {
+      if (input.SubnetIds?.length && input.MaxResults !== undefined) {
+        throw error('InvalidParameterCombination', 'The parameter SubnetIds cannot be used with the parameter MaxResults');
+      }
+      const missing = (input.SubnetIds ?? []).find((id) => !world.subnets.has(id));
+      if (missing) throw error('InvalidSubnetID.NotFound', `The subnet ID '${missing}' does not exist`);
+      const subnets = input.SubnetIds?.length ? [...new Set(input.SubnetIds)].map((id) => world.subnets.get(id)!) : [...world.subnets.values()];
+      const matching = subnets.filter((subnet) =>
+        matchesFilters(
+          input.Filters,
+          (name) =>
+            ({
+              'subnet-id': [subnet.subnetId],
+              'vpc-id': [subnet.vpcId],
+              'availability-zone': [subnet.availabilityZone],
+              'cidr-block': [subnet.cidrBlock],
+              state: ['available'],
+            })[name],
+          error,
+        ),
+      );
+      const { page, nextToken } = paginate(matching, input.MaxResults, input.NextToken, { min: 5, max: 1000, default: 1000 }, error);
+      return { Subnets: page.map((subnet) => describeSubnet(world, subnet)), ...(nextToken ? { NextToken: nextToken } : {}) };
     },
 
     DescribeNetworkInterfaces: (input: DescribeNetworkInterfacesCommandInput): Output<DescribeNetworkInterfacesCommandOutput> => {
@@ -249,6 +281,23 @@ export function ec2NetworkHandlers(world: World, ipMoves: Map<string, IpMove>): 
       const { page, nextToken } = paginate(matching, input.MaxResults, input.NextToken, { min: 5, max: 1000, default: 1000 }, error);
       return { NetworkInterfaces: page.map((eni) => describeEni(world, eni)), ...(nextToken ? { NextToken: nextToken } : {}) };
     },
+  };
+}
+
+function describeSubnet(world: World, subnet: SimSubnet): NonNullable<DescribeSubnetsCommandOutput['Subnets']>[number] {
+  let held = 0;
+  for (const eni of world.enis.values()) if (eni.subnetId === subnet.subnetId) held += 1 + eni.secondaryIps.length;
+  return {
+    SubnetId: subnet.subnetId,
+    SubnetArn: world.arn('ec2', `subnet/${subnet.subnetId}`),
+    VpcId: subnet.vpcId,
+    OwnerId: world.accountId,
+    AvailabilityZone: subnet.availabilityZone,
+    CidrBlock: subnet.cidrBlock,
+    AvailableIpAddressCount: subnet.size - RESERVED_AT_START - RESERVED_AT_END - held,
+    State: 'available',
+    DefaultForAz: false,
+    MapPublicIpOnLaunch: false,
   };
 }
 

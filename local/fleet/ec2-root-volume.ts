@@ -11,6 +11,7 @@ import type {
   ReplaceRootVolumeTaskState,
 } from '@aws-sdk/client-ec2';
 import { requireInstances } from './ec2.ts';
+import { checkRootVolumeSource } from './ec2-images.ts';
 import { errorsFor } from './errors.ts';
 import { beginReboot, finishReboot } from './instances.ts';
 import type { SimInstance, World } from './model.ts';
@@ -63,6 +64,7 @@ export function ec2RootVolumeHandlers(world: World, tasks: Map<string, SimRootVo
         throw error('IncorrectInstanceState', `The instance '${instance.instanceId}' is not in the 'running' state.`);
       }
       if (instance.rootVolumeId === '') throw error('IncorrectState', `The instance '${instance.instanceId}' has no root volume attached.`);
+      checkRootVolumeSource(world, instance, { snapshotId: input.SnapshotId, imageId: input.ImageId });
       const busy = [...tasks.values()].find((t) => t.instanceId === instance.instanceId && !FINAL_STATES.has(t.state));
       if (busy) throw error('IncorrectState', `Root volume replacement task ${busy.taskId} is already in progress for instance '${instance.instanceId}'.`);
 
@@ -146,19 +148,21 @@ function run(world: World, instance: SimInstance, task: SimRootVolumeTask): void
 }
 
 /**
- * The new root volume's applications: those of a defined image or snapshot; an undefined
- * snapshot is taken to be of this instance (nothing changes); no source at all restores the
- * launch state (the instance's image).
+ * The new root volume: from a snapshot of this volume's lineage (its applications then), from an
+ * AMI (its applications; a new lineage begins), or, with neither, the launch state (the
+ * instance's image).
  */
 function swapRootVolume(world: World, instance: SimInstance, task: SimRootVolumeTask): void {
-  const source = task.snapshotId ?? task.imageId ?? instance.imageId;
-  const definition = world.images.get(source);
+  const snapshot = task.snapshotId ? world.snapshots.get(task.snapshotId) : undefined;
+  const image = world.images.get(task.imageId ?? instance.imageId);
   instance.rootVolumeId = world.newId('vol');
-  instance.rootSource = source;
-  if (task.imageId) instance.imageId = task.imageId;
-  if (!definition && task.snapshotId) return;
+  instance.rootSource = task.snapshotId ?? task.imageId ?? instance.imageId;
+  if (task.imageId) {
+    instance.imageId = task.imageId;
+    instance.rootLineage = instance.rootVolumeId;
+  }
   for (const app of [...instance.apps.keys()]) instance.apps.delete(app);
-  for (const app of definition?.apps ?? []) instance.apps.set(app, { installed: true, running: false, startOnBoot: true });
+  for (const app of snapshot?.apps ?? image?.apps ?? []) instance.apps.set(app, { installed: true, running: false, startOnBoot: true });
 }
 
 function describeTask(task: SimRootVolumeTask): ReplaceRootVolumeTask {

@@ -279,7 +279,6 @@ function instanceFilterValues(world: World, instance: SimInstance, name: string)
 
 export function describeInstance(world: World, instance: SimInstance): Instance {
   const eni = world.enis.get(instance.networkInterfaceId)!;
-  const info = instanceTypeInfo(instance.instanceType)!;
   const groups = instance.securityGroups.map((GroupId) => ({ GroupId, GroupName: GroupId }));
   const addressFor = (ip: string) => {
     for (const address of world.addresses.values()) {
@@ -306,7 +305,11 @@ export function describeInstance(world: World, instance: SimInstance): Instance 
     PrivateDnsName: dns(eni.primaryIp),
     SubnetId: instance.subnetId,
     VpcId: instance.vpcId,
-    Architecture: info.ProcessorInfo?.SupportedArchitectures?.[0] as Instance['Architecture'],
+    Architecture: instance.architecture as Instance['Architecture'],
+    // Billing information and product codes come from the image (EC2 User Guide, "AMI billing information fields").
+    PlatformDetails: instance.platformDetails,
+    UsageOperation: instance.usageOperation,
+    ProductCodes: instance.productCodes.map((ProductCodeId) => ({ ProductCodeId, ProductCodeType: 'marketplace' })),
     RootDeviceType: 'ebs',
     RootDeviceName: '/dev/xvda',
     BlockDeviceMappings:
@@ -314,7 +317,7 @@ export function describeInstance(world: World, instance: SimInstance): Instance 
         ? []
         : [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: instance.rootVolumeId, Status: 'attached', AttachTime: new Date(instance.launchTime), DeleteOnTermination: true } }],
     SecurityGroups: groups,
-    VirtualizationType: 'hvm',
+    VirtualizationType: instance.virtualizationType,
     Hypervisor: 'xen',
     EbsOptimized: true,
     EnaSupport: true,

@@ -35,6 +35,7 @@ import type {
   TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { errorsFor } from './errors.ts';
+import { SIMULATED_VPC_ID } from './subnets.ts';
 import { isReachable } from './instances.ts';
 import type { World } from './model.ts';
 import type { Handlers, Output } from './service.ts';
@@ -336,7 +337,7 @@ export function elbHandlers(world: World, groups: Map<string, SimTargetGroup>, l
             TargetGroupName: g.name,
             Protocol: g.protocol,
             Port: g.port,
-            VpcId: 'vpc-0sim00000000000001',
+            VpcId: SIMULATED_VPC_ID,
             HealthCheckProtocol: g.protocol,
             HealthCheckPort: 'traffic-port',
             HealthCheckEnabled: true,
@@ -377,10 +378,11 @@ export function elbHandlers(world: World, groups: Map<string, SimTargetGroup>, l
           DNSName: `${lb.name}-${lb.arn.slice(-8)}.elb.${world.region}.amazonaws.com`,
           CreatedTime: new Date(lb.createdAt),
           Scheme: 'internet-facing',
-          VpcId: 'vpc-0sim00000000000001',
+          VpcId: SIMULATED_VPC_ID,
           State: { Code: 'active' },
           Type: lb.type,
-          AvailabilityZones: lb.availabilityZones.map((zone) => ({ ZoneName: zone, SubnetId: `subnet-sim-${zone}` })),
+          // A load balancer has one subnet per enabled zone: the simulated VPC's first in that zone.
+          AvailabilityZones: lb.availabilityZones.map((zone) => ({ ZoneName: zone, SubnetId: [...world.subnets.values()].find((s) => s.availabilityZone === zone)?.subnetId ?? '' })),
           ...(lb.type === 'application' ? { SecurityGroups: ['sg-0sim0000000000001'] } : {}),
           IpAddressType: 'ipv4',
         })),

@@ -22,6 +22,7 @@ import {
 } from './cloudwatch.ts';
 import { ec2InstanceHandlers } from './ec2.ts';
 import { createElasticIp, ec2NetworkHandlers, type ElasticIpSpec, type IpMove } from './ec2-network.ts';
+import { defineImage, defineSnapshot, ec2ImageHandlers } from './ec2-images.ts';
 import { ec2RootVolumeHandlers, type SimRootVolumeTask } from './ec2-root-volume.ts';
 import {
   createLoadBalancer,
@@ -145,6 +146,7 @@ export class SimulatedFleet {
         ...ec2InstanceHandlers(this.world),
         ...ec2NetworkHandlers(this.world, this.ipMoves),
         ...ec2RootVolumeHandlers(this.world, this.rootVolumeTasks),
+        ...ec2ImageHandlers(this.world),
       },
       ssm: ssmHandlers(this.world, this.ssm),
       elbv2: elbHandlers(this.world, this.targetGroups, this.loadBalancers),
@@ -202,6 +204,11 @@ export class SimulatedFleet {
     }
   }
 
+  /** Keeps these private addresses out of automatic assignment (they are given to instances by name). */
+  reservePrivateIps(ips: Iterable<string>): void {
+    this.world.reservePrivateIps(ips);
+  }
+
   addElasticIp(spec: ElasticIpSpec = {}): { allocationId: string; publicIp: string } {
     const address = createElasticIp(this.world, spec);
     return { allocationId: address.allocationId, publicIp: address.publicIp };
@@ -212,9 +219,17 @@ export class SimulatedFleet {
     this.ssm.documents.set(name, effect);
   }
 
-  /** What a boot image (AMI) or snapshot carries, for root volume replacement. */
-  defineImage(imageOrSnapshotId: string, definition: ImageDefinition): void {
-    this.world.images.set(imageOrSnapshotId, { apps: [...definition.apps] });
+  /** An AMI: what it carries, and the attributes CreateReplaceRootVolumeTask compares with an instance's (DescribeImages shows them). */
+  defineImage(imageId: string, definition: ImageDefinition): void {
+    defineImage(this.world, imageId, definition);
+  }
+
+  /**
+   * A snapshot taken now of `fromInstance`'s root volume (its installed applications, or those
+   * named): it can replace only a root volume of that lineage.
+   */
+  defineSnapshot(snapshotId: string, options: { fromInstance: string; apps?: string[] }): void {
+    defineSnapshot(this.world, snapshotId, this.requireInstance(options.fromInstance), options.apps);
   }
 
   /** Security groups that isolate: an instance whose groups are all among these fails health checks. */

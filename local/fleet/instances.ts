@@ -1,13 +1,14 @@
 // Instance lifecycle in virtual time: start, stop, reboot, boot-time services, applications.
 // Every change first calls world.sync() so time-dependent state (target health) is caught up
 // under the rules as they were.
-import { isKnownInstanceType } from './instance-types.ts';
-import type { SimInstance, World } from './model.ts';
+import { launchImage } from './ec2-images.ts';
+import { isKnownInstanceType, unknownInstanceTypeHint } from './instance-types.ts';
+import type { SimInstance, SimNetworkInterface, World } from './model.ts';
 
 export interface InstanceSpec {
   /** Default: a generated id (i- and 17 hex digits). */
   instanceId?: string;
-  /** One of the built-in catalogue (see instance-types.ts). */
+  /** Any type EC2 has (the catalogue in instance-types.generated.json). */
   instanceType: string;
   /** Default 'running' (booted, status checks ok, apps up). */
   state?: 'running' | 'stopped';
@@ -16,6 +17,7 @@ export interface InstanceSpec {
   apps?: string[];
   /** Applications installed and started at boot, but not running now (e.g. halted, or for activation). */
   installedApps?: string[];
+  /** The AMI it was launched from (defined with defineImage, or a plain one of its architecture). */
   imageId?: string;
   availabilityZone?: string;
   subnetId?: string;
@@ -28,7 +30,7 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
 export function createInstance(world: World, spec: InstanceSpec): SimInstance {
   if (!isKnownInstanceType(spec.instanceType)) {
-    throw new Error(`unknown instance type '${spec.instanceType}'; the simulated catalogue has: see INSTANCE_TYPE_NAMES in local/fleet/instance-types.ts`);
+    throw new Error(unknownInstanceTypeHint(spec.instanceType));
   }
   const instanceId = spec.instanceId ?? world.newId('i');
   if (!INSTANCE_ID.test(instanceId)) throw new Error(`instance id '${instanceId}' is not like 'i-0123456789abcdef0'`);
@@ -38,35 +40,46 @@ export function createInstance(world: World, spec: InstanceSpec): SimInstance {
   const privateIp = spec.privateIp ?? world.allocatePrivateIp(subnet);
   for (const ip of [privateIp, ...(spec.secondaryIps ?? [])]) {
     if (world.eniHolding(ip)) throw new Error(`private IP ${ip} is already in use`);
+    if (world.subnetHolding(ip) !== subnet) throw new Error(`private IP ${ip} is not in subnet ${subnet.subnetId} (${subnet.cidrBlock}) of instance ${instanceId}`);
   }
   const networkInterfaceId = world.newId('eni');
-  world.enis.set(networkInterfaceId, {
+  const eni: SimNetworkInterface = {
     networkInterfaceId,
     instanceId,
     subnetId: subnet.subnetId,
     primaryIp: privateIp,
-    secondaryIps: [...(spec.secondaryIps ?? [])],
+    secondaryIps: [],
     macAddress: `0e:${world.hex(10).match(/../g)!.join(':')}`,
-  });
+  };
+  world.enis.set(networkInterfaceId, eni);
+  world.bindIp(eni, privateIp, true);
+  for (const ip of spec.secondaryIps ?? []) world.bindIp(eni, ip);
   const now = world.now();
   const running = (spec.state ?? 'running') === 'running';
-  const imageId = spec.imageId ?? 'ami-0sim0000000000001';
+  const image = launchImage(world, spec.instanceType, spec.imageId);
+  const rootVolumeId = world.newId('vol');
   const instance: SimInstance = {
     instanceId,
     instanceType: spec.instanceType,
-    imageId,
+    imageId: image.imageId,
     state: running ? 'running' : 'stopped',
     stateTransitionReason: running ? '' : 'User initiated',
     launchTime: now,
     tags: new Map(Object.entries(spec.tags ?? {})),
     tagHistory: [],
+    architecture: image.architecture,
+    virtualizationType: image.virtualizationType,
+    productCodes: [...image.productCodes],
+    platformDetails: image.platformDetails,
+    usageOperation: image.usageOperation,
+    rootLineage: rootVolumeId,
     availabilityZone: subnet.availabilityZone,
     subnetId: subnet.subnetId,
     vpcId: subnet.vpcId,
     networkInterfaceId,
     securityGroups: [...(spec.securityGroups ?? ['sg-0sim0000000000001'])],
-    rootVolumeId: world.newId('vol'),
-    rootSource: imageId,
+    rootVolumeId,
+    rootSource: image.imageId,
     apps: new Map(),
     bootGeneration: 0,
     servicesUp: running,

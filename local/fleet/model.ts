@@ -1,9 +1,14 @@
 // The simulated fleet's state: what exists, and the few rules every service module shares.
 // Service modules (ec2*.ts, ssm.ts, elb.ts, ...) read and change it; index.ts exposes it.
 import type { InstanceStateName } from '@aws-sdk/client-ec2';
+import { ipv4ToNumber, numberToIpv4, parseCidr } from '../../core/ipv4.ts';
 import type { TimerHandle, VirtualClock } from './clock.ts';
+import { errorsFor } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
 import type { LatencyModel } from './latency.ts';
+import { DEFAULT_SUBNET_ID, RESERVED_AT_END, RESERVED_AT_START, SIMULATED_VPC_ID, simulatedSubnets } from './subnets.ts';
+
+const error = errorsFor('ec2');
 
 export interface AppRuntime {
   installed: boolean;
@@ -32,6 +37,18 @@ export interface SimInstance {
   tags: Map<string, string>;
   /** Every tag change, for reads under eventual consistency. */
   tagHistory: Array<{ at: number; tags: Array<[string, string]> }>;
+  /** From its image: what CreateReplaceRootVolumeTask compares an AMI against (and DescribeInstances shows). */
+  architecture: string;
+  virtualizationType: 'hvm' | 'paravirtual';
+  productCodes: string[];
+  /** Billing information (AMI billing information fields), as DescribeInstances reports it. */
+  platformDetails: string;
+  usageOperation: string;
+  /**
+   * The lineage of the current root volume: snapshots taken from it carry the same value, and
+   * only they can replace it (CreateReplaceRootVolumeTask). A volume made from an AMI starts a new one.
+   */
+  rootLineage: string;
   availabilityZone: string;
   subnetId: string;
   vpcId: string;
@@ -56,9 +73,12 @@ export interface SimSubnet {
   subnetId: string;
   vpcId: string;
   availabilityZone: string;
-  /** First three octets, e.g. "10.0.1". */
-  prefix: string;
-  nextHost: number;
+  cidrBlock: string;
+  /** The network address as a number, and how many addresses the block has. */
+  base: number;
+  size: number;
+  /** Where the search for a free address starts (offset from base). */
+  cursor: number;
 }
 
 export interface SimNetworkInterface {
@@ -90,8 +110,37 @@ export interface AppEvent {
   running: boolean;
 }
 
-/** What an image or snapshot carries: applications installed and started at boot. */
+/** An AMI as a scenario or test defines it; what is not given takes the defaults of a plain Linux image. */
 export interface ImageDefinition {
+  /** Applications installed in it and started at boot. */
+  apps: string[];
+  /** Default x86_64. */
+  architecture?: string;
+  /** Default hvm. */
+  virtualizationType?: 'hvm' | 'paravirtual';
+  /** Marketplace product codes; default none. */
+  productCodes?: string[];
+  /** Billing information (EC2 User Guide, "AMI billing information fields"); default Linux/UNIX, RunInstances. */
+  platformDetails?: string;
+  usageOperation?: string;
+  /** The customer managed KMS key its snapshot is encrypted with (key ARN); absent: not encrypted. */
+  kmsKeyId?: string;
+}
+
+export type SimImage = Required<Omit<ImageDefinition, 'kmsKeyId'>> & {
+  imageId: string;
+  /** The EBS snapshot behind its root device. */
+  rootSnapshotId: string;
+  kmsKeyId?: string;
+};
+
+/** An EBS snapshot of an instance's root volume: it can only replace a root volume of the same lineage. */
+export interface SimSnapshot {
+  snapshotId: string;
+  lineage: string;
+  /** The instance whose root volume it was taken from. */
+  fromInstanceId: string;
+  /** Applications on the volume when it was taken (started at boot). */
   apps: string[];
 }
 
@@ -100,9 +149,14 @@ export class World {
   readonly enis = new Map<string, SimNetworkInterface>();
   readonly subnets = new Map<string, SimSubnet>();
   readonly addresses = new Map<string, SimAddress>();
-  readonly images = new Map<string, ImageDefinition>();
+  readonly images = new Map<string, SimImage>();
+  readonly snapshots = new Map<string, SimSnapshot>();
   /** Security groups that cut an instance off (ModifyInstanceAttribute Groups = only these: isolated). */
   readonly isolatingGroups = new Set<string>();
+  /** Private address → the ENI that holds it (primary or secondary): kept by bindIp/unbindIp. */
+  private readonly ipHolders = new Map<string, SimNetworkInterface>();
+  /** Addresses the scenario gives out itself (secondary IPs of applications): never auto-assigned. */
+  private readonly reservedIps = new Set<string>();
   /** Every application start and stop, for the performance model's history. */
   readonly appTimeline: AppEvent[] = [];
   private readonly syncers: Array<() => void> = [];
@@ -117,6 +171,10 @@ export class World {
     seed: number,
   ) {
     this.random = seed >>> 0 || 1;
+    for (const layout of simulatedSubnets(region)) {
+      const block = parseCidr(layout.cidrBlock)!;
+      this.subnets.set(layout.subnetId, { ...layout, vpcId: SIMULATED_VPC_ID, base: block.base, size: block.size, cursor: RESERVED_AT_START });
+    }
   }
 
   now(): number {
@@ -164,37 +222,70 @@ export class World {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 
+  /** The subnet named, or the first one in the AZ named, or the default subnet. */
   subnet(subnetId: string | undefined, availabilityZone: string | undefined): SimSubnet {
-    const id = subnetId ?? `subnet-sim-${availabilityZone ?? `${this.region}a`}`;
-    let subnet = this.subnets.get(id);
-    if (!subnet) {
-      subnet = {
-        subnetId: id,
-        vpcId: 'vpc-0sim00000000000001',
-        availabilityZone: availabilityZone ?? `${this.region}a`,
-        prefix: `10.0.${this.subnets.size + 1}`,
-        nextHost: 10,
-      };
-      this.subnets.set(id, subnet);
+    const all = [...this.subnets.values()];
+    const subnet = subnetId
+      ? this.subnets.get(subnetId)
+      : availabilityZone
+        ? all.find((s) => s.availabilityZone === availabilityZone)
+        : this.subnets.get(DEFAULT_SUBNET_ID);
+    const layout = all.map((s) => `${s.subnetId} (${s.availabilityZone}, ${s.cidrBlock})`).join(', ');
+    if (!subnet) throw new Error(`no simulated subnet ${subnetId ?? `in ${availabilityZone}`}; the simulated VPC has ${layout}`);
+    if (availabilityZone && subnet.availabilityZone !== availabilityZone) {
+      throw new Error(`subnet ${subnet.subnetId} is in ${subnet.availabilityZone}, not ${availabilityZone}`);
     }
     return subnet;
   }
 
-  /** The next free private address in the subnet. */
-  allocatePrivateIp(subnet: SimSubnet): string {
-    for (;;) {
-      const ip = `${subnet.prefix}.${subnet.nextHost++}`;
-      if (subnet.nextHost > 254) throw new Error(`simulated subnet ${subnet.subnetId} is out of addresses`);
-      if (!this.eniHolding(ip)) return ip;
+  /** The subnet whose CIDR block holds `ip` (null: none of the VPC's). */
+  subnetHolding(ip: string): SimSubnet | null {
+    const value = ipv4ToNumber(ip);
+    if (value === null) return null;
+    for (const subnet of this.subnets.values()) {
+      if (value >= subnet.base && value < subnet.base + subnet.size) return subnet;
     }
+    return null;
+  }
+
+  /** AWS keeps the first four and the last address of every subnet (see subnets.ts). */
+  isReservedByAws(subnet: SimSubnet, ip: string): boolean {
+    const offset = (ipv4ToNumber(ip) ?? 0) - subnet.base;
+    return offset < RESERVED_AT_START || offset >= subnet.size - RESERVED_AT_END;
+  }
+
+  /** Keeps these addresses out of automatic assignment (the scenario gives them to applications). */
+  reservePrivateIps(ips: Iterable<string>): void {
+    for (const ip of ips) this.reservedIps.add(ip);
+  }
+
+  /** The next free private address in the subnet, as EC2's automatic assignment would pick one. */
+  allocatePrivateIp(subnet: SimSubnet): string {
+    const usable = subnet.size - RESERVED_AT_START - RESERVED_AT_END;
+    for (let tried = 0; tried < usable; tried++) {
+      const offset = subnet.cursor;
+      subnet.cursor = offset + 1 >= subnet.size - RESERVED_AT_END ? RESERVED_AT_START : offset + 1;
+      const ip = numberToIpv4(subnet.base + offset);
+      if (!this.ipHolders.has(ip) && !this.reservedIps.has(ip)) return ip;
+    }
+    throw error('InsufficientFreeAddressesInSubnet', `There are not enough free addresses in subnet '${subnet.subnetId}' to satisfy the requested number of instances.`);
   }
 
   /** The ENI that holds this private address (primary or secondary). */
   eniHolding(ip: string): SimNetworkInterface | undefined {
-    for (const eni of this.enis.values()) {
-      if (eni.primaryIp === ip || eni.secondaryIps.includes(ip)) return eni;
-    }
-    return undefined;
+    return this.ipHolders.get(ip);
+  }
+
+  /** Records that `eni` holds `ip` (its primary address is set by the caller; a secondary one is added here). */
+  bindIp(eni: SimNetworkInterface, ip: string, primary = false): void {
+    if (!primary) eni.secondaryIps.push(ip);
+    this.ipHolders.set(ip, eni);
+  }
+
+  /** `eni` gives up its secondary address `ip`. */
+  unbindIp(eni: SimNetworkInterface, ip: string): void {
+    eni.secondaryIps = eni.secondaryIps.filter((held) => held !== ip);
+    if (this.ipHolders.get(ip) === eni) this.ipHolders.delete(ip);
   }
 
   arn(service: string, resource: string): string {

@@ -15,7 +15,7 @@ import { buildDeps, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
 import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
-import type { Scenario, TimelineEvent } from '../scenario.ts';
+import { subnetOf, type Scenario, type TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
 import { createTablesFromTemplate } from '../tables.ts';
 import { routed, rulePatterns, type BusEvent } from './event-rules.ts';
@@ -704,6 +704,8 @@ function defineTemplateAlarms(fleet: SimulatedFleet, template: CfnTemplate): voi
 function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
   const config = scenario.config;
   const runsOn = (app: string) => scenario.fleet.instances.filter((i) => i.runs.includes(app)).map((i) => i.id);
+  // The applications' secondary IPs are theirs: never handed out as some instance's primary address.
+  fleet.reservePrivateIps(config.applications.flatMap((app) => (app.cluster.logicalAddress?.kind === 'secondary-private-ip' ? [app.cluster.logicalAddress.ipAddress] : [])));
   for (const instance of scenario.fleet.instances) {
     const secondaryIps = config.applications
       .filter((app) => instance.runs.includes(app.name) && app.cluster.logicalAddress?.kind === 'secondary-private-ip')
@@ -716,7 +718,7 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
       apps: instance.runs,
       installedApps: instance.installed,
       secondaryIps,
-      ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
+      subnetId: subnetOf(instance).subnetId,
     });
     if (instance.impaired) fleet.faults.statusChecksImpaired(instance.id);
   }
@@ -738,8 +740,9 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
       fleet.addElasticIp({ allocationId: app.cluster.logicalAddress.allocationId, instanceId: runsOn(app.name)[0] });
     }
     if (app.provisioning.method === 'boot-volume') {
-      const source = app.provisioning.source;
-      fleet.defineImage('snapshotId' in source ? source.snapshotId : source.imageId, { apps: [app.name] });
+      // The application's AMI, built for its architecture.
+      const { source, kmsKeyArn } = app.provisioning;
+      fleet.defineImage(source.imageId, { apps: [app.name], architecture: app.requirements.architecture, ...(kmsKeyArn ? { kmsKeyId: kmsKeyArn } : {}) });
     }
     const perf = app.detection.performance;
     if (perf) {

@@ -27,7 +27,10 @@ export function synthesizeTemplate(config: Config): CfnTemplate {
 function synthesize(config: Config): CfnTemplate {
   const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-synth-'));
   try {
-    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    // The CDK's built-in CloudFormation validation (a WASM rule engine) costs seconds of CPU per
+    // synthesis; it runs where templates are deployed from (`cdk synth`) and in the stack tests,
+    // not again for every local run.
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
     const stack = new RapidFailoverStack(app, 'RapidFailoverLocal', { config, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
     return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
   } finally {

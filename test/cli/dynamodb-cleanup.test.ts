@@ -53,17 +53,21 @@ function interruptMidRun(signal: NodeJS.Signals, target: (child: ChildProcess) =
 
 describe('DynamoDB Local does not outlive the CLI', () => {
   it.concurrent('after a run that fails with an error once DynamoDB Local is up', { timeout: RUN_TIMEOUT_MS }, async () => {
-    // The instance type passes the scenario's pattern but is not in the simulated catalogue:
-    // building the fleet throws after DynamoDB Local has started.
-    const scenario = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', 'preemption.json'), 'utf8')) as { fleet: { instances: Array<{ type: string }> } };
-    scenario.fleet.instances[3]!.type = 'x9.mega';
-    const file = join(dir, 'unknown-type.json');
+    // Two applications given the same Elastic IP: the scenario parses (the config does not
+    // compare allocation ids across applications), but building the simulated fleet throws
+    // after DynamoDB Local has started.
+    const scenario = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', 'preemption.json'), 'utf8')) as {
+      config: { applications: Array<{ cluster: { logicalAddress?: { allocationId?: string } } }> };
+    };
+    const [payments, analytics] = scenario.config.applications;
+    analytics!.cluster.logicalAddress!.allocationId = payments!.cluster.logicalAddress!.allocationId;
+    const file = join(dir, 'shared-address.json');
     writeFileSync(file, JSON.stringify({ ...scenario, $schema: undefined }));
 
     const result = await runCli(['simulate', file, '--json']);
 
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("unknown instance type 'x9.mega'");
+    expect(result.stderr).toContain('Elastic IP eipalloc-06666666666666661 already exists');
     expect(result.stdout).toBe('');
     await expectGone(result.dynamoDb);
   });

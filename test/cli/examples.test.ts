@@ -102,7 +102,7 @@ function activateStoppedNode(doc: SimulationJson): void {
 
 function bootVolume(doc: SimulationJson): void {
   const search = one(moved(doc, 'search'));
-  expect(text(search)).toMatch(/rebooted from snap-0123456789abcdef0 \(task replacevol-[0-9a-f]+, A4\)/);
+  expect(text(search)).toMatch(/rebooted from ami-0123456789abcdef0 \(task replacevol-[0-9a-f]+, A4\)/);
   expect(['i-0e00000000000e003', 'i-0e00000000000e005']).toContain(search.toNode);
   expect(text(search)).toContain('rejected i-0e00000000000e002: architecture x86_64 does not support required arm64');
   const geo = one(moved(doc, 'geo'));

@@ -79,6 +79,15 @@ describe('bad input: exit code 2 and the field named on stderr, before anything 
       field: /timeline\[0\]\.app: unknown application 'shoop'/,
     },
     {
+      name: 'an instance type EC2 does not have',
+      content: () => {
+        const scenario = minimal();
+        (scenario.fleet as { instances: Array<{ type: string }> }).instances[1]!.type = 'm7i.huge';
+        return scenario;
+      },
+      field: /fleet\.instances\[1\]\.type: unknown instance type 'm7i\.huge'; the m7i family has: .*m7i\.xlarge/,
+    },
+    {
       name: 'an unknown event kind',
       content: () => minimal({ timeline: [{ at: 10, event: 'meteor-strike', node: 'i-0123456789abcdef0' }] }),
       field: /timeline\[0\]\.event/,

@@ -180,6 +180,40 @@ describe('parseConfig: each problem is one line naming the field', () => {
   });
 });
 
+describe('parseConfig: the boot image of boot-volume provisioning (A4; CreateReplaceRootVolumeTask)', () => {
+  it('A4: takes an AMI', () => {
+    const config = parseConfig(withApp({ provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' } } }));
+
+    expect(config.applications[0]?.provisioning).toMatchObject({ method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' } });
+  });
+
+  it('A4: refuses a snapshot, which can replace only the root volume it was taken from, and says to register an AMI from it', () => {
+    const problems = problemsOf(withApp({ provisioning: { method: 'boot-volume', source: { snapshotId: 'snap-0123456789abcdef0' } } }));
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^applications\[0\]\.provisioning\.source\.snapshotId: /);
+    expect(problems[0]).toContain('only onto the root volume it was taken from');
+    expect(problems[0]).toContain('register-image');
+    expect(problems[0]).toContain('provisioning.source.imageId');
+  });
+
+  it('A4: takes the customer managed KMS key of encrypted volumes as a key ARN, not an alias', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const config = parseConfig(withApp({ provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' }, kmsKeyArn: key } }));
+
+    expect(config.applications[0]?.provisioning.kmsKeyArn).toBe(key);
+    expect(problemsOf(withApp({ provisioning: { method: 'activate', kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:alias/ebs' } }))).toEqual([
+      expect.stringMatching(/^applications\[0\]\.provisioning\.kmsKeyArn: expected a KMS key ARN/),
+    ]);
+  });
+
+  it('A4: needs an AMI id', () => {
+    expect(problemsOf(withApp({ provisioning: { method: 'boot-volume', source: {} } }))).toEqual([
+      expect.stringMatching(/^applications\[0\]\.provisioning\.source\.imageId: /),
+    ]);
+  });
+});
+
 describe('parseConfigText', () => {
   it('A1: parses JSON text', () => {
     expect(parseConfigText(JSON.stringify(configInput()), 'inline').applications[0]?.name).toBe('web');

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { assessNode, checkEligibility, instanceFamily, type EligibilityContext } from '../../core/eligibility.ts';
 import type { TargetGroupFacts } from '../../core/load-balancing.ts';
-import { hosted, makeApp, makeHost, makeNode } from './fixtures.ts';
+import { hosted, linuxImage, makeApp, makeHost, makeNode, TARGET_GROUP_ARN } from './fixtures.ts';
 
 const ctx = (overrides: Partial<EligibilityContext> = {}): EligibilityContext => ({
   triedNodes: [],
   trigger: 'failure',
   currentNode: null,
+  addressSubnet: null,
+  bootImage: null,
   ...overrides,
 });
 
@@ -283,5 +285,80 @@ describe('checkEligibility: virtual-node hosts (B1)', () => {
     const node = makeHost(1, { facts: { vcpu: 16, architectures: ['arm64'], instanceType: 'm7g.4xlarge' } });
 
     expect(checkEligibility(makeApp(), node, ctx())).toEqual(['architecture arm64 does not support required x86_64']);
+  });
+});
+
+describe('checkEligibility: subnets (C1, A6; AssignPrivateIpAddresses)', () => {
+  const ledger = makeApp({
+    name: 'ledger',
+    cluster: { targetGroupArns: [TARGET_GROUP_ARN], logicalAddress: { kind: 'secondary-private-ip', ipAddress: '10.0.1.50' } },
+  });
+  const home = { ipAddress: '10.0.1.50', subnetId: 'subnet-0000000000000a001', cidrBlock: '10.0.0.0/20' };
+
+  it('rejects a node in another subnet: a secondary private IP moves only within its subnet', () => {
+    const node = makeNode(1, { subnetId: 'subnet-0000000000000b001' });
+
+    expect(checkEligibility(ledger, node, ctx({ addressSubnet: home }))).toEqual([
+      'is in subnet-0000000000000b001; secondary private IP 10.0.1.50 can move only within its subnet subnet-0000000000000a001 (10.0.0.0/20)',
+    ]);
+  });
+
+  it('takes a node in the subnet that holds the address, even in another pool tier', () => {
+    const node = makeNode(1, { subnetId: 'subnet-0000000000000a001', tier: 'backup', pool: 'spare' });
+
+    expect(checkEligibility(ledger, node, ctx({ addressSubnet: home }))).toEqual([]);
+  });
+
+  it('rejects every node when no pool subnet holds the address, saying so', () => {
+    const node = makeNode(1, { subnetId: 'subnet-0000000000000a001' });
+
+    expect(checkEligibility(ledger, node, ctx({ addressSubnet: { ipAddress: '10.0.1.50', subnetId: null, cidrBlock: null } }))).toEqual([
+      "is in subnet-0000000000000a001; secondary private IP 10.0.1.50 is in none of the pool's subnets, so it cannot move to any pool node",
+    ]);
+  });
+
+  it('does not care about subnets for an Elastic IP, which moves anywhere in the Region', () => {
+    const web = makeApp({ cluster: { targetGroupArns: [TARGET_GROUP_ARN], logicalAddress: { kind: 'elastic-ip', allocationId: 'eipalloc-0123456789abcdef0' } } });
+
+    expect(checkEligibility(web, makeNode(1, { subnetId: 'subnet-0000000000000c002' }), ctx())).toEqual([]);
+  });
+});
+
+describe('checkEligibility: the boot image must fit the node (A4, A6; CreateReplaceRootVolumeTask)', () => {
+  const IMAGE = 'ami-0123456789abcdef0';
+  const search = makeApp({ name: 'search', provisioning: { method: 'boot-volume', source: { imageId: IMAGE } } });
+  const image = (facts = linuxImage()) => ({ bootImage: { imageId: IMAGE, facts } });
+
+  it('takes a node whose architecture, virtualization type, product codes and billing match the image', () => {
+    expect(checkEligibility(search, makeNode(1), ctx(image()))).toEqual([]);
+  });
+
+  it.each([
+    ['architecture', linuxImage({ architecture: 'arm64' }), 'image ami-0123456789abcdef0 is arm64, node is x86_64'],
+    ['virtualization type', linuxImage({ virtualizationType: 'paravirtual' }), 'image ami-0123456789abcdef0 is paravirtual virtualization, node is hvm'],
+    ['product codes', linuxImage({ productCodes: ['8fjhsdk28d0wtqsbkasbhapgz'] }), 'image ami-0123456789abcdef0 has product codes [8fjhsdk28d0wtqsbkasbhapgz], node has []'],
+    [
+      'billing information',
+      linuxImage({ platformDetails: 'Red Hat Enterprise Linux', usageOperation: 'RunInstances:0010' }),
+      'image ami-0123456789abcdef0 is billed as Red Hat Enterprise Linux (RunInstances:0010), node as Linux/UNIX (RunInstances)',
+    ],
+  ])('rejects a node whose %s differs from the image\'s, saying how', (_what, facts, reason) => {
+    expect(checkEligibility(search, makeNode(1), ctx(image(facts)))).toEqual([reason]);
+  });
+
+  it('rejects every node, saying why, when EC2 does not know the image', () => {
+    expect(checkEligibility(search, makeNode(1), ctx({ bootImage: { imageId: IMAGE, facts: null } }))).toEqual([
+      'image ami-0123456789abcdef0 is not found (DescribeImages), so no node can boot from it',
+    ]);
+  });
+
+  it('rejects a node whose own image attributes EC2 did not report rather than risk the swap', () => {
+    expect(checkEligibility(search, makeNode(1, { imageFacts: null }), ctx(image()))).toEqual([
+      'its image attributes are unknown (DescribeInstances), so image ami-0123456789abcdef0 may not fit it',
+    ]);
+  });
+
+  it('does not look at images for other provisioning methods', () => {
+    expect(checkEligibility(makeApp(), makeNode(1, { imageFacts: linuxImage({ architecture: 'arm64' }) }), ctx())).toEqual([]);
   });
 });

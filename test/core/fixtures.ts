@@ -1,6 +1,6 @@
 // Small factories so each test states only what matters to it.
 import { ApplicationSchema, ConfigSchema, type Application, type Config, type ConfigInput } from '../../core/config.ts';
-import type { HostedApplication, InstanceTypeFacts, PoolNode, SelectionRequest } from '../../core/pool.ts';
+import type { HostedApplication, ImageFacts, InstanceTypeFacts, PoolNode, SelectionRequest } from '../../core/pool.ts';
 
 type ApplicationInput = ConfigInput['applications'][number];
 
@@ -69,6 +69,8 @@ export function makeNode(n: number, overrides: NodeOverrides = {}): PoolNode {
     hosted: [],
     maxApplications: 1,
     reservedFraction: 0,
+    subnetId: 'subnet-0000000000000a001',
+    imageFacts: linuxImage(),
     ...rest,
     facts: makeFacts(facts),
   };
@@ -89,6 +91,13 @@ export function makeRequest(overrides: Partial<SelectionRequest> = {}): Selectio
     currentNode: null,
     triedNodes: [],
     candidates: [],
+    addressSubnet: null,
+    bootImage: null,
     ...overrides,
   };
+}
+
+/** A plain Linux image's attributes (what an AMI must share with a node to replace its root volume). */
+export function linuxImage(overrides: Partial<ImageFacts> = {}): ImageFacts {
+  return { architecture: 'x86_64', virtualizationType: 'hvm', productCodes: [], platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances', ...overrides };
 }

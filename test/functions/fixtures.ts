@@ -105,7 +105,7 @@ export function testConfigInput(): ConfigInput {
         name: 'search',
         priority: 700,
         pools: ['general'],
-        provisioning: { method: 'boot-volume', source: { snapshotId: 'snap-0123456789abcdef0' } },
+        provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' } },
         cluster: { targetGroupArns: [TG_SEARCH] },
         policy: { maxAttempts: 2 },
       },

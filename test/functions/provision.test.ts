@@ -163,7 +163,7 @@ describe('provision', () => {
 
       const tokens = t.ec2.commandCalls(CreateReplaceRootVolumeTaskCommand).map((c) => c.args[0].input.ClientToken);
       expect(tokens).toEqual([token, token]);
-      expect(t.ec2).toHaveReceivedCommandWith(CreateReplaceRootVolumeTaskCommand, { InstanceId: NEW, SnapshotId: 'snap-0123456789abcdef0', DeleteReplacedRootVolume: false });
+      expect(t.ec2).toHaveReceivedCommandWith(CreateReplaceRootVolumeTaskCommand, { InstanceId: NEW, ImageId: 'ami-0123456789abcdef0', DeleteReplacedRootVolume: false });
     });
 
     it('a failed swap is ProvisioningFailedError; a succeeded one completes provisioning', async () => {

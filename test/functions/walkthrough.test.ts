@@ -167,14 +167,14 @@ describe('walkthrough on DynamoDB Local and the simulated fleet', () => {
     expect(state.alerts.map((a) => a.kind)).toEqual(['quarantine']);
   });
 
-  it('A4/A13: a root-volume swap that fails quarantines that node, and the next node is provisioned from the snapshot', async () => {
+  it('A4/A13: a root-volume swap that fails quarantines that node, and the next node is provisioned from the image', async () => {
     const fleet = quietFleet();
     const old = fleet.addInstance({ instanceType: 'm7i.xlarge', tags: POOL_TAG, apps: ['search'] });
     const bad = fleet.addInstance({ instanceType: 'm7i.xlarge', tags: POOL_TAG });
     const good = fleet.addInstance({ instanceType: 'm7i.2xlarge', tags: POOL_TAG });
     const targetGroup = fleet.addTargetGroup({ name: 'search', port: 80, app: 'search', healthCheckIntervalSeconds: 5, healthyThresholdCount: 2 });
     fleet.registerHealthy(targetGroup, [old]);
-    fleet.defineImage('snap-0123456789abcdef0', { apps: ['search'] });
+    fleet.defineImage('ami-0123456789abcdef0', { apps: ['search'] });
     fleet.faults.rootVolumeFails(bad);
 
     const config = ConfigSchema.parse({
@@ -184,7 +184,7 @@ describe('walkthrough on DynamoDB Local and the simulated fleet', () => {
           name: 'search',
           priority: 700,
           requirements: { minVcpu: 2, minMemoryMiB: 4096 },
-          provisioning: { method: 'boot-volume', source: { snapshotId: 'snap-0123456789abcdef0' } },
+          provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' } },
           cluster: { targetGroupArns: [targetGroup] },
           placement: { preferredNode: old },
           policy: { maxAttempts: 2, deregistrationDelaySeconds: 0 },
@@ -223,6 +223,48 @@ describe('walkthrough on DynamoDB Local and the simulated fleet', () => {
     const health = await targetHealth(deps.elb, { targetGroupArns: [targetGroup], instanceId: good });
     expect(health.get(targetGroup)?.state).toBe('healthy');
     expect(await getRecord(deps.ddb, deps.env.tables.records, incident)).toMatchObject({ attempts: 2, triedNodes: [bad] });
+  });
+
+  it('A4/A6: a node whose image the AMI does not fit (billing) is rejected before it is claimed, and the swap runs on one it fits', async () => {
+    const fleet = quietFleet();
+    fleet.defineImage('ami-0123456789abcdef0', { apps: ['search'] });
+    fleet.defineImage('ami-0aaaaaaaaaaaaaaa1', { apps: [], platformDetails: 'Red Hat Enterprise Linux', usageOperation: 'RunInstances:0010' });
+    const old = fleet.addInstance({ instanceType: 'm7i.xlarge', tags: POOL_TAG, apps: ['search'] });
+    // The tighter fit, ranked first, but launched from a RHEL image: the Linux/UNIX AMI cannot replace its root volume.
+    const rhel = fleet.addInstance({ instanceType: 'm7i.xlarge', tags: POOL_TAG, imageId: 'ami-0aaaaaaaaaaaaaaa1' });
+    const plain = fleet.addInstance({ instanceType: 'm7i.2xlarge', tags: POOL_TAG });
+    const targetGroup = fleet.addTargetGroup({ name: 'search', port: 80, app: 'search', healthCheckIntervalSeconds: 5, healthyThresholdCount: 2 });
+    fleet.registerHealthy(targetGroup, [old]);
+    const config = ConfigSchema.parse({
+      pools: [{ name: 'general', tag: { key: 'rapid-failover:pool', value: 'general' } }],
+      applications: [
+        {
+          name: 'search',
+          priority: 700,
+          requirements: { minVcpu: 2, minMemoryMiB: 4096 },
+          provisioning: { method: 'boot-volume', source: { imageId: 'ami-0123456789abcdef0' } },
+          cluster: { targetGroupArns: [targetGroup] },
+          placement: { preferredNode: old },
+        },
+      ],
+      alerts: { emails: ['ops@example.com'] },
+    } satisfies ConfigInput);
+    const deps = await depsFor(fleet, config, 'ami');
+    fleet.failInstance(old);
+
+    let state = await lock.makeHandler(deps)({
+      incidentId: 'walkthrough-ami',
+      app: 'search',
+      trigger: { kind: 'failure', source: 'rapid-failover-search-status-check', reason: 'status checks failing', observedAt: fleet.clock.now().toISOString() },
+    });
+    state = await select.makeHandler(deps)(state);
+
+    expect(state.claim?.nodeId).toBe(plain);
+    expect(state.explanation).toContain(
+      `rejected ${rhel}: image ami-0123456789abcdef0 is billed as Linux/UNIX (RunInstances), node as Red Hat Enterprise Linux (RunInstances:0010)`,
+    );
+    state = await until(fleet, () => provision.makeHandler(deps)(state));
+    expect(state.explanation.join('\n')).toMatch(new RegExp(`${plain} rebooted from ami-0123456789abcdef0`));
   });
 
   it('A3/A10/A15/C9: a slow app is installed on a more capable node, its old node halted off the critical path and returned; still slow there, it moves on to a third node', async () => {

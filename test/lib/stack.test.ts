@@ -2,6 +2,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../core/config.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
 import { States } from '../../lib/workflow.ts';
@@ -173,6 +174,27 @@ describe('RapidFailover stack', () => {
       expect(actionsOf(isolation!)).toEqual(['ec2:ModifyInstanceAttribute']);
       expect(JSON.stringify(isolation?.Resource)).toContain('security-group/sg-0c9f15011a7ed0001');
       expect(JSON.stringify(isolation?.Resource)).not.toContain('security-group/*');
+    });
+
+    it('lets EC2 use a customer managed EBS key on the workflow\'s behalf only, when provisioning names one (Requirements for Amazon EBS encryption)', () => {
+      const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+      const base = exampleConfig();
+      const withKey = parseConfig({
+        ...base,
+        applications: base.applications.map((app) => (app.name === 'search' ? { ...app, provisioning: { ...app.provisioning, kmsKeyArn: KEY } } : app)),
+      });
+      const keyed = Object.values(synthStack(withKey).template.findResources('AWS::IAM::Policy')).flatMap(
+        (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+      );
+      const viaEc2 = { StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' } };
+
+      const use = keyed.find((st) => st.Sid === 'EbsEncryptionKey');
+      const grants = keyed.find((st) => st.Sid === 'EbsEncryptionKeyGrants');
+      expect(use).toMatchObject({ Resource: KEY, Condition: viaEc2 });
+      expect(actionsOf(use!).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo']);
+      expect(grants).toMatchObject({ Action: 'kms:CreateGrant', Resource: KEY, Condition: { ...viaEc2, Bool: { 'kms:GrantIsForAWSResource': true } } });
+      // Without a key in the config, the workflow may use no KMS key for EBS at all.
+      expect(statements().filter((st) => st.Sid?.startsWith('EbsEncryption') || actionsOf(st).includes('kms:CreateGrant'))).toEqual([]);
     });
 
     it('has no "*" resource on a mutating action without a condition', () => {

@@ -71,7 +71,7 @@ export function activate(name: string): AppInput['provisioning'] {
 
 /** A4: reboot the node from the application's boot image. */
 export function bootVolume(name: string): AppInput['provisioning'] {
-  return { method: 'boot-volume', source: { snapshotId: `snap-${hex(`snap-${name}`, 17)}` } };
+  return { method: 'boot-volume', source: { imageId: `ami-${hex(`ami-${name}`, 17)}` } };
 }
 
 /** A performance metric, bad below `threshold` for 2 of 3 one-minute periods (A10). */
@@ -97,6 +97,8 @@ export interface NodeOptions {
   state?: 'running' | 'stopped';
   /** Default: the simulated region's first zone, us-east-1a. */
   availabilityZone?: string;
+  /** One of the simulated VPC's subnets (local/fleet/subnets.ts); default subnet-0000000000000a001. */
+  subnet?: InstanceInput['subnet'];
 }
 
 /** A pool instance (pool `general`, m7i.xlarge: 4 vCPU / 16 GiB, unless told otherwise). */
@@ -109,6 +111,7 @@ export function node(n: number, options: NodeOptions = {}): InstanceInput {
     runs: options.runs ?? [],
     installed: options.installed ?? [],
     ...(options.availabilityZone ? { availabilityZone: options.availabilityZone } : {}),
+    ...(options.subnet ? { subnet: options.subnet } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import {
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
+  DescribeSubnetsCommand,
   DisassociateAddressCommand,
   UnassignPrivateIpAddressesCommand,
 } from '@aws-sdk/client-ec2';
@@ -101,5 +102,64 @@ describe('secondary private IPs', () => {
     });
     await ec2.send(new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: eni, PrivateIpAddresses: ['10.0.1.70'] }));
     expect(fleet.snapshot().instances[0]?.secondaryIps).toEqual([]);
+  });
+});
+
+describe('subnets (C1, A6): a VPC laid out as in production', () => {
+  it('has two /20 subnets in each of three Availability Zones, less the five addresses AWS reserves in each', async () => {
+    const { fleet, ec2 } = quietFleet();
+    fleet.addInstance({ instanceType: 'm7i.large', subnetId: 'subnet-0000000000000b002' });
+
+    const { Subnets } = await ec2.send(new DescribeSubnetsCommand({}));
+
+    expect(Subnets?.map((s) => [s.SubnetId, s.AvailabilityZone, s.CidrBlock])).toEqual([
+      ['subnet-0000000000000a001', 'us-east-1a', '10.0.0.0/20'],
+      ['subnet-0000000000000b001', 'us-east-1b', '10.0.16.0/20'],
+      ['subnet-0000000000000c001', 'us-east-1c', '10.0.32.0/20'],
+      ['subnet-0000000000000a002', 'us-east-1a', '10.0.48.0/20'],
+      ['subnet-0000000000000b002', 'us-east-1b', '10.0.64.0/20'],
+      ['subnet-0000000000000c002', 'us-east-1c', '10.0.80.0/20'],
+    ]);
+    // Amazon VPC User Guide, "Subnet CIDR blocks": the first four and the last address are reserved.
+    expect(Subnets?.find((s) => s.SubnetId === 'subnet-0000000000000a001')?.AvailableIpAddressCount).toBe(4_091);
+    expect(Subnets?.find((s) => s.SubnetId === 'subnet-0000000000000b002')?.AvailableIpAddressCount).toBe(4_090);
+    await expect(ec2.send(new DescribeSubnetsCommand({ SubnetIds: ['subnet-0fffffffffffffff0'] }))).rejects.toMatchObject({ name: 'InvalidSubnetID.NotFound' });
+  });
+
+  it('places an instance by subnet or by Availability Zone and gives it an address of that subnet', async () => {
+    const { fleet, ec2 } = quietFleet();
+    const inB = fleet.addInstance({ instanceType: 'm7i.large', availabilityZone: 'us-east-1b' });
+    const inC2 = fleet.addInstance({ instanceType: 'm7i.large', subnetId: 'subnet-0000000000000c002' });
+
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [inB, inC2] }));
+
+    expect(out.Reservations?.map((r) => r.Instances?.[0]).map((i) => [i?.SubnetId, i?.Placement?.AvailabilityZone, i?.PrivateIpAddress])).toEqual([
+      ['subnet-0000000000000b001', 'us-east-1b', '10.0.16.4'],
+      ['subnet-0000000000000c002', 'us-east-1c', '10.0.80.4'],
+    ]);
+  });
+
+  it('holds 4,091 instances in a /20 (far more than 254) and refuses the next as EC2 does', () => {
+    const { fleet } = quietFleet();
+    for (let i = 0; i < 4_091; i++) fleet.addInstance({ instanceType: 't3.micro', subnetId: 'subnet-0000000000000c002' });
+
+    const last = fleet.snapshot().instances.at(-1)!;
+    expect(last.privateIp).toBe('10.0.95.254');
+    expect(() => fleet.addInstance({ instanceType: 't3.micro', subnetId: 'subnet-0000000000000c002' })).toThrow(/not enough free addresses in subnet 'subnet-0000000000000c002'/);
+  });
+
+  it('moves a secondary private IP only within its subnet (AssignPrivateIpAddresses)', async () => {
+    const { fleet, ec2 } = quietFleet();
+    fleet.addInstance({ instanceType: 'm7i.large', secondaryIps: ['10.0.1.50'] });
+    const sameSubnet = fleet.addInstance({ instanceType: 'm7i.large' });
+    const otherSubnet = fleet.addInstance({ instanceType: 'm7i.large', subnetId: 'subnet-0000000000000a002' });
+    const eniOf = (id: string) => fleet.snapshot().instances.find((i) => i.instanceId === id)!.networkInterfaceId;
+
+    const refused = ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniOf(otherSubnet), PrivateIpAddresses: ['10.0.1.50'], AllowReassignment: true }));
+    const moved = await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eniOf(sameSubnet), PrivateIpAddresses: ['10.0.1.50'], AllowReassignment: true }));
+
+    await expect(refused).rejects.toMatchObject({ name: 'InvalidParameterValue', message: expect.stringContaining("does not fall within the subnet's address range") });
+    expect(moved.AssignedPrivateIpAddresses).toEqual([{ PrivateIpAddress: '10.0.1.50' }]);
+    expect(fleet.snapshot().secondaryIps['10.0.1.50']?.instanceId).toBe(sameSubnet);
   });
 });

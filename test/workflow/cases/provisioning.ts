@@ -99,7 +99,7 @@ export function provisioningCases(run: Run): void {
 
       const failovers = incidentsOf(result, 'search').filter((i) => i.outcome !== 'deduplicated');
       expect(failovers).toEqual([expect.objectContaining({ trigger: 'failure', outcome: 'failed-over', fromNode: nodeId(1), toNode: nodeId(3), attempts: 1 })]);
-      expect(failovers[0]!.explanation.join('\n')).toMatch(/rebooted from snap-[0-9a-f]+ .*A4/);
+      expect(failovers[0]!.explanation.join('\n')).toMatch(/rebooted from ami-[0-9a-f]+ .*A4/);
       // A6: the x86_64 node is not eligible for an arm64 application.
       expect(failovers[0]!.explanation.join('\n')).toMatch(new RegExp(`rejected ${nodeId(2)}: .*architecture`));
       expect(servingNodes(result, 'search')).toEqual([nodeId(3)]);
