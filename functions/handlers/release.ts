@@ -46,7 +46,7 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
   if (running && !(await statusChecksPass(deps.ec2, [old])).get(old)) problems.push('EC2 status checks impaired');
   if (state.trigger.kind === 'failure' && !host) problems.push(`it failed: ${state.trigger.reason || state.trigger.source}`);
 
-  const disposition = await dispose(ctx, state, { old, host, running, problems, tagged: pool !== null });
+  const disposition = await dispose(ctx, state, { old, host, othersStay: others.length > 0, running, problems, tagged: pool !== null });
   const at = ctx.now.toISOString();
   await updateAppState(deps.ddb, deps.env.tables.state, app.name, {
     set: { lastHalt: { node: old, at, incidentId: state.incidentId, disposition }, updatedAt: at },
@@ -72,7 +72,7 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
 async function dispose(
   ctx: StepContext,
   state: WorkflowState,
-  input: { old: string; host: boolean; running: boolean; problems: string[]; tagged: boolean },
+  input: { old: string; host: boolean; othersStay: boolean; running: boolean; problems: string[]; tagged: boolean },
 ): Promise<Disposition> {
   const { deps, app } = ctx;
   const { old, host } = input;
@@ -89,7 +89,7 @@ async function dispose(
       memoryMiB: app.requirements.minMemoryMiB,
     });
   const tag = async (role: 'free' | 'quarantined' | 'retained') => {
-    if (input.tagged) await tagNodeReleased(ctx, { nodeId: old, host, role });
+    if (input.tagged) await tagNodeReleased(ctx, { nodeId: old, host, role, othersStay: input.othersStay });
   };
 
   if (input.problems.length > 0) {

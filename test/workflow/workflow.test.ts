@@ -6,6 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
 import { runSimulation } from '../../local/runtime/simulation.ts';
 import { contentionCases } from './cases/contention.ts';
+import { detectionCases } from './cases/detection.ts';
 import { performanceCases } from './cases/performance.ts';
 import { provisioningCases } from './cases/provisioning.ts';
 import { switchoverCases } from './cases/switchover.ts';
@@ -23,14 +24,15 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const run: Run = async (scenario) => {
-  const result = await runSimulation(scenario, { dynamoEndpoint: db.endpoint });
-  expectInvariants(result, scenario);
+const run: Run = async (scenario, { invariants = true, ...options } = {}) => {
+  const result = await runSimulation(scenario, { ...options, dynamoEndpoint: db.endpoint });
+  if (invariants) expectInvariants(result, scenario);
   return result;
 };
 
 provisioningCases(run);
 performanceCases(run);
+detectionCases(run);
 contentionCases(run);
 virtualNodeCases(run);
 switchoverCases(run);
