@@ -35,6 +35,7 @@ import type { Handlers, Output } from './service.ts';
 
 const error = errorsFor('cloudwatch');
 const MINUTE_MS = 60_000;
+const MAX_CONTRIBUTORS_IN_ALARM = 100;
 
 export interface MetricKey {
   namespace: string;
@@ -328,8 +329,10 @@ function transition(world: World, state: CloudWatchState, alarm: SimAlarm, next:
 }
 
 /** The alarm's state from its contributors: ALARM if one is; OK if any time series exists; else as missing data says. */
-function stateFromContributors(rule: EvaluationRule, current: StateValue, alarming: number, total: number): { state: StateValue; reason: string } {
-  if (total > 0) return { state: alarming > 0 ? 'ALARM' : 'OK', reason: `${alarming} out of ${total} time series evaluated to ALARM` };
+function stateFromContributors(rule: EvaluationRule, current: StateValue, alarming: number, total: number, breaching = alarming): { state: StateValue; reason: string } {
+  // Limits (alarm-limits.html): "95 out of 150 time series evaluated to ALARM", or "100+ time series evaluated to ALARM".
+  const counted = breaching > MAX_CONTRIBUTORS_IN_ALARM ? `${MAX_CONTRIBUTORS_IN_ALARM}+ time series` : `${alarming} out of ${total} time series`;
+  if (total > 0) return { state: alarming > 0 ? 'ALARM' : 'OK', reason: `${counted} evaluated to ALARM` };
   const none = 'the query returned no time series';
   switch (rule.treatMissingData) {
     case 'breaching':
@@ -343,6 +346,24 @@ function stateFromContributors(rule: EvaluationRule, current: StateValue, alarmi
   }
 }
 
+/**
+ * The contributors' states after an evaluation, in the query's order. "Each time series
+ * (contributor) can only be in ALARM or OK state, never in INSUFFICIENT_DATA" (Acting on alarm
+ * changes): undecided keeps the state. "Alarms evaluating multiple time series will limit the
+ * number of contributors in ALARM to 100" (Limits, alarm-limits.html). ASSUMPTION: those already
+ * in ALARM keep their place, then the next in the query's order; the rest stay OK, sending nothing.
+ */
+function contributorStates(evaluated: ReadonlyArray<{ before: 'OK' | 'ALARM' | undefined; result: AlarmState }>): Array<'OK' | 'ALARM'> {
+  const wanted = evaluated.map(({ before, result }) => (result === 'INSUFFICIENT_DATA' ? (before ?? 'OK') : result));
+  let room = MAX_CONTRIBUTORS_IN_ALARM - wanted.filter((w, i) => w === 'ALARM' && evaluated[i]!.before === 'ALARM').length;
+  return wanted.map((w, i) => {
+    if (w !== 'ALARM' || evaluated[i]!.before === 'ALARM') return w;
+    if (room <= 0) return 'OK';
+    room--;
+    return 'ALARM';
+  });
+}
+
 function evaluateAlarm(world: World, state: CloudWatchState, alarm: SimAlarm, end: number): void {
   const rule = ruleOf(alarm.definition);
   const periods = evaluationRange(rule);
@@ -353,13 +374,17 @@ function evaluateAlarm(world: World, state: CloudWatchState, alarm: SimAlarm, en
   }
   const name = alarm.definition.name;
   const series = runInsightsQuery(alarm.query, insightsCatalog(state), { end, periodMs: periodMs(alarm.definition), periods });
-  const seen = new Map<string, Contributor>();
-  for (const { attributes, values } of series) {
+  const evaluated = series.map(({ attributes, values }) => {
     const id = contributorId(name, attributes);
     const before = alarm.contributors.get(id);
-    const result = evaluate(values, rule, before?.state ?? 'OK');
-    // "Each time series (contributor) can only be in ALARM or OK state, never in INSUFFICIENT_DATA" (Acting on alarm changes).
-    const next = result.state === 'INSUFFICIENT_DATA' ? (before?.state ?? 'OK') : result.state;
+    return { id, attributes, before, result: evaluate(values, rule, before?.state ?? 'OK') };
+  });
+  const states = contributorStates(evaluated.map((e) => ({ before: e.before?.state, result: e.result.state })));
+  const seen = new Map<string, Contributor>();
+  let alarming = 0;
+  evaluated.forEach(({ id, attributes, before, result }, i) => {
+    const next = states[i]!;
+    if (next === 'ALARM') alarming++;
     const contributor: Contributor = before ?? { id, attributes, state: 'OK', reason: '', updatedAt: world.now() };
     contributor.reason = result.reason;
     if (next !== contributor.state || (!before && next === 'ALARM')) {
@@ -378,11 +403,11 @@ function evaluateAlarm(world: World, state: CloudWatchState, alarm: SimAlarm, en
       });
     }
     seen.set(id, contributor);
-  }
+  });
   // ASSUMPTION: a time series the query no longer returns (its instance untagged or gone) stops being a contributor, without an event.
   alarm.contributors = seen;
-  const alarming = [...seen.values()].filter((c) => c.state === 'ALARM').length;
-  const overall = stateFromContributors(rule, alarm.state, alarming, seen.size);
+  const breaching = evaluated.filter((e) => e.result.state === 'ALARM').length;
+  const overall = stateFromContributors(rule, alarm.state, alarming, seen.size, breaching);
   transition(world, state, alarm, overall.state, overall.reason);
 }
 
@@ -431,23 +456,21 @@ export function pendingAlarmChange(world: World, state: CloudWatchState): string
       group.future = r.values[0];
       groups.set(keyOf(r.attributes), group);
     }
-    const states = new Map<string, AlarmState>();
+    const states = new Map<string, 'OK' | 'ALARM'>();
     for (let step = 0; step <= periods; step++) {
-      let total = 0;
-      let alarming = 0;
-      for (const [key, group] of groups) {
+      const live = [...groups].flatMap(([key, group]) => {
         const window = [...group.window.slice(step), ...Array<number | undefined>(step).fill(group.future)];
-        if (window.every((v) => v === undefined)) continue;
+        if (window.every((v) => v === undefined)) return [];
         const contributor = alarm.contributors.get(contributorId(name, group.attributes));
-        const before = states.get(key) ?? contributor?.state ?? 'OK';
-        const result = evaluate(window, rule, before).state;
-        const next = result === 'INSUFFICIENT_DATA' ? before : result;
-        if (next !== (contributor?.state ?? 'OK')) return `${name} contributor ${key} → ${next}`;
-        states.set(key, next);
-        total++;
-        if (next === 'ALARM') alarming++;
+        const before = states.get(key) ?? contributor?.state;
+        return [{ key, now: contributor?.state ?? 'OK', before, result: evaluate(window, rule, before ?? 'OK').state }];
+      });
+      const next = contributorStates(live);
+      for (const [i, { key, now }] of live.entries()) {
+        if (next[i] !== now) return `${name} contributor ${key} → ${next[i]}`;
+        states.set(key, next[i]!);
       }
-      const overall = stateFromContributors(rule, alarm.state, alarming, total).state;
+      const overall = stateFromContributors(rule, alarm.state, next.filter((n) => n === 'ALARM').length, live.length).state;
       if (overall !== alarm.state) return `${name} → ${overall}`;
     }
   }

@@ -297,6 +297,29 @@ describe('CloudWatch alarms evaluated in virtual time', () => {
     expect(events.filter((e) => e.detailType === 'CloudWatch Alarm Contributor State Change')).toEqual([]);
   });
 
+  it('A11: at most 100 contributors are in ALARM at once (Limits): the 101st failing instance sends nothing', async () => {
+    const { fleet, clock, cloudwatch, events } = evaluating();
+    const nodes = Array.from({ length: 101 }, () => fleet.addInstance({ instanceType: 'm7i.large', tags: { 'rapid-failover:role': 'serving' } }));
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'fleet-status',
+        Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
+        EvaluationPeriods: 2,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    );
+    clock.advance(0.5 * MINUTE);
+    for (const node of nodes) fleet.failInstance(node);
+    clock.advance(2.5 * MINUTE);
+
+    expect(events.filter((e) => e.detailType === 'CloudWatch Alarm Contributor State Change')).toHaveLength(100);
+    const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['fleet-status'] }));
+    expect(MetricAlarms?.[0]?.StateReason).toBe('100+ time series evaluated to ALARM');
+    expect(fleet.pendingAlarmChange()).toBeNull();
+  });
+
   it('says whether an alarm would still change state if nothing else happened (the local runtime runs until none would)', () => {
     const { fleet, clock } = evaluating();
     fleet.bindMetric({ ...LATENCY, app: 'web', healthyValue: 100 });
