@@ -290,8 +290,10 @@ export class SimulatedFleet {
 
   /**
    * StatusCheckFailed per running instance: 1 while its status checks are impaired, else 0; none
-   * for an instance that is not running. "List the available CloudWatch metrics for your instances"
-   * (EC2 User Guide): StatusCheckFailed is 0 (passed) or 1 (failed), at a 1-minute frequency.
+   * for an instance that is not running. EC2 User Guide, "List the available CloudWatch metrics
+   * for your instances" → Status check metrics (viewing_metrics_with_cloudwatch.html): whether the
+   * instance passed both status checks in the last minute, 0 (passed) or 1 (failed), available at
+   * a 1-minute frequency.
    */
   private statusCheckMetrics(): VendedDatapoint[] {
     const points: VendedDatapoint[] = [];
