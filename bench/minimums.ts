@@ -48,10 +48,8 @@ export function minimumApiCalls(c: FailoverCase, shape: FailoverShape): Minimum[
     { command: 'elbv2:DeregisterTargets', count: t, why: '1 per target group' },
     { command: 'ec2:DescribeAddresses', count: 0, why: 'AssociateAddress with AllowReassociation needs no lookup' },
     { command: 'ec2:AssociateAddress', count: 1, why: 'move the Elastic IP (C1)' },
-    { command: 'ec2:CreateTags', count: 0, why: 'node-role tags are bookkeeping' },
-    { command: 'ec2:DeleteTags', count: 0, why: 'node-role tags are bookkeeping' },
-    { command: 'cloudwatch:DescribeAlarms', count: 0, why: 'the alarm definition is known from the config' },
-    { command: 'cloudwatch:PutMetricAlarm', count: 1, why: 're-point the status-check alarm at the new node' },
+    { command: 'ec2:CreateTags', count: 2, why: 'the serving tag moves (detection follows it): the new node is tagged serving, the old one its new role' },
+    { command: 'ec2:DeleteTags', count: 0, why: 'the application and incident tags are bookkeeping' },
     { command: 'eventbridge:PutEvents', count: 1, why: "one 'Service Up' event (C8)" },
     { command: 'sns:Publish', count: 1, why: 'tell administrators the failed host is quarantined' },
   );

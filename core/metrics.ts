@@ -22,9 +22,12 @@ export const ServiceDetailTypes = {
   Down: 'Service Down',
 } as const;
 
-/** Alarms this stack creates are named `rapid-failover-<app>-<kind>` so intake can map them back. */
+/**
+ * Alarms this stack creates are named `rapid-failover-…`: per application
+ * `rapid-failover-<app>-performance`, over the fleet `rapid-failover-fleet-…` (core/detection.ts).
+ */
 export const ALARM_PREFIX = 'rapid-failover-';
-export type AlarmKind = 'performance' | 'target-health' | 'status-check';
+export type AlarmKind = 'performance';
 export function alarmName(app: string, kind: AlarmKind): string {
   return `${ALARM_PREFIX}${app}-${kind}`;
 }

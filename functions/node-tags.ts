@@ -28,21 +28,28 @@ async function bestEffort(ctx: StepContext, what: string, call: () => Promise<vo
 
 /**
  * Marks the application's use of a node. A dedicated node carries the application and the
- * role; a virtual-node host (B1) carries one tag per application it hosts.
+ * role; a virtual-node host (B1) carries one tag per application it hosts, and the role
+ * `serving` while it hosts any: the stack-wide status-check alarm watches every instance whose
+ * role is `serving` (core/detection.ts), so moving this tag is what re-points detection.
  */
 export async function tagNodeRole(ctx: StepContext, input: { nodeId: string; host: boolean; role: NodeRole; incidentId: string }): Promise<void> {
-  const tags = input.host
+  const tags: Record<string, string> = input.host
     ? { [Tags.hostedApp(ctx.app.name)]: input.role, [Tags.Incident]: input.incidentId }
     : { [Tags.Application]: ctx.app.name, [Tags.Role]: input.role, [Tags.Incident]: input.incidentId };
+  if (input.host && input.role === 'serving') tags[Tags.Role] = input.role;
   await bestEffort(ctx, `tag ${input.nodeId} ${input.role}`, () => tagInstance(ctx.deps.ec2, input.nodeId, tags));
 }
 
-/** The application leaves the node: its tags go; a dedicated node gets `role` (free, quarantined, retained). */
-export async function tagNodeReleased(ctx: StepContext, input: { nodeId: string; host: boolean; role: NodeRole }): Promise<void> {
+/**
+ * The application leaves the node: its tags go; a dedicated node gets `role` (free, quarantined,
+ * retained). A host keeps role `serving` while it still hosts other applications (`othersStay`),
+ * so their status checks stay watched; otherwise it gets `role` too.
+ */
+export async function tagNodeReleased(ctx: StepContext, input: { nodeId: string; host: boolean; role: NodeRole; othersStay?: boolean }): Promise<void> {
   await bestEffort(ctx, `untag ${input.nodeId}`, async () => {
     if (input.host) {
       await untagInstance(ctx.deps.ec2, input.nodeId, [Tags.hostedApp(ctx.app.name)]);
-      if (input.role !== 'free') await tagInstance(ctx.deps.ec2, input.nodeId, { [Tags.Role]: input.role });
+      if (!input.othersStay) await tagInstance(ctx.deps.ec2, input.nodeId, { [Tags.Role]: input.role });
       return;
     }
     await untagInstance(ctx.deps.ec2, input.nodeId, [Tags.Application, Tags.Incident]);

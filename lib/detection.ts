@@ -1,11 +1,26 @@
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { Application, Config, PerformanceDetection } from '../core/config.ts';
+import {
+  ALARM_STATE_CHANGE,
+  CONTRIBUTOR_STATE_CHANGE,
+  FAILURE_RULE,
+  FLEET_ALARM_PREFIX,
+  loadBalancerDimension,
+  SERVING_TAG,
+  STATUS_CHECK_ALARM,
+  statusCheckQuery,
+  targetHealthAlarmName,
+  targetHealthQuery,
+} from '../core/detection.ts';
 import { ALARM_PREFIX, alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
 
 export interface DetectionProps {
@@ -14,20 +29,35 @@ export interface DetectionProps {
   readonly intake: lambda.IFunction;
   /** Where events go that could not be delivered to intake. */
   readonly deadLetterQueue: sqs.IQueue;
+  /** Of the log group of the function that tags the preferred nodes at deploy. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** EC2 instance states that mean a serving node has gone (A11). */
 export const INSTANCE_FAILURE_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
 
 /**
- * Per-application CloudWatch alarms (performance M-of-N, target health, status checks) and
- * the EventBridge rules that route their state changes, EC2 instance state changes and
- * operator requests to intake.
+ * Detection without drift: every alarm is defined once, here, and never rewritten at run time.
+ * Per application only its performance alarm (its own metric and threshold, M of N: A10). Over
+ * the fleet, one Metrics Insights status-check alarm over the instances tagged
+ * `rapid-failover:role=serving` (one contributor per instance), and one target-health alarm per
+ * load balancer (one contributor per target group): A11. The workflow moves the tag, not the
+ * alarm. EventBridge rules route performance ALARMs, contributor ALARMs, EC2 instance state
+ * changes and operator requests to intake.
  */
 export class Detection extends Construct {
-  /** Alarms by application name. */
+  /** Performance alarms by application name. */
   public readonly alarms = new Map<string, cloudwatch.Alarm[]>();
+  /** The stack-wide status-check alarm (only when some application watches status checks). */
+  public readonly statusCheckAlarm?: cloudwatch.CfnAlarm;
+  /** Target-health alarms by load balancer dimension ('app/<name>/<id>'). */
+  public readonly targetHealthAlarms = new Map<string, cloudwatch.CfnAlarm>();
+  /** Tags each preferred node `rapid-failover:role=serving` at deploy, so its status checks are watched before any failover. */
+  public readonly servingTags?: cr.AwsCustomResource;
   public readonly alarmRule: events.Rule;
+  public readonly contributorRule?: events.Rule;
   /** Only when some application lists alarms of its own. */
   public readonly userAlarmRule?: events.Rule;
   public readonly instanceStateRule: events.Rule;
@@ -36,16 +66,41 @@ export class Detection extends Construct {
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
     super(scope, id);
+    const apps = props.config.applications;
     const userAlarmArns: string[] = [];
-    for (const app of props.config.applications) {
-      this.alarms.set(app.name, this.alarmsFor(app));
+    for (const app of apps) {
+      const perf = app.detection.performance;
+      this.alarms.set(app.name, perf ? [this.performanceAlarm(app, perf)] : []);
       userAlarmArns.push(...app.detection.failure.alarmArns);
-      if (app.detection.failure.statusChecks && !app.placement.preferredNode) {
+      if (!app.placement.preferredNode) {
         Annotations.of(this).addWarningV2(
-          `rapid-failover:status-checks:${app.name}`,
-          `${app.name}: status checks are watched from its first failover on (the workflow then points the alarm at the node it moved to); set placement.preferredNode to watch the node it runs on now`,
+          `rapid-failover:placement:${app.name}`,
+          `${app.name}: no placement.preferredNode, so until its first failover the control plane does not know which node runs it: that node's status checks and state changes start nothing; set placement.preferredNode to watch it from deploy on`,
         );
       }
+    }
+
+    const watched = apps.filter((app) => app.detection.failure.statusChecks);
+    if (watched.length > 0) {
+      this.statusCheckAlarm = this.fleetAlarm('StatusChecks', {
+        alarmName: STATUS_CHECK_ALARM,
+        alarmDescription: `rapid-failover: EC2 status checks fail on an instance tagged ${SERVING_TAG.key}=${SERVING_TAG.value} (one contributor per instance)`,
+        query: statusCheckQuery(),
+      });
+      const preferred = [...new Set(watched.flatMap((app) => (app.placement.preferredNode ? [app.placement.preferredNode] : [])))].sort();
+      if (preferred.length > 0) this.servingTags = this.tagPreferredNodes(preferred, props);
+    }
+
+    const loadBalancers = [...new Set(apps.flatMap((app) => (app.detection.failure.targetHealth ? [loadBalancerDimension(app.detection.failure.targetHealth.loadBalancerArn)] : [])))].sort();
+    for (const loadBalancer of loadBalancers) {
+      this.targetHealthAlarms.set(
+        loadBalancer,
+        this.fleetAlarm(`TargetHealth-${loadBalancer.replace(/\//g, '-')}`, {
+          alarmName: targetHealthAlarmName(loadBalancer),
+          alarmDescription: `rapid-failover: a target group of ${loadBalancer} has unhealthy targets (one contributor per target group)`,
+          query: targetHealthQuery(loadBalancer),
+        }),
+      );
     }
 
     const target = new targets.LambdaFunction(props.intake, {
@@ -54,23 +109,34 @@ export class Detection extends Construct {
       maxEventAge: Duration.hours(1),
     });
 
-    // By name prefix, not by ARN: the workflow re-points (re-creates) the status-check alarm
-    // after each failover, and an alarm created after deploy must still reach intake.
+    // Only the performance alarms' ALARM transitions: the fleet alarms speak through their contributors.
     this.alarmRule = new events.Rule(this, 'AlarmStateRule', {
-      description: 'rapid-failover: an alarm of the control plane went into ALARM',
+      description: "rapid-failover: an application's performance alarm went into ALARM",
       eventPattern: {
         source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        detail: { alarmName: [{ prefix: ALARM_PREFIX }], state: { value: ['ALARM'] } },
+        detailType: [ALARM_STATE_CHANGE],
+        detail: { alarmName: events.Match.wildcard(alarmName('*', 'performance')), state: { value: ['ALARM'] } },
       },
       targets: [target],
     });
+    if (this.statusCheckAlarm || loadBalancers.length > 0) {
+      // By name prefix: one event per time series (instance, target group) that goes into ALARM.
+      this.contributorRule = new events.Rule(this, 'ContributorStateRule', {
+        description: 'rapid-failover: an instance or target group went into ALARM in a fleet alarm',
+        eventPattern: {
+          source: ['aws.cloudwatch'],
+          detailType: [CONTRIBUTOR_STATE_CHANGE],
+          detail: { alarmName: events.Match.prefix(FLEET_ALARM_PREFIX), state: { value: ['ALARM'] } },
+        },
+        targets: [target],
+      });
+    }
     if (userAlarmArns.length > 0) {
       this.userAlarmRule = new events.Rule(this, 'UserAlarmStateRule', {
         description: "rapid-failover: one of the applications' own alarms went into ALARM",
         eventPattern: {
           source: ['aws.cloudwatch'],
-          detailType: ['CloudWatch Alarm State Change'],
+          detailType: [ALARM_STATE_CHANGE],
           resources: [...new Set(userAlarmArns)],
           detail: { state: { value: ['ALARM'] } },
         },
@@ -110,60 +176,63 @@ export class Detection extends Construct {
     });
   }
 
-  private alarmsFor(app: Application): cloudwatch.Alarm[] {
-    const alarms: cloudwatch.Alarm[] = [];
-    const perf = app.detection.performance;
-    if (perf) alarms.push(this.performanceAlarm(app, perf));
-
-    const health = app.detection.failure.targetHealth;
-    if (health) {
-      const loadBalancer = loadBalancerDimension(health.loadBalancerArn);
-      app.cluster.targetGroupArns.forEach((arn, index) => {
-        alarms.push(
-          this.failureAlarm(`${app.name}-target-health-${index}`, {
-            alarmName: index === 0 ? alarmName(app.name, 'target-health') : `${alarmName(app.name, 'target-health')}-${index}`,
-            alarmDescription: `rapid-failover: ${app.name} has unhealthy targets in ${arn}`,
-            namespace: loadBalancer.startsWith('net/') ? 'AWS/NetworkELB' : 'AWS/ApplicationELB',
-            metricName: 'UnHealthyHostCount',
-            dimensionsMap: { LoadBalancer: loadBalancer, TargetGroup: targetGroupDimension(arn) },
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          }),
-        );
-      });
-    }
-
-    // The serving node changes with every failover; the workflow re-points this alarm
-    // (PutMetricAlarm) when a node takes over. At deploy time it watches the preferred node.
-    const preferred = app.placement.preferredNode;
-    if (app.detection.failure.statusChecks && preferred) {
-      alarms.push(
-        this.failureAlarm(`${app.name}-status-check`, {
-          alarmName: alarmName(app.name, 'status-check'),
-          alarmDescription: `rapid-failover: EC2 status checks fail on the node serving ${app.name}`,
-          namespace: 'AWS/EC2',
-          metricName: 'StatusCheckFailed',
-          dimensionsMap: { InstanceId: preferred },
-          // A node that stops reporting is no healthier than one that fails its checks.
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        }),
-      );
-    }
-    return alarms;
+  /**
+   * A Metrics Insights alarm (L1: the L2 Alarm takes a metric or math expression, not a query).
+   * "Create a CloudWatch alarm based on a Metrics Insights query"
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Metrics_Insights_Alarm.html):
+   * each time series the query returns is a contributor, evaluated on its own.
+   */
+  private fleetAlarm(id: string, props: { alarmName: string; alarmDescription: string; query: string }): cloudwatch.CfnAlarm {
+    return new cloudwatch.CfnAlarm(this, id, {
+      alarmName: props.alarmName,
+      alarmDescription: props.alarmDescription,
+      metrics: [{ id: 'm1', expression: props.query, period: FAILURE_RULE.periodSeconds, returnData: true }],
+      threshold: FAILURE_RULE.threshold,
+      comparisonOperator: FAILURE_RULE.comparison,
+      evaluationPeriods: FAILURE_RULE.evaluationPeriods,
+      datapointsToAlarm: FAILURE_RULE.datapointsToAlarm,
+      // A node that does not report yet is not failing: a fresh stack starts nothing.
+      treatMissingData: FAILURE_RULE.treatMissingData,
+    });
   }
 
-  /** A failure alarm: the metric's one-minute maximum is 1 or more for 2 of 2 minutes. */
-  private failureAlarm(
-    id: string,
-    props: { alarmName: string; alarmDescription: string; namespace: string; metricName: string; dimensionsMap: Record<string, string>; treatMissingData: cloudwatch.TreatMissingData },
-  ): cloudwatch.Alarm {
-    const { namespace, metricName, dimensionsMap, ...alarm } = props;
-    return new cloudwatch.Alarm(this, id, {
-      ...alarm,
-      metric: new cloudwatch.Metric({ namespace, metricName, dimensionsMap, statistic: 'Maximum', period: Duration.minutes(1) }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
+  /**
+   * The preferred nodes carry the serving tag from deploy on, so the status-check alarm watches
+   * them before any failover (afterwards the workflow moves the tag). One CreateTags call at
+   * create and when the list changes; a tag is no stack resource, so nothing drifts.
+   */
+  private tagPreferredNodes(nodeIds: string[], props: DetectionProps): cr.AwsCustomResource {
+    const stack = Stack.of(this);
+    const instances = nodeIds.map((id) => `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:instance/${id}`);
+    const call: cr.AwsSdkCall = {
+      service: 'EC2',
+      action: 'CreateTags',
+      parameters: { Resources: nodeIds, Tags: [{ Key: SERVING_TAG.key, Value: SERVING_TAG.value }] },
+      physicalResourceId: cr.PhysicalResourceId.of(`${ALARM_PREFIX}serving-tags`),
+    };
+    // Its own role without AWS managed policies, and a log group with retention, like every other function here.
+    const logGroup = new logs.LogGroup(this, 'ServingTagsLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    const role = new iam.Role(this, 'ServingTagsRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'rapid-failover: tags the preferred nodes serving at deploy',
+    });
+    logGroup.grantWrite(role);
+    return new cr.AwsCustomResource(this, 'ServingTags', {
+      onCreate: call,
+      onUpdate: call,
+      role,
+      logGroup,
+      installLatestAwsSdk: false,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({
+          actions: ['ec2:CreateTags'],
+          resources: instances,
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SERVING_TAG.key] } },
+        }),
+      ]),
     });
   }
 
@@ -186,12 +255,4 @@ export class Detection extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
-}
-
-/** CloudWatch's ELB dimensions are ARN tails: 'app/<name>/<id>' and 'targetgroup/<name>/<id>'. */
-function loadBalancerDimension(arn: string): string {
-  return arn.split(':loadbalancer/')[1] ?? arn;
-}
-function targetGroupDimension(arn: string): string {
-  return arn.split(':').at(-1) ?? arn;
 }

@@ -34,7 +34,6 @@ export const READ_ONLY_ACTIONS = [
   'elasticloadbalancing:DescribeTargetGroups',
   'elasticloadbalancing:DescribeLoadBalancers',
   'cloudwatch:GetMetricData',
-  'cloudwatch:DescribeAlarms',
 ] as const;
 
 /** Pool tag values grouped by tag key: one IAM statement per key (conditions in one statement AND together). */
@@ -175,11 +174,6 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
         'elasticloadbalancing:ModifyTargetGroupAttributes',
       ],
       resources: [...new Set(config.applications.flatMap((app) => app.cluster.targetGroupArns))],
-    }),
-    new iam.PolicyStatement({
-      sid: 'RepointStatusAlarms',
-      actions: ['cloudwatch:PutMetricAlarm'],
-      resources: [`arn:${partition}:cloudwatch:${region}:${account}:alarm:rapid-failover-*`],
     }),
     new iam.PolicyStatement({ sid: 'ReadOnly', actions: [...READ_ONLY_ACTIONS], resources: ['*'] }),
   );

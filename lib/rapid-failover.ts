@@ -129,6 +129,8 @@ export class RapidFailover extends Construct {
       config: this.config,
       intake: this.intake,
       deadLetterQueue: this.deadLetterQueue,
+      logRetention,
+      removalPolicy,
     });
 
     this.dashboard = new FailoverDashboard(this, 'Dashboard', {
@@ -154,7 +156,6 @@ export class RapidFailover extends Construct {
       ack(stepRole, `Resource::arn:<AWS::Partition>:ec2:${region}:${account}:${resource}`, tagScoped);
     }
     ack(stepRole, 'Resource::*', 'Describe/Get/List calls of EC2, SSM, ELB and CloudWatch and X-Ray trace writes support no resource-level permissions; every mutating action is scoped.');
-    ack(stepRole, `Resource::arn:<AWS::Partition>:cloudwatch:${region}:${account}:alarm:rapid-failover-*`, 'Only the alarms this stack names rapid-failover-* are re-pointed to the node now serving.');
     ack(stepRole, 'Action::kms:GenerateDataKey*', "Publishing to the KMS-encrypted alert topic needs GenerateDataKey* on the topic's own key only.");
 
     const machineRole = this.workflow.stateMachine.role;

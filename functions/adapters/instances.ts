@@ -1,4 +1,5 @@
 // Single-instance operations on pool nodes: start, stop (fence), control tags.
+import { SERVING_TAG } from '../../core/detection.ts';
 import {
   CreateTagsCommand,
   DeleteTagsCommand,
@@ -11,7 +12,8 @@ import {
 /** Tags the control plane writes (IAM lets it write only `rapid-failover:*` keys on pool nodes). */
 export const Tags = {
   Application: 'rapid-failover:application',
-  Role: 'rapid-failover:role',
+  /** `serving` on a node that serves: the status-check alarm's filter (core/detection.ts). */
+  Role: SERVING_TAG.key,
   Incident: 'rapid-failover:incident',
   /** On a virtual-node host: one tag per application it hosts. */
   hostedApp: (app: string) => `rapid-failover:app:${app}`,

@@ -15,6 +15,7 @@ import { deregisterTarget, registerTarget, targetHealth } from '../adapters/targ
 import { errorMessage, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
 import { isVirtualHost, tagNodeReleased } from '../node-tags.ts';
+import { otherTenants } from '../occupancy.ts';
 import { clusterTarget, describeFailure, explain, movedOutcome } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
@@ -44,6 +45,8 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
     lines.push(...(await restoreOldNode(ctx, state, nodeId)));
     const bad = state.failure !== undefined && NODE_IS_BAD.has(state.failure.Error);
     const host = isVirtualHost(deps.env.config, item.pool);
+    // The host's serving role stays while it still hosts others (their status checks stay watched).
+    const othersStay = host && (await otherTenants(ctx, nodeId)).length > 0;
     if (bad) {
       await setAside(deps.ddb, deps.env.tables.claims, {
         nodeId,
@@ -56,12 +59,12 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
         vcpu: app.requirements.minVcpu,
         memoryMiB: app.requirements.minMemoryMiB,
       });
-      await tagNodeReleased(ctx, { nodeId, host, role: 'quarantined' });
+      await tagNodeReleased(ctx, { nodeId, host, role: 'quarantined', othersStay });
       lines.push(`${nodeId} quarantined: ${failure}`);
       quarantined = nodeId;
     } else {
       await releaseClaim(deps.ddb, deps.env.tables.claims, { nodeId, app: app.name, incidentId: state.incidentId, nowSeconds: ctx.nowSeconds });
-      await tagNodeReleased(ctx, { nodeId, host, role: 'free' });
+      await tagNodeReleased(ctx, { nodeId, host, role: 'free', othersStay });
       lines.push(`${nodeId} taken out of the cluster and returned to the pool: ${failure}`);
     }
   } else {

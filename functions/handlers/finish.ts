@@ -1,12 +1,11 @@
 // FinishIncident: settle the outcome, write the failover record (nodes, attempts, alerts, RTO),
 // add the incident to the application's history (flap damping), announce Service Up / Down to
-// the other groups (C8), point the status-check alarm at the serving node, count the metrics,
-// publish any alert still pending, and release the lock if this incident holds it.
+// the other groups (C8), count the metrics, publish any alert still pending, and release the
+// lock if this incident holds it. No alarm is touched: detection follows the serving tag (shift).
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { MetricNames, ServiceDetailTypes } from '../../core/metrics.ts';
 import type { Outcome, WorkflowState } from '../../core/workflow-state.ts';
 import { publishPending } from '../alerting.ts';
-import { repointStatusAlarm } from '../adapters/alarms.ts';
 import { getAppState, releaseLock, updateAppState, withHistoryEntry } from '../adapters/app-state.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
 import { getRecord, updateRecord } from '../adapters/records.ts';
@@ -59,15 +58,9 @@ export const makeHandler = defineStep('finish', CaughtStateSchema, async (ctx, i
   // The lock goes before anything that may fail: a stuck finish must not block the next incident.
   const released = await releaseLock(deps.ddb, tables.state, app.name, state.incidentId);
 
-  // Best effort: the record already says what happened; a missing event or alarm update is logged.
+  // Best effort: the record already says what happened; a missing event is logged.
   const previous = typeof record?.fromNode === 'string' ? record.fromNode : null;
   await bestEffort(ctx, 'announce the service state', () => announce(ctx, state, { outcome, serving, movedTo, previous }));
-  if (movedTo && app.detection.failure.statusChecks) {
-    await bestEffort(ctx, 're-point the status-check alarm', async () => {
-      const repointed = await repointStatusAlarm(deps.cloudwatch, app.name, movedTo);
-      ctx.log.info('status-check alarm', { repointed, nodeId: movedTo });
-    });
-  }
 
   if (MOVED.includes(outcome)) deps.metrics.addMetric(MetricNames.FailoversSucceeded, MetricUnit.Count, 1);
   if (outcome === 'alerted') deps.metrics.addMetric(MetricNames.FailoversFailed, MetricUnit.Count, 1);

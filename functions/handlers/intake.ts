@@ -1,12 +1,16 @@
 // Intake (not a workflow step): EventBridge → validate → one execution per incident.
-// CloudWatch alarm state changes map back to their application by name (alarms this stack
-// creates are `rapid-failover-<app>-<kind>`) or by the application's own alarm ARNs; an EC2
-// instance state change maps to every application the instance serves (a virtual-node host
-// may serve several, B1); operator requests name their application (C6). The execution name
-// is the incident id, derived from the event itself, so a redelivered event collapses.
+// A performance alarm's state change maps back to its application by name
+// (`rapid-failover-<app>-performance`), an application's own alarm by ARN; a fleet alarm's
+// contributor (one time series: an instance in the status-check alarm, a target group in a
+// target-health alarm) maps to the applications that instance serves or that target group
+// holds; an EC2 instance state change maps to every application the instance serves (a
+// virtual-node host may serve several, B1); operator requests name their application (C6).
+// The execution name is the incident id, derived from the event itself, so a redelivered
+// event collapses.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { INSTANCE_ID, type Application, type Config } from '../../core/config.ts';
+import { ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE, isTargetHealthAlarm, loadBalancerDimension, STATUS_CHECK_ALARM, targetGroupDimension } from '../../core/detection.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
 import { IncidentInputSchema, type IncidentInput, type TriggerKind } from '../../core/workflow-state.ts';
@@ -42,16 +46,23 @@ const EnvelopeSchema = z.looseObject({
   detail: z.unknown(),
 });
 
+const AlarmStateSchema = z.looseObject({ value: z.string().min(1), reason: z.string().optional(), timestamp });
+
 const AlarmDetailSchema = z.looseObject({
   alarmName: z.string().min(1),
-  state: z.looseObject({ value: z.string().min(1), reason: z.string().optional(), timestamp }),
-  configuration: z
-    .looseObject({
-      metrics: z
-        .array(z.looseObject({ metricStat: z.looseObject({ metric: z.looseObject({ dimensions: z.record(z.string(), z.string()).optional() }) }).optional() }))
-        .optional(),
-    })
-    .optional(),
+  state: AlarmStateSchema,
+});
+
+/**
+ * "CloudWatch Alarm Contributor State Change": one time series of a Metrics Insights alarm.
+ * Shape from "Alarm events and EventBridge", Multi Time Series Alarm, Alarm Contributor Example
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html):
+ * `alarmContributor.id` and its `attributes` (the GROUP BY labels), `state`, no `previousState`.
+ */
+const ContributorDetailSchema = z.looseObject({
+  alarmName: z.string().min(1),
+  alarmContributor: z.looseObject({ id: z.string().min(1).max(1_024), attributes: z.record(z.string(), z.string()) }),
+  state: AlarmStateSchema,
 });
 
 const InstanceDetailSchema = z.looseObject({ 'instance-id': instanceId, state: z.string().min(1) });
@@ -113,8 +124,11 @@ function requireStateMachine(deps: Deps): string {
 
 async function toIncidents(deps: Deps, envelope: Envelope, ignored: string[]): Promise<Incident[]> {
   const kind = `${envelope.source} / ${envelope['detail-type']}`;
-  if (envelope.source === 'aws.cloudwatch' && envelope['detail-type'] === 'CloudWatch Alarm State Change') {
+  if (envelope.source === 'aws.cloudwatch' && envelope['detail-type'] === ALARM_STATE_CHANGE) {
     return alarmIncidents(deps.env.config, envelope, parseInput(AlarmDetailSchema, envelope.detail, 'intake: malformed alarm state change'), ignored);
+  }
+  if (envelope.source === 'aws.cloudwatch' && envelope['detail-type'] === CONTRIBUTOR_STATE_CHANGE) {
+    return contributorIncidents(deps, parseInput(ContributorDetailSchema, envelope.detail, 'intake: malformed alarm contributor state change'), ignored);
   }
   if (envelope.source === 'aws.ec2' && envelope['detail-type'] === 'EC2 Instance State-change Notification') {
     return instanceIncidents(deps, envelope, parseInput(InstanceDetailSchema, envelope.detail, 'intake: malformed EC2 state change'), ignored);
@@ -153,8 +167,6 @@ function alarmIncidents(config: Config, envelope: Envelope, detail: z.infer<type
     ignored.push(`alarm ${detail.alarmName} is ${detail.state.value}`);
     return [];
   }
-  const dimensions = detail.configuration?.metrics?.[0]?.metricStat?.metric.dimensions ?? {};
-  const node = INSTANCE_ID.test(dimensions.InstanceId ?? '') ? dimensions.InstanceId : undefined;
   const incidents = config.applications.flatMap((app) => {
     const kind = alarmKind(app, detail.alarmName, envelope.resources);
     if (!kind) return [];
@@ -165,8 +177,6 @@ function alarmIncidents(config: Config, envelope: Envelope, detail: z.infer<type
         source: detail.alarmName,
         reason: detail.state.reason ?? `alarm ${detail.alarmName} is ALARM`,
         observedAt: iso(detail.state.timestamp),
-        // The instance a status-check alarm watches is the node the trigger is about.
-        ...(kind === 'failure' && node ? { fromNode: node } : {}),
       } satisfies Incident,
     ];
   });
@@ -174,14 +184,55 @@ function alarmIncidents(config: Config, envelope: Envelope, detail: z.infer<type
   return incidents;
 }
 
-/** performance alarm → 'performance' (A10); target health, status checks, the app's own alarms → 'failure' (A11). */
+/** performance alarm → 'performance' (A10); the application's own alarms → 'failure' (A11). */
 function alarmKind(app: Application, name: string, resources: readonly string[]): TriggerKind | null {
   if (name === alarmName(app.name, 'performance')) return 'performance';
-  if (name === alarmName(app.name, 'status-check')) return 'failure';
-  const health = alarmName(app.name, 'target-health');
-  if (name === health || new RegExp(`^${escape(health)}-\\d+$`).test(name)) return 'failure';
   const own = app.detection.failure.alarmArns.some((arn) => resources.includes(arn) || arn.endsWith(`:alarm:${name}`));
   return own ? 'failure' : null;
+}
+
+/**
+ * A11: an instance of the status-check alarm fails the applications it serves (by the state
+ * table, as an EC2 state change does); a target group of a target-health alarm fails the
+ * applications that registered in it behind that load balancer.
+ */
+async function contributorIncidents(deps: Deps, detail: z.infer<typeof ContributorDetailSchema>, ignored: string[]): Promise<Incident[]> {
+  const { alarmName: name, alarmContributor: contributor, state } = detail;
+  const label = `${name} contributor ${contributor.id} (${Object.entries(contributor.attributes).map(([k, v]) => `${k}=${v}`).join(', ')})`;
+  if (state.value !== 'ALARM') {
+    ignored.push(`${label} is ${state.value}`);
+    return [];
+  }
+  const config = deps.env.config;
+  // The contributor, not only the alarm, names the incident: two instances failing at once are two incidents.
+  const base = { kind: 'failure' as const, source: `${name}/${contributor.id}`, observedAt: iso(state.timestamp) };
+  const because = state.reason ? `: ${state.reason}` : '';
+
+  if (name === STATUS_CHECK_ALARM) {
+    const node = parseInput(instanceId, contributor.attributes.InstanceId, `intake: ${label}: attributes.InstanceId`);
+    const watching = config.applications.filter((app) => app.detection.failure.statusChecks);
+    const states = await getAppStates(deps.ddb, deps.env.tables.state, watching.map((a) => a.name));
+    const served = watching.filter((app) => whereRuns(app, states.get(app.name)) === node);
+    if (served.length === 0) ignored.push(`${node} (${name}) serves no application that watches status checks`);
+    return served.map((app) => ({ ...base, app: app.name, fromNode: node, reason: `EC2 status checks failed on ${node}${because}` }));
+  }
+
+  if (isTargetHealthAlarm(name)) {
+    const { LoadBalancer: loadBalancer, TargetGroup: targetGroup } = contributor.attributes;
+    const held = config.applications.filter((app) => {
+      const health = app.detection.failure.targetHealth;
+      return (
+        health !== undefined &&
+        loadBalancerDimension(health.loadBalancerArn) === loadBalancer &&
+        app.cluster.targetGroupArns.some((arn) => targetGroupDimension(arn) === targetGroup)
+      );
+    });
+    if (held.length === 0) ignored.push(`${label} holds no application that watches target health`);
+    return held.map((app) => ({ ...base, app: app.name, reason: `UnHealthyHostCount >= 1 in ${targetGroup} of ${loadBalancer}${because}` }));
+  }
+
+  ignored.push(`${label}: not an alarm of this stack`);
+  return [];
 }
 
 async function instanceIncidents(deps: Deps, envelope: Envelope, detail: z.infer<typeof InstanceDetailSchema>, ignored: string[]): Promise<Incident[]> {
@@ -243,8 +294,5 @@ function iso(time: string): string {
   return new Date(Date.parse(time)).toISOString();
 }
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 export const handler = lazyHandler(makeHandler);

@@ -49,7 +49,7 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
   const fenceProblem = state.progress['shift.fenceProblem'];
   if (fenceProblem) problems.push(fenceProblem);
 
-  const disposition = await dispose(ctx, state, { old, host, running, problems, tagged: pool !== null });
+  const disposition = await dispose(ctx, state, { old, host, othersStay: others.length > 0, running, problems, tagged: pool !== null });
   const at = ctx.now.toISOString();
   await updateAppState(deps.ddb, deps.env.tables.state, app.name, {
     set: { lastHalt: { node: old, at, incidentId: state.incidentId, disposition }, updatedAt: at },
@@ -75,7 +75,7 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
 async function dispose(
   ctx: StepContext,
   state: WorkflowState,
-  input: { old: string; host: boolean; running: boolean; problems: string[]; tagged: boolean },
+  input: { old: string; host: boolean; othersStay: boolean; running: boolean; problems: string[]; tagged: boolean },
 ): Promise<Disposition> {
   const { deps, app } = ctx;
   const { old, host } = input;
@@ -92,7 +92,7 @@ async function dispose(
       memoryMiB: app.requirements.minMemoryMiB,
     });
   const tag = async (role: 'free' | 'quarantined' | 'retained') => {
-    if (input.tagged) await tagNodeReleased(ctx, { nodeId: old, host, role });
+    if (input.tagged) await tagNodeReleased(ctx, { nodeId: old, host, role, othersStay: input.othersStay });
   };
 
   if (input.problems.length > 0) {

@@ -1,12 +1,19 @@
-// CloudWatch: alarms (PutMetricAlarm, DescribeAlarms; states set by the scenario, not evaluated),
-// an application performance model (GetMetricData), and recorded custom metrics (PutMetricData,
-// served back by GetMetricData).
+// CloudWatch: metrics (an application performance model, metrics AWS publishes itself such as
+// EC2 status checks, and recorded PutMetricData points, all served by GetMetricData) and alarms
+// that are EVALUATED from those datapoints on every period boundary in virtual time: threshold,
+// comparison, M of N, missing data (alarm-evaluation.ts), and per time series for Metrics
+// Insights alarms (metrics-insights.ts). State changes go out as the EventBridge events CloudWatch
+// sends ("Alarm events and EventBridge"): "CloudWatch Alarm State Change" for an alarm,
+// "CloudWatch Alarm Contributor State Change" for one time series of a Metrics Insights alarm.
 //
 // Performance model: a metric bound to an application reports, for each period, the time-weighted
 // average of "how the application performs" on the node(s) running it during that period: the
 // value a scenario set for (application, node), else the binding's healthy value. Periods in which
 // no node runs the application have no datapoint (missing data), as for a stopped host.
+import { createHash } from 'node:crypto';
 import type {
+  DescribeAlarmContributorsCommandInput,
+  DescribeAlarmContributorsCommandOutput,
   DescribeAlarmsCommandInput,
   DescribeAlarmsCommandOutput,
   Dimension,
@@ -19,12 +26,16 @@ import type {
   StateValue,
   Statistic,
 } from '@aws-sdk/client-cloudwatch';
+import { evaluate, evaluationRange, type AlarmState, type Comparison, type EvaluationRule, type TreatMissingData } from './alarm-evaluation.ts';
 import { errorsFor, NotSimulatedError } from './errors.ts';
+import { parseInsightsQuery, runInsightsQuery, type InsightsQuery, type InsightsSeries } from './metrics-insights.ts';
 import type { World } from './model.ts';
 import { paginate } from './query.ts';
 import type { Handlers, Output } from './service.ts';
 
 const error = errorsFor('cloudwatch');
+const MINUTE_MS = 60_000;
+const MAX_CONTRIBUTORS_IN_ALARM = 100;
 
 export interface MetricKey {
   namespace: string;
@@ -46,7 +57,10 @@ export interface AlarmDefinition {
   metricName?: string;
   dimensions?: Record<string, string>;
   statistic?: string;
+  /** Seconds. */
   period?: number;
+  /** A Metrics Insights query: one contributor per time series it returns (instead of namespace/metricName). */
+  query?: string;
   evaluationPeriods?: number;
   datapointsToAlarm?: number;
   threshold?: number;
@@ -59,19 +73,46 @@ export interface AlarmDefinition {
   insufficientDataActions?: string[];
 }
 
-interface SimAlarm {
-  definition: AlarmDefinition;
-  state: StateValue;
+interface Contributor {
+  id: string;
+  attributes: Record<string, string>;
+  state: 'OK' | 'ALARM';
   reason: string;
   updatedAt: number;
 }
 
-interface RecordedPoint {
+interface SimAlarm {
+  definition: AlarmDefinition;
+  query?: InsightsQuery;
+  state: StateValue;
+  reason: string;
+  updatedAt: number;
+  /** Metrics Insights alarms: the time series the query returned at the last evaluation. */
+  contributors: Map<string, Contributor>;
+}
+
+interface RecordedSeries {
   namespace: string;
   metricName: string;
   dimensions: Record<string, string>;
-  at: number;
+  /** Sorted by time. */
+  points: Array<{ at: number; value: number }>;
+}
+
+/** One datapoint of a metric AWS publishes itself (EC2 status checks, ELB target counts). */
+export interface VendedDatapoint {
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
   value: number;
+}
+
+/** An event CloudWatch sends to EventBridge (source aws.cloudwatch). */
+export interface AlarmEvent {
+  detailType: 'CloudWatch Alarm State Change' | 'CloudWatch Alarm Contributor State Change';
+  time: string;
+  resources: string[];
+  detail: Record<string, unknown>;
 }
 
 export interface CloudWatchState {
@@ -79,20 +120,37 @@ export interface CloudWatchState {
   bindings: MetricBinding[];
   /** `${app}|${instanceId}` → value changes over time. */
   performance: Map<string, Array<{ at: number; value: number }>>;
-  recorded: RecordedPoint[];
+  /** Series key → points (PutMetricData and vended metrics). */
+  recorded: Map<string, RecordedSeries>;
+  /** What AWS services publish each minute, read from the fleet's state at that moment. */
+  vended: Array<() => VendedDatapoint[]>;
+  /** The resource tags of a metric's resource (Metrics Insights `tag.`), by its dimensions. */
+  resourceTags: (dimensions: Readonly<Record<string, string>>) => Record<string, string>;
+  /** Where alarm state changes go (EventBridge); none until the evaluation is started. */
+  onEvent?: (event: AlarmEvent) => void;
 }
 
 export function createCloudWatchState(): CloudWatchState {
-  return { alarms: new Map(), bindings: [], performance: new Map(), recorded: [] };
+  return { alarms: new Map(), bindings: [], performance: new Map(), recorded: new Map(), vended: [], resourceTags: () => ({}) };
 }
 
 export function defineAlarm(world: World, state: CloudWatchState, definition: AlarmDefinition): void {
   const existing = state.alarms.get(definition.name);
+  let query: InsightsQuery | undefined;
+  if (definition.query) {
+    try {
+      query = parseInsightsQuery(definition.query);
+    } catch (e) {
+      throw error('ValidationError', `Alarm ${definition.name}: ${(e as Error).message}`);
+    }
+  }
   state.alarms.set(definition.name, {
     definition,
+    ...(query ? { query } : {}),
     state: existing?.state ?? 'INSUFFICIENT_DATA',
     reason: existing?.reason ?? 'Unchecked: Initial alarm creation',
     updatedAt: existing?.updatedAt ?? world.now(),
+    contributors: existing?.contributors ?? new Map(),
   });
 }
 
@@ -112,6 +170,315 @@ export function setPerformance(world: World, state: CloudWatchState, app: string
   state.performance.set(key, history);
 }
 
+// ---- recorded metrics ------------------------------------------------------------------------
+
+function seriesKey(namespace: string, metricName: string, dimensions: Readonly<Record<string, string>>): string {
+  const dims = Object.keys(dimensions)
+    .sort()
+    .map((k) => `${k}=${dimensions[k]}`)
+    .join(',');
+  return `${namespace}|${metricName}|${dims}`;
+}
+
+export function recordPoint(state: CloudWatchState, namespace: string, metricName: string, dimensions: Record<string, string>, at: number, value: number): void {
+  const key = seriesKey(namespace, metricName, dimensions);
+  let series = state.recorded.get(key);
+  if (!series) {
+    series = { namespace, metricName, dimensions: { ...dimensions }, points: [] };
+    state.recorded.set(key, series);
+  }
+  const points = series.points;
+  let i = points.length;
+  while (i > 0 && points[i - 1]!.at > at) i--;
+  points.splice(i, 0, { at, value });
+}
+
+/** Values recorded in [from, to). */
+function pointsIn(series: RecordedSeries, from: number, to: number): number[] {
+  const points = series.points;
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (points[mid]!.at < from) lo = mid + 1;
+    else hi = mid;
+  }
+  const values: number[] = [];
+  for (let i = lo; i < points.length && points[i]!.at < to; i++) values.push(points[i]!.value);
+  return values;
+}
+
+/**
+ * Publishes one datapoint per vended metric, for the minute starting at `at`. ASSUMPTION: EC2
+ * runs its status checks once a minute and a datapoint holds the result at the start of its
+ * minute (the metrics are "available at a 1-minute frequency"; when in the minute the check runs
+ * is not documented).
+ */
+export function publishVendedMetrics(state: CloudWatchState, at: number): void {
+  for (const sample of state.vended) {
+    for (const point of sample()) recordPoint(state, point.namespace, point.metricName, point.dimensions, at, point.value);
+  }
+}
+
+function vendedNow(state: CloudWatchState): Map<string, VendedDatapoint> {
+  const now = new Map<string, VendedDatapoint>();
+  for (const sample of state.vended) for (const point of sample()) now.set(seriesKey(point.namespace, point.metricName, point.dimensions), point);
+  return now;
+}
+
+// ---- alarm evaluation ------------------------------------------------------------------------
+
+function ruleOf(definition: AlarmDefinition): EvaluationRule {
+  const evaluationPeriods = definition.evaluationPeriods ?? 1;
+  return {
+    threshold: definition.threshold ?? 0,
+    comparison: (definition.comparisonOperator ?? 'GreaterThanThreshold') as Comparison,
+    evaluationPeriods,
+    datapointsToAlarm: definition.datapointsToAlarm ?? evaluationPeriods,
+    treatMissingData: (definition.treatMissingData ?? 'missing') as TreatMissingData,
+  };
+}
+
+function periodMs(definition: AlarmDefinition): number {
+  return (definition.period ?? 60) * 1000;
+}
+
+/** Alarms a scenario only sets (no metric, no query) are not evaluated. */
+function evaluable(alarm: SimAlarm): boolean {
+  const d = alarm.definition;
+  return alarm.query !== undefined || (d.namespace !== undefined && d.metricName !== undefined && d.threshold !== undefined && d.comparisonOperator !== undefined);
+}
+
+/** The virtual-clock step that reaches every alarm's period boundary and every minute. */
+export function evaluationStepMs(state: CloudWatchState): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  let step = MINUTE_MS;
+  for (const alarm of state.alarms.values()) if (evaluable(alarm)) step = gcd(step, periodMs(alarm.definition));
+  return step;
+}
+
+/** A single-metric alarm's datapoints over `periods` periods ending at `end`, oldest first. */
+function metricDatapoints(world: World, state: CloudWatchState, d: AlarmDefinition, end: number, periods: number): Array<number | undefined> {
+  const P = periodMs(d);
+  const values: Array<number | undefined> = [];
+  for (let k = periods; k >= 1; k--) {
+    values.push(bucketValue(world, state, d.namespace!, d.metricName!, d.dimensions ?? {}, end - k * P, P, d.statistic ?? 'Average'));
+  }
+  return values;
+}
+
+/** What a single-metric alarm's next datapoints will be if nothing changes. */
+function metricValueNow(world: World, state: CloudWatchState, d: AlarmDefinition, vended: Map<string, VendedDatapoint>): number | undefined {
+  const { InstanceId: instanceId, ...rest } = d.dimensions ?? {};
+  const binding = state.bindings.find((b) => b.namespace === d.namespace && b.metricName === d.metricName && sameDimensions(b.dimensions ?? {}, rest));
+  const now = world.now();
+  if (binding) return modelValue(world, state, binding, instanceId, now, now + 1, d.statistic ?? 'Average');
+  return vended.get(seriesKey(d.namespace!, d.metricName!, d.dimensions ?? {}))?.value;
+}
+
+function insightsCatalog(state: CloudWatchState, vended?: Map<string, VendedDatapoint>): InsightsSeries[] {
+  if (vended) {
+    // The value each series reports now, whatever the range asked.
+    return [...vended.values()].map((p) => ({ ...p, tags: state.resourceTags(p.dimensions), observations: () => [p.value] }));
+  }
+  return [...state.recorded.values()].map((s) => ({
+    namespace: s.namespace,
+    metricName: s.metricName,
+    dimensions: s.dimensions,
+    // The resource's tags at evaluation: "the alarm matches a metric only if its resource has the tag during the evaluation period" (Create a Metrics Insights alarm).
+    tags: state.resourceTags(s.dimensions),
+    observations: (from, to) => pointsIn(s, from, to),
+  }));
+}
+
+function contributorId(alarm: string, attributes: Record<string, string>): string {
+  return createHash('sha256').update(`${alarm}|${JSON.stringify(attributes)}`).digest('hex').slice(0, 16);
+}
+
+/** CloudWatch's timestamp format in alarm events: 2019-10-02T17:04:40.989+0000. */
+function eventTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+0000');
+}
+
+function configurationOf(alarm: SimAlarm): Record<string, unknown> {
+  const d = alarm.definition;
+  const metrics = alarm.query
+    ? [{ id: 'm1', expression: d.query, returnData: true, period: d.period ?? 60 }]
+    : [{ id: 'm1', metricStat: { metric: { dimensions: d.dimensions ?? {}, name: d.metricName, namespace: d.namespace }, period: d.period ?? 60, stat: d.statistic ?? 'Average' }, returnData: true }];
+  return { ...(d.description ? { description: d.description } : {}), metrics };
+}
+
+function transition(world: World, state: CloudWatchState, alarm: SimAlarm, next: StateValue, reason: string): void {
+  const now = world.now();
+  const previous = { value: alarm.state, reason: alarm.reason, timestamp: eventTimestamp(alarm.updatedAt) };
+  alarm.reason = reason;
+  if (next === alarm.state) return;
+  alarm.state = next;
+  alarm.updatedAt = now;
+  state.onEvent?.({
+    detailType: 'CloudWatch Alarm State Change',
+    time: new Date(now).toISOString(),
+    resources: [world.arn('cloudwatch', `alarm:${alarm.definition.name}`)],
+    detail: {
+      alarmName: alarm.definition.name,
+      state: { value: next, reason, timestamp: eventTimestamp(now) },
+      previousState: previous,
+      configuration: configurationOf(alarm),
+    },
+  });
+}
+
+/** The alarm's state from its contributors: ALARM if one is; OK if any time series exists; else as missing data says. */
+function stateFromContributors(rule: EvaluationRule, current: StateValue, alarming: number, total: number, breaching = alarming): { state: StateValue; reason: string } {
+  // Limits (alarm-limits.html): "95 out of 150 time series evaluated to ALARM", or "100+ time series evaluated to ALARM".
+  const counted = breaching > MAX_CONTRIBUTORS_IN_ALARM ? `${MAX_CONTRIBUTORS_IN_ALARM}+ time series` : `${alarming} out of ${total} time series`;
+  if (total > 0) return { state: alarming > 0 ? 'ALARM' : 'OK', reason: `${counted} evaluated to ALARM` };
+  const none = 'the query returned no time series';
+  switch (rule.treatMissingData) {
+    case 'breaching':
+      return { state: 'ALARM', reason: `${none} (missing data treated as breaching)` };
+    case 'notBreaching':
+      return { state: 'OK', reason: `${none} (missing data treated as not breaching)` };
+    case 'ignore':
+      return { state: current, reason: `${none} (ignored)` };
+    case 'missing':
+      return { state: 'INSUFFICIENT_DATA', reason: none };
+  }
+}
+
+/**
+ * The contributors' states after an evaluation, in the query's order. "Each time series
+ * (contributor) can only be in ALARM or OK state, never in INSUFFICIENT_DATA" (Acting on alarm
+ * changes): undecided keeps the state. "Alarms evaluating multiple time series will limit the
+ * number of contributors in ALARM to 100" (Limits, alarm-limits.html). ASSUMPTION: those already
+ * in ALARM keep their place, then the next in the query's order; the rest stay OK, sending nothing.
+ */
+function contributorStates(evaluated: ReadonlyArray<{ before: 'OK' | 'ALARM' | undefined; result: AlarmState }>): Array<'OK' | 'ALARM'> {
+  const wanted = evaluated.map(({ before, result }) => (result === 'INSUFFICIENT_DATA' ? (before ?? 'OK') : result));
+  let room = MAX_CONTRIBUTORS_IN_ALARM - wanted.filter((w, i) => w === 'ALARM' && evaluated[i]!.before === 'ALARM').length;
+  return wanted.map((w, i) => {
+    if (w !== 'ALARM' || evaluated[i]!.before === 'ALARM') return w;
+    if (room <= 0) return 'OK';
+    room--;
+    return 'ALARM';
+  });
+}
+
+function evaluateAlarm(world: World, state: CloudWatchState, alarm: SimAlarm, end: number): void {
+  const rule = ruleOf(alarm.definition);
+  const periods = evaluationRange(rule);
+  if (!alarm.query) {
+    const result = evaluate(metricDatapoints(world, state, alarm.definition, end, periods), rule, alarm.state as AlarmState);
+    transition(world, state, alarm, result.state, result.reason);
+    return;
+  }
+  const name = alarm.definition.name;
+  const series = runInsightsQuery(alarm.query, insightsCatalog(state), { end, periodMs: periodMs(alarm.definition), periods });
+  const evaluated = series.map(({ attributes, values }) => {
+    const id = contributorId(name, attributes);
+    const before = alarm.contributors.get(id);
+    return { id, attributes, before, result: evaluate(values, rule, before?.state ?? 'OK') };
+  });
+  const states = contributorStates(evaluated.map((e) => ({ before: e.before?.state, result: e.result.state })));
+  const seen = new Map<string, Contributor>();
+  let alarming = 0;
+  evaluated.forEach(({ id, attributes, before, result }, i) => {
+    const next = states[i]!;
+    if (next === 'ALARM') alarming++;
+    const contributor: Contributor = before ?? { id, attributes, state: 'OK', reason: '', updatedAt: world.now() };
+    contributor.reason = result.reason;
+    if (next !== contributor.state || (!before && next === 'ALARM')) {
+      contributor.state = next;
+      contributor.updatedAt = world.now();
+      state.onEvent?.({
+        detailType: 'CloudWatch Alarm Contributor State Change',
+        time: new Date(world.now()).toISOString(),
+        resources: [world.arn('cloudwatch', `alarm:${name}`)],
+        detail: {
+          alarmName: name,
+          alarmContributor: { id, attributes },
+          state: { value: next, reason: result.reason, timestamp: eventTimestamp(world.now()) },
+          configuration: configurationOf(alarm),
+        },
+      });
+    }
+    seen.set(id, contributor);
+  });
+  // ASSUMPTION: a time series the query no longer returns (its instance untagged or gone) stops being a contributor, without an event.
+  alarm.contributors = seen;
+  const breaching = evaluated.filter((e) => e.result.state === 'ALARM').length;
+  const overall = stateFromContributors(rule, alarm.state, alarming, seen.size, breaching);
+  transition(world, state, alarm, overall.state, overall.reason);
+}
+
+/** Evaluates every alarm whose period ends at `now` (periods are aligned to the epoch, as CloudWatch aligns them to the clock). */
+export function evaluateDueAlarms(world: World, state: CloudWatchState): void {
+  const now = world.now();
+  for (const alarm of state.alarms.values()) {
+    if (evaluable(alarm) && now % periodMs(alarm.definition) === 0) evaluateAlarm(world, state, alarm, now);
+  }
+}
+
+/**
+ * Whether some alarm (or contributor) would still change state if nothing else changed: the
+ * datapoints so far, followed by the value each metric reports now, evaluated period by period
+ * until the whole evaluation range is made of such values. Returns what would change, or null.
+ * The local runtime keeps virtual time running until this is null.
+ */
+export function pendingAlarmChange(world: World, state: CloudWatchState): string | null {
+  const now = world.now();
+  const vended = vendedNow(state);
+  for (const alarm of state.alarms.values()) {
+    if (!evaluable(alarm)) continue;
+    const rule = ruleOf(alarm.definition);
+    const P = periodMs(alarm.definition);
+    const periods = evaluationRange(rule);
+    const end = Math.floor(now / P) * P;
+    const name = alarm.definition.name;
+    if (!alarm.query) {
+      const window = metricDatapoints(world, state, alarm.definition, end, periods);
+      const future = metricValueNow(world, state, alarm.definition, vended);
+      let current = alarm.state as AlarmState;
+      for (let step = 0; step <= periods; step++) {
+        const next = evaluate([...window.slice(step), ...Array<number | undefined>(step).fill(future)], rule, current).state;
+        if (next !== alarm.state) return `${name} → ${next}`;
+        current = next;
+      }
+      continue;
+    }
+    const past = runInsightsQuery(alarm.query, insightsCatalog(state), { end, periodMs: P, periods });
+    const present = runInsightsQuery(alarm.query, insightsCatalog(state, vended), { end: now, periodMs: P, periods: 1 });
+    const keyOf = (attributes: Record<string, string>) => JSON.stringify(attributes);
+    const groups = new Map<string, { attributes: Record<string, string>; window: Array<number | undefined>; future: number | undefined }>();
+    for (const r of past) groups.set(keyOf(r.attributes), { attributes: r.attributes, window: r.values, future: undefined });
+    for (const r of present) {
+      const group = groups.get(keyOf(r.attributes)) ?? { attributes: r.attributes, window: Array<number | undefined>(periods).fill(undefined), future: undefined };
+      group.future = r.values[0];
+      groups.set(keyOf(r.attributes), group);
+    }
+    const states = new Map<string, 'OK' | 'ALARM'>();
+    for (let step = 0; step <= periods; step++) {
+      const live = [...groups].flatMap(([key, group]) => {
+        const window = [...group.window.slice(step), ...Array<number | undefined>(step).fill(group.future)];
+        if (window.every((v) => v === undefined)) return [];
+        const contributor = alarm.contributors.get(contributorId(name, group.attributes));
+        const before = states.get(key) ?? contributor?.state;
+        return [{ key, now: contributor?.state ?? 'OK', before, result: evaluate(window, rule, before ?? 'OK').state }];
+      });
+      const next = contributorStates(live);
+      for (const [i, { key, now }] of live.entries()) {
+        if (next[i] !== now) return `${name} contributor ${key} → ${next[i]}`;
+        states.set(key, next[i]!);
+      }
+      const overall = stateFromContributors(rule, alarm.state, next.filter((n) => n === 'ALARM').length, live.length).state;
+      if (overall !== alarm.state) return `${name} → ${overall}`;
+    }
+  }
+  return null;
+}
+
+// ---- the API -----------------------------------------------------------------------------------
+
 export function cloudWatchHandlers(world: World, state: CloudWatchState): Handlers {
   return {
     DescribeAlarms: (input: DescribeAlarmsCommandInput): Output<DescribeAlarmsCommandOutput> => {
@@ -127,6 +494,17 @@ export function cloudWatchHandlers(world: World, state: CloudWatchState): Handle
         : [];
       const { page, nextToken } = paginate(alarms, input.MaxRecords, input.NextToken, { min: 1, max: 100, default: 50 }, error);
       return { MetricAlarms: page.map((a) => describeAlarm(world, a)), CompositeAlarms: [], ...(nextToken ? { NextToken: nextToken } : {}) };
+    },
+
+    // The contributors of a multi-time-series alarm that are in ALARM (CloudWatch API reference, DescribeAlarmContributors).
+    DescribeAlarmContributors: (input: DescribeAlarmContributorsCommandInput): Output<DescribeAlarmContributorsCommandOutput> => {
+      const alarm = input.AlarmName ? state.alarms.get(input.AlarmName) : undefined;
+      if (!alarm) throw error('ResourceNotFoundException', `Alarm ${input.AlarmName ?? ''} does not exist`);
+      return {
+        AlarmContributors: [...alarm.contributors.values()]
+          .filter((c) => c.state === 'ALARM')
+          .map((c) => ({ ContributorId: c.id, ContributorAttributes: { ...c.attributes }, StateReason: c.reason, StateTransitionedTimestamp: new Date(c.updatedAt) })),
+      };
     },
 
     GetMetricData: (input: GetMetricDataCommandInput): Output<GetMetricDataCommandOutput> => {
@@ -166,18 +544,22 @@ export function cloudWatchHandlers(world: World, state: CloudWatchState): Handle
     },
 
     // Creating an alarm sets it to INSUFFICIENT_DATA; updating one keeps its state and replaces
-    // its whole configuration (CloudWatch API reference, PutMetricAlarm). The simulation does not
-    // evaluate alarms: a scenario sets their states.
+    // its whole configuration (CloudWatch API reference, PutMetricAlarm). A Metrics Insights
+    // alarm has one query in Metrics.
     PutMetricAlarm: (input: PutMetricAlarmCommandInput) => {
       if (!input.AlarmName) throw error('MissingParameter', 'The parameter AlarmName is required');
-      if (input.Metrics?.length) throw new NotSimulatedError('cloudwatch', 'PutMetricAlarm', 'metric math alarms (Metrics)');
+      const expressions = (input.Metrics ?? []).filter((m) => m.Expression);
+      if ((input.Metrics?.length ?? 0) > 0 && !(input.Metrics!.length === 1 && expressions.length === 1 && /^\s*SELECT\b/i.test(expressions[0]!.Expression!))) {
+        throw new NotSimulatedError('cloudwatch', 'PutMetricAlarm', 'metric math alarms (Metrics other than one Metrics Insights query)');
+      }
       if (!input.EvaluationPeriods || input.EvaluationPeriods < 1) throw error('ValidationError', 'EvaluationPeriods must be at least 1');
       if (!input.ComparisonOperator) throw error('MissingParameter', 'The parameter ComparisonOperator is required');
       if (input.Statistic && input.ExtendedStatistic) throw error('InvalidParameterCombination', 'Statistic and ExtendedStatistic are mutually exclusive');
       if (input.DatapointsToAlarm !== undefined && input.DatapointsToAlarm > input.EvaluationPeriods) {
         throw error('ValidationError', 'DatapointsToAlarm must not exceed EvaluationPeriods');
       }
-      if (input.Period !== undefined && ![10, 20, 30].includes(input.Period) && input.Period % 60 !== 0) {
+      const period = input.Period ?? expressions[0]?.Period;
+      if (period !== undefined && ![10, 20, 30].includes(period) && period % 60 !== 0) {
         throw error('ValidationError', 'Period must be 10, 20, 30 or a multiple of 60');
       }
       defineAlarm(world, state, {
@@ -185,9 +567,10 @@ export function cloudWatchHandlers(world: World, state: CloudWatchState): Handle
         ...(input.AlarmDescription !== undefined ? { description: input.AlarmDescription } : {}),
         ...(input.Namespace !== undefined ? { namespace: input.Namespace } : {}),
         ...(input.MetricName !== undefined ? { metricName: input.MetricName } : {}),
+        ...(expressions[0]?.Expression ? { query: expressions[0].Expression } : {}),
         dimensions: Object.fromEntries((input.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? ''])),
         ...((input.Statistic ?? input.ExtendedStatistic) ? { statistic: input.Statistic ?? input.ExtendedStatistic } : {}),
-        ...(input.Period !== undefined ? { period: input.Period } : {}),
+        ...(period !== undefined ? { period } : {}),
         evaluationPeriods: input.EvaluationPeriods,
         ...(input.DatapointsToAlarm !== undefined ? { datapointsToAlarm: input.DatapointsToAlarm } : {}),
         ...(input.Threshold !== undefined ? { threshold: input.Threshold } : {}),
@@ -216,7 +599,7 @@ export function cloudWatchHandlers(world: World, state: CloudWatchState): Handle
           : datum.Value !== undefined
             ? [datum.Value]
             : [];
-        for (const value of values) state.recorded.push({ namespace: input.Namespace, metricName: datum.MetricName, dimensions, at, value });
+        for (const value of values) recordPoint(state, input.Namespace, datum.MetricName, dimensions, at, value);
       }
       return {};
     },
@@ -242,10 +625,8 @@ function bucketValue(
   const binding = state.bindings.find((b) => b.namespace === namespace && b.metricName === metricName && sameDimensions(b.dimensions ?? {}, rest));
   // The model has data up to now; the current period is partial.
   if (binding) return modelValue(world, state, binding, instanceId, from, Math.min(from + periodMs, world.now()), stat);
-  const values = state.recorded
-    .filter((p) => p.namespace === namespace && p.metricName === metricName && sameDimensions(p.dimensions, dimensions) && p.at >= from && p.at < from + periodMs)
-    .map((p) => p.value);
-  return aggregate(values, stat);
+  const series = state.recorded.get(seriesKey(namespace, metricName, dimensions));
+  return series ? aggregate(pointsIn(series, from, from + periodMs), stat) : undefined;
 }
 
 function aggregate(values: number[], stat: string): number | undefined {
@@ -329,6 +710,7 @@ function describeAlarm(world: World, alarm: SimAlarm): MetricAlarm {
     StateTransitionedTimestamp: new Date(alarm.updatedAt),
     ...(d.namespace ? { Namespace: d.namespace } : {}),
     ...(d.metricName ? { MetricName: d.metricName } : {}),
+    ...(d.query ? { Metrics: [{ Id: 'm1', Expression: d.query, Period: d.period ?? 60, ReturnData: true }] } : {}),
     Dimensions: Object.entries(d.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
     ...(d.statistic
       ? standard.includes(d.statistic)

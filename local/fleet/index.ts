@@ -14,11 +14,17 @@ import {
   cloudWatchHandlers,
   createCloudWatchState,
   defineAlarm,
+  evaluateDueAlarms,
+  evaluationStepMs,
+  pendingAlarmChange,
+  publishVendedMetrics,
   setAlarmState,
   setPerformance,
   type AlarmDefinition,
+  type AlarmEvent,
   type CloudWatchState,
   type MetricBinding,
+  type VendedDatapoint,
 } from './cloudwatch.ts';
 import { ec2InstanceHandlers } from './ec2.ts';
 import { createElasticIp, ec2NetworkHandlers, type ElasticIpSpec, type IpMove } from './ec2-network.ts';
@@ -54,7 +60,7 @@ export type { InstanceSpec } from './instances.ts';
 export type { LoadBalancerSpec, LoadBalancerType, TargetGroupSpec } from './elb.ts';
 export type { ElasticIpSpec } from './ec2-network.ts';
 export type { DocumentContext, DocumentEffect } from './ssm.ts';
-export type { AlarmDefinition, MetricBinding } from './cloudwatch.ts';
+export type { AlarmDefinition, AlarmEvent, MetricBinding } from './cloudwatch.ts';
 export type { PublishedMessage, PutEvent } from './notify.ts';
 export type { ImageDefinition } from './model.ts';
 
@@ -130,6 +136,8 @@ export class SimulatedFleet {
   private readonly ssm: SsmState;
   private readonly notify: NotifyState = { published: [], events: [] };
   private readonly cloudwatch: CloudWatchState = createCloudWatchState();
+  /** Target group ARN → load balancer ARN, for the metrics ELB publishes per load balancer and target group. */
+  private alarmEvaluation = false;
   private readonly handlers: Record<ServiceName, Handlers>;
   private readonly counts = new Map<string, number>();
 
@@ -141,6 +149,14 @@ export class SimulatedFleet {
     this.world = new World(this.clock, this.latency, this.faults, options.region ?? 'us-east-1', options.accountId ?? '123456789012', options.seed ?? 1);
     this.world.onSync(() => syncTargetHealth(this.world, this.targetGroups, this.loadBalancers));
     this.ssm = createSsmState(options.strictDocuments ?? false);
+    this.cloudwatch.resourceTags = (dimensions) => {
+      const instance = dimensions.InstanceId ? this.world.instance(dimensions.InstanceId) : undefined;
+      return instance ? Object.fromEntries(instance.tags) : {};
+    };
+    this.cloudwatch.vended.push(
+      () => this.statusCheckMetrics(),
+      () => this.targetHealthMetrics(),
+    );
     this.handlers = {
       ec2: {
         ...ec2InstanceHandlers(this.world),
@@ -175,6 +191,10 @@ export class SimulatedFleet {
   addLoadBalancer(spec: LoadBalancerSpec): string {
     this.world.sync();
     return createLoadBalancer(this.world, this.loadBalancers, spec).arn;
+  }
+
+  hasLoadBalancer(arn: string): boolean {
+    return this.loadBalancers.has(arn);
   }
 
   /** Adds a target group (behind `loadBalancerArn`, or an application load balancer of its own) and returns its ARN. */
@@ -268,6 +288,70 @@ export class SimulatedFleet {
     }
   }
 
+  /**
+   * From now on CloudWatch publishes the metrics AWS services report (each minute) and evaluates
+   * every alarm at the end of each of its periods; state changes go to `onEvent` (EventBridge).
+   */
+  startAlarmEvaluation(onEvent: (event: AlarmEvent) => void): void {
+    if (this.alarmEvaluation) throw new Error('alarm evaluation is already running');
+    this.alarmEvaluation = true;
+    this.cloudwatch.onEvent = onEvent;
+    const next = () => {
+      const step = evaluationStepMs(this.cloudwatch);
+      return (Math.floor(this.clock.nowMs() / step) + 1) * step;
+    };
+    const tick = () => {
+      this.world.sync();
+      evaluateDueAlarms(this.world, this.cloudwatch);
+      const now = this.clock.nowMs();
+      if (now % 60_000 === 0) publishVendedMetrics(this.cloudwatch, now);
+      this.clock.schedule(next(), tick, 'cloudwatch');
+    };
+    const now = this.clock.nowMs();
+    this.clock.schedule(now % evaluationStepMs(this.cloudwatch) === 0 ? now : next(), tick, 'cloudwatch');
+  }
+
+  /** What alarm or contributor would still change state if nothing else happened (null: none). */
+  pendingAlarmChange(): string | null {
+    this.world.sync();
+    return pendingAlarmChange(this.world, this.cloudwatch);
+  }
+
+  /**
+   * StatusCheckFailed per running instance: 1 while its status checks are impaired, else 0; none
+   * for an instance that is not running. EC2 User Guide, "List the available CloudWatch metrics
+   * for your instances" → Status check metrics (viewing_metrics_with_cloudwatch.html): whether the
+   * instance passed both status checks in the last minute, 0 (passed) or 1 (failed), available at
+   * a 1-minute frequency.
+   */
+  private statusCheckMetrics(): VendedDatapoint[] {
+    const points: VendedDatapoint[] = [];
+    for (const instance of this.world.instances.values()) {
+      const check = statusCheck(this.world, instance);
+      if (check === 'not-applicable') continue;
+      points.push({ namespace: 'AWS/EC2', metricName: 'StatusCheckFailed', dimensions: { InstanceId: instance.instanceId }, value: check === 'impaired' ? 1 : 0 });
+    }
+    return points;
+  }
+
+  /** UnHealthyHostCount per (load balancer, target group): the targets ELB reports unhealthy. */
+  private targetHealthMetrics(): VendedDatapoint[] {
+    const points: VendedDatapoint[] = [];
+    for (const group of this.targetGroups.values()) {
+      const unhealthy = [...group.targets.values()].filter((t) => reportedHealth(this.world, group, t, this.loadBalancers).State === 'unhealthy').length;
+      for (const loadBalancerArn of group.loadBalancerArns) {
+        const loadBalancer = loadBalancerArn.split(':loadbalancer/')[1] ?? loadBalancerArn;
+        points.push({
+          namespace: loadBalancer.startsWith('net/') ? 'AWS/NetworkELB' : 'AWS/ApplicationELB',
+          metricName: 'UnHealthyHostCount',
+          dimensions: { LoadBalancer: loadBalancer, TargetGroup: group.arn.split(':').at(-1)! },
+          value: unhealthy,
+        });
+      }
+    }
+    return points;
+  }
+
   /** The host fails without any API call: status checks impaired, applications and services down; EC2 still says running. */
   failInstance(instanceId: string): void {
     const instance = this.requireInstance(instanceId);
@@ -318,6 +402,19 @@ export class SimulatedFleet {
     }
     const output = (handler as (input: unknown) => object)(structuredClone(input ?? {}));
     return { ...structuredClone(output), $metadata: { httpStatusCode: 200, requestId: requestId(), attempts: 1, totalRetryDelay: 0 } };
+  }
+
+  /**
+   * Answers a command at once, outside the run: no virtual latency, no throttling, not counted
+   * among the run's API calls (a custom resource's call while the stack deploys; a test reading
+   * what the run left behind).
+   */
+  answerNow(service: ServiceName, command: string, input: unknown): object {
+    const name = command.replace(/Command$/, '');
+    const handler = this.handlers[service]?.[name];
+    if (!handler) throw new NotSimulatedError(service, name);
+    this.world.sync();
+    return structuredClone((handler as (input: unknown) => object)(structuredClone(input ?? {})));
   }
 
   // ---- observation -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Application, Config } from '../../core/config.ts';
 import { EnvNames, readEnvironment } from '../../core/environment.ts';
+import { SERVING_TAG } from '../../core/detection.ts';
 import { alarmName, METRICS_NAMESPACE, METRICS_SERVICE, type AlarmKind } from '../../core/metrics.ts';
 import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
 import { updateAppState } from '../../functions/adapters/app-state.ts';
@@ -13,7 +14,7 @@ import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
 import { buildDeps, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
-import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage } from '../fleet/index.ts';
+import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage, type ServiceName } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
 import { subnetOf, type Scenario, type TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
@@ -170,8 +171,8 @@ class Simulation {
   private readonly metrics = new CapturedMetrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
   private readonly patterns;
   private pendingTriggers = 0;
-  /** Per application, a counter of degradations and recoveries: an alarm fires only for the latest degradation. */
-  private readonly degradations = new Map<string, number>();
+  /** The last answer of fleet.pendingAlarmChange(), by virtual time and API calls made (nothing else changes the metrics). */
+  private alarmsQuiet = { key: '', pending: null as string | null };
   private intakeInFlight = 0;
   private eventSeq = 0;
   private routedEventCount = 0;
@@ -214,6 +215,7 @@ class Simulation {
     this.deps = this.buildDeps(this.tables);
     buildFleet(this.fleet, this.scenario);
     defineTemplateAlarms(this.fleet, this.template);
+    deployTemplateCustomResources(this.fleet, this.template);
     await this.seedApplicationState(this.tables.state);
 
     const { definition, functionArns } = extractStateMachine(this.template);
@@ -248,6 +250,8 @@ class Simulation {
   async run(wallStart: number): Promise<SimulationResult> {
     await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps });
     this.scheduleTimeline();
+    // CloudWatch evaluates the stack's alarms from here on; its events go through the stack's rules.
+    this.fleet.startAlarmEvaluation((event) => this.publish(this.busEvent('aws.cloudwatch', event.detailType, event.resources, event.detail)));
     const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
     await this.time.run(() => this.settled(), until);
@@ -256,9 +260,13 @@ class Simulation {
     return this.report(results, this.tables, wallStart);
   }
 
+  /** Nothing left to happen: no trigger due, no intake or execution running, and no alarm that would still change state. */
   private settled(): boolean {
     this.routeServiceEvents();
-    return this.pendingTriggers === 0 && this.intakeInFlight === 0 && this.sfn.running() === 0;
+    if (this.pendingTriggers !== 0 || this.intakeInFlight !== 0 || this.sfn.running() !== 0) return false;
+    const key = `${this.clock.nowMs()}|${this.fleet.callCounts().total}`;
+    if (this.alarmsQuiet.key !== key) this.alarmsQuiet = { key, pending: this.fleet.pendingAlarmChange() };
+    return this.alarmsQuiet.pending === null;
   }
 
   private async createTables() {
@@ -348,27 +356,16 @@ class Simulation {
     this.progress('trigger', describeTimelineEvent(event));
     switch (event.event) {
       case 'performance-degraded': {
+        // A10: only the metric changes; the alarm decides from its datapoints (M of N).
         const app = this.app(event.app);
         for (const node of [...this.nodesOf(app.name), ...event.alsoOn]) this.fleet.setPerformance(app.name, node, event.value);
-        const perf = app.detection.performance;
-        // A10: the alarm goes off once M of the N periods are bad, at the earliest after M periods,
-        // and only if the application is still degraded then: a shorter dip raises nothing.
-        const degradation = (this.degradations.get(app.name) ?? 0) + 1;
-        this.degradations.set(app.name, degradation);
-        if (perf) {
-          this.later(perf.datapointsToAlarm * perf.periodSeconds * 1000, () => {
-            if (this.degradations.get(app.name) === degradation) this.raiseAlarm(app, 'performance', `${perf.metricName} ${perf.comparison} ${perf.threshold}`);
-          });
-        }
         return;
       }
       case 'performance-recovered':
         this.fleet.clearPerformance(event.app);
-        // Any alarm still counting datapoints for this degradation never fires.
-        this.degradations.set(event.app, (this.degradations.get(event.app) ?? 0) + 1);
         return;
       case 'instance-failed':
-        this.alarmAppsOn(event.node, 'status-check', (app) => app.detection.failure.statusChecks, 'EC2 status checks failed');
+        // A11: StatusCheckFailed reads 1 from now on; the status-check alarm decides.
         this.fleet.failInstance(event.node);
         return;
       case 'instance-stopped':
@@ -377,7 +374,7 @@ class Simulation {
         this.later(this.fleet.latency.ec2.instanceStopMs, () => this.publish(ec2StateChange(event.node, 'stopped', this.clock.now())));
         return;
       case 'health-check-failing':
-        this.alarmAppsOn(event.node, 'target-health', (app) => app.detection.failure.targetHealth !== undefined, 'UnHealthyHostCount >= 1');
+        // A11: the target turns unhealthy after its failed checks; UnHealthyHostCount and the target-health alarm follow.
         this.fleet.faults.healthChecksFail(event.node);
         return;
       case 'provisioning-fails':
@@ -430,27 +427,18 @@ class Simulation {
     return this.fleet.snapshot().apps[app] ?? [];
   }
 
-  private alarmAppsOn(node: string, kind: AlarmKind, watched: (app: Application) => boolean, reason: string): void {
-    // Only alarms that exist fire: a status-check alarm exists once deployed for a preferred node, or re-pointed after a failover.
-    const apps = this.config.applications.filter(
-      (app) => watched(app) && this.fleet.hasAlarm(alarmName(app.name, kind)) && this.nodesOf(app.name).includes(node),
-    );
-    // 2 of 2 one-minute periods, as the stack's failure alarms are defined.
-    for (const app of apps) this.later(2 * 60_000, () => this.raiseAlarm(app, kind, reason, node));
+  /** An injected ALARM transition of the application's performance alarm (flapping, duplicates): not evaluated. */
+  private raiseAlarm(app: Application, kind: AlarmKind, reason: string): void {
+    this.publish(this.alarmEvent(app, kind, reason));
   }
 
-  private raiseAlarm(app: Application, kind: AlarmKind, reason: string, node?: string): void {
-    this.publish(this.alarmEvent(app, kind, reason, node));
-  }
-
-  private alarmEvent(app: Application, kind: AlarmKind, reason: string, node?: string): BusEvent {
+  private alarmEvent(app: Application, kind: AlarmKind, reason: string): BusEvent {
     const name = alarmName(app.name, kind);
     const arn = `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${name}`;
     return this.busEvent('aws.cloudwatch', 'CloudWatch Alarm State Change', [arn], {
       alarmName: name,
       state: { value: 'ALARM', reason, timestamp: this.clock.now().toISOString() },
       previousState: { value: 'OK', timestamp: SIMULATION_EPOCH.toISOString() },
-      ...(node ? { configuration: { metrics: [{ metricStat: { metric: { dimensions: { InstanceId: node } } } }] } } : {}),
     });
   }
 
@@ -471,7 +459,8 @@ class Simulation {
   /** EventBridge: an event reaches intake only if a rule of the stack matches it, after the bus's delivery latency. */
   private publish(event: BusEvent): void {
     if (!routed(this.patterns, event)) {
-      this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
+      // CloudWatch sends every state change (OK, INSUFFICIENT_DATA, other alarms): not worth a line each.
+      if (event.source !== 'aws.cloudwatch') this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
       return;
     }
     this.intakeInFlight++;
@@ -678,25 +667,48 @@ export function describeTimelineEvent(event: TimelineEvent): string {
   }
 }
 
-/** The alarms the stack deploys, as CloudWatch would hold them. */
+/** The alarms the stack deploys, as CloudWatch would hold them (a Metrics Insights alarm by its query). */
 function defineTemplateAlarms(fleet: SimulatedFleet, template: CfnTemplate): void {
   for (const resource of Object.values(template.Resources)) {
     const p = resource.Properties as Record<string, unknown> | undefined;
     if (resource.Type !== 'AWS::CloudWatch::Alarm' || typeof p?.AlarmName !== 'string') continue;
     const dimensions = (p.Dimensions as Array<{ Name: string; Value: unknown }> | undefined) ?? [];
+    const metrics = (p.Metrics as Array<{ Expression?: unknown; Period?: number; ReturnData?: boolean }> | undefined) ?? [];
+    const insights = metrics.find((m) => typeof m.Expression === 'string' && m.ReturnData !== false);
+    if (metrics.length > 0 && (!insights || metrics.length > 1)) throw new Error(`alarm ${p.AlarmName}: only Metrics Insights alarms with one query are simulated`);
     fleet.defineAlarm({
       name: p.AlarmName,
+      description: p.AlarmDescription as string | undefined,
+      ...(insights ? { query: insights.Expression as string } : {}),
       namespace: p.Namespace as string | undefined,
       metricName: p.MetricName as string | undefined,
       dimensions: Object.fromEntries(dimensions.filter((d) => typeof d.Value === 'string').map((d) => [d.Name, d.Value as string])),
       statistic: p.Statistic as string | undefined,
-      period: p.Period as number | undefined,
+      period: (p.Period as number | undefined) ?? insights?.Period,
       evaluationPeriods: p.EvaluationPeriods as number | undefined,
       datapointsToAlarm: p.DatapointsToAlarm as number | undefined,
       threshold: p.Threshold as number | undefined,
       comparisonOperator: p.ComparisonOperator as AlarmDefinition['comparisonOperator'],
       treatMissingData: p.TreatMissingData as string | undefined,
     });
+  }
+}
+
+/**
+ * The stack's AwsCustomResource calls (Custom::AWS), made once as CloudFormation makes them at
+ * create: e.g. the CreateTags that marks the preferred nodes serving. They are deploy, not run:
+ * no virtual time, and the calls are not counted.
+ */
+function deployTemplateCustomResources(fleet: SimulatedFleet, template: CfnTemplate): void {
+  const services: Record<string, ServiceName> = { EC2: 'ec2', SSM: 'ssm', CloudWatch: 'cloudwatch', EventBridge: 'eventbridge', SNS: 'sns', ElasticLoadBalancingV2: 'elbv2' };
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'Custom::AWS') continue;
+    const create = resource.Properties?.Create;
+    if (typeof create !== 'string') throw new Error(`custom resource ${logicalId}: its Create call is not a plain JSON string`);
+    const call = JSON.parse(create) as { service: string; action: string; parameters?: unknown };
+    const service = services[call.service];
+    if (!service) throw new Error(`custom resource ${logicalId}: service ${call.service} is not simulated`);
+    fleet.answerNow(service, call.action, call.parameters ?? {});
   }
 }
 
@@ -710,11 +722,14 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
     const secondaryIps = config.applications
       .filter((app) => instance.runs.includes(app.name) && app.cluster.logicalAddress?.kind === 'secondary-private-ip')
       .map((app) => (app.cluster.logicalAddress as { ipAddress: string }).ipAddress);
+    // An application running elsewhere than on its preferred node was moved there by the control
+    // plane, which tagged the node serving (the stack tags the preferred nodes itself, at deploy).
+    const movedHere = instance.runs.some((name) => config.applications.find((a) => a.name === name)?.placement.preferredNode !== instance.id);
     fleet.addInstance({
       instanceId: instance.id,
       instanceType: instance.type,
       state: instance.state,
-      tags: instance.tags,
+      tags: movedHere ? { ...instance.tags, [SERVING_TAG.key]: SERVING_TAG.value } : instance.tags,
       apps: instance.runs,
       installedApps: instance.installed,
       secondaryIps,
@@ -727,6 +742,14 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
   for (const lb of scenario.fleet.loadBalancers) {
     const arn = fleet.addLoadBalancer({ name: lb.name, type: lb.type, ...(lb.availabilityZones ? { availabilityZones: lb.availabilityZones } : {}) });
     for (const tg of lb.targetGroupArns) loadBalancerOf.set(tg, arn);
+  }
+  // The load balancer whose target health an application's alarm watches is the one in front of its groups.
+  for (const app of config.applications) {
+    const watched = app.detection.failure.targetHealth?.loadBalancerArn;
+    if (!watched) continue;
+    const tail = watched.split(':loadbalancer/')[1] ?? '';
+    if (!fleet.hasLoadBalancer(watched)) fleet.addLoadBalancer({ arn: watched, name: tail.split('/')[1] ?? app.name, type: tail.startsWith('net/') ? 'network' : 'application' });
+    for (const tg of app.cluster.targetGroupArns) if (!loadBalancerOf.has(tg)) loadBalancerOf.set(tg, watched);
   }
   for (const app of config.applications) {
     for (const arn of app.cluster.targetGroupArns) {

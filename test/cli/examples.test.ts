@@ -216,7 +216,10 @@ function backupTier(doc: SimulationJson): void {
 }
 
 function switchoverLastNode(doc: SimulationJson): void {
-  const incidents = of(doc, 'accounts');
+  // A failed node fails its status checks and then its health checks: the second alarm is folded into the first failover.
+  const folded = of(doc, 'accounts').filter((i) => i.outcome === 'deduplicated');
+  expect(folded).toHaveLength(2);
+  const incidents = of(doc, 'accounts').filter((i) => i.outcome !== 'deduplicated');
   expect(incidents.map((i) => `${i.trigger}:${i.outcome}:${i.fromNode}>${i.toNode}`)).toEqual([
     'switchover:switched-over:i-0600000000000a001>i-0600000000000a002',
     'failure:failed-over:i-0600000000000a002>i-0600000000000a001',

@@ -2,15 +2,13 @@
 // adapters make (functions/adapters/commands.ts, targets.ts, alarms.ts, metrics-source.ts,
 // notify.ts, executions.ts): the same adapter code against moto and against the simulated fleet
 // (Step Functions: the local runtime's), seeded alike; answers compared by label.
-import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { expect, it } from 'vitest';
 import { PerformanceDetectionSchema, SsmDocumentSchema } from '../../core/config.ts';
-import { alarmName, EVENT_SOURCE } from '../../core/metrics.ts';
+import { EVENT_SOURCE } from '../../core/metrics.ts';
 import { describeAlert } from '../../core/decisions.ts';
-import { repointStatusAlarm } from '../../functions/adapters/alarms.ts';
 import { advanceDocuments, type DocumentRun } from '../../functions/adapters/commands.ts';
 import { startIncident } from '../../functions/adapters/executions.ts';
 import { stopInstance } from '../../functions/adapters/instances.ts';
@@ -19,7 +17,6 @@ import { publishAlert, putServiceEvent } from '../../functions/adapters/notify.t
 import { deregisterTarget, registerTarget, setDeregistrationDelay, targetHealth } from '../../functions/adapters/targets.ts';
 import { IncidentInputSchema, type IncidentInput } from '../../core/workflow-state.ts';
 import { bothSides, CASE_START, describeCall, sorted, useMoto } from './contract.ts';
-import type { Side } from './sides.ts';
 import { seedFleet } from './world.ts';
 
 useMoto();
@@ -308,101 +305,6 @@ describeCall('elbv2:ModifyTargetGroupAttributes', () => {
 
 const OLD_NODE = 'i-0aaa0000000000001';
 const NEW_NODE = 'i-0aaa0000000000002';
-
-async function seedStatusAlarm(side: Side): Promise<void> {
-  await side.seed.alarm({
-    name: alarmName('web', 'status-check'),
-    description: 'web: status checks of the serving node',
-    namespace: 'AWS/EC2',
-    metricName: 'StatusCheckFailed',
-    dimensions: { InstanceId: OLD_NODE },
-    statistic: 'Maximum',
-    period: 60,
-    evaluationPeriods: 2,
-    datapointsToAlarm: 2,
-    threshold: 1,
-    comparisonOperator: 'GreaterThanOrEqualToThreshold',
-    treatMissingData: 'breaching',
-    alarmActions: ['arn:aws:sns:us-east-1:123456789012:alerts'],
-  });
-}
-
-async function statusAlarm(side: Side) {
-  const out = await side.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName('web', 'status-check')], AlarmTypes: ['MetricAlarm'] }));
-  const a = out.MetricAlarms?.[0];
-  // What repointStatusAlarm reads and writes back.
-  return {
-    description: a?.AlarmDescription,
-    actionsEnabled: a?.ActionsEnabled,
-    alarmActions: a?.AlarmActions,
-    okActions: a?.OKActions ?? [],
-    insufficientDataActions: a?.InsufficientDataActions ?? [],
-    namespace: a?.Namespace,
-    metricName: a?.MetricName,
-    dimensions: a?.Dimensions,
-    statistic: a?.Statistic,
-    period: a?.Period,
-    evaluationPeriods: a?.EvaluationPeriods,
-    datapointsToAlarm: a?.DatapointsToAlarm,
-    threshold: a?.Threshold,
-    comparison: a?.ComparisonOperator,
-    treatMissingData: a?.TreatMissingData,
-  };
-}
-
-describeCall('cloudwatch:DescribeAlarms', () => {
-  it('agreed: repointStatusAlarm is false when the application has no status-check alarm', async () => {
-    const { moto, simulator } = await bothSides(async (side) => repointStatusAlarm(side.cloudwatch, 'web', NEW_NODE));
-
-    expect(moto).toEqual(simulator);
-    expect(simulator).toEqual({ ok: true, value: false });
-  });
-
-  it('agreed: an alarm already on the node is left as it is', async () => {
-    const { moto, simulator } = await bothSides(async (side) => {
-      await seedStatusAlarm(side);
-      const before = await statusAlarm(side);
-      return { repointed: await repointStatusAlarm(side.cloudwatch, 'web', OLD_NODE), unchanged: JSON.stringify(await statusAlarm(side)) === JSON.stringify(before) };
-    });
-
-    expect(moto).toEqual(simulator);
-    expect(simulator).toEqual({ ok: true, value: { repointed: true, unchanged: true } });
-  });
-});
-
-describeCall('cloudwatch:PutMetricAlarm', () => {
-  it('agreed: repointStatusAlarm points the alarm at the new node and keeps every other setting it read', async () => {
-    const { moto, simulator } = await bothSides(async (side) => {
-      await seedStatusAlarm(side);
-      return { repointed: await repointStatusAlarm(side.cloudwatch, 'web', NEW_NODE), alarm: await statusAlarm(side) };
-    });
-
-    expect(moto).toEqual(simulator);
-    expect(simulator).toEqual({
-      ok: true,
-      value: {
-        repointed: true,
-        alarm: {
-          description: 'web: status checks of the serving node',
-          actionsEnabled: true,
-          alarmActions: ['arn:aws:sns:us-east-1:123456789012:alerts'],
-          okActions: [],
-          insufficientDataActions: [],
-          namespace: 'AWS/EC2',
-          metricName: 'StatusCheckFailed',
-          dimensions: [{ Name: 'InstanceId', Value: NEW_NODE }],
-          statistic: 'Maximum',
-          period: 60,
-          evaluationPeriods: 2,
-          datapointsToAlarm: 2,
-          threshold: 1,
-          comparison: 'GreaterThanOrEqualToThreshold',
-          treatMissingData: 'breaching',
-        },
-      },
-    });
-  });
-});
 
 describeCall('cloudwatch:GetMetricData', () => {
   it("agreed: readPerformance returns the last evaluationPeriods datapoints, oldest first, of the node's metric (its InstanceId dimension)", async () => {

@@ -1,10 +1,69 @@
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../core/config.ts';
+import { STATUS_CHECK_ALARM, targetHealthAlarmName } from '../../core/detection.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { IncidentInputSchema } from '../../core/workflow-state.ts';
 import { incidentIdOf, makeHandler } from '../../functions/handlers/intake.ts';
-import { HOST, OLD, OWN_ALARM_ARN, STATE_MACHINE_ARN, TABLES, allStubs, makeTestDeps, nodeId, type TestContext } from './fixtures.ts';
+import { HOST, OLD, OWN_ALARM_ARN, STATE_MACHINE_ARN, TABLES, TG_WEB_2, allStubs, makeTestDeps, nodeId, testConfigInput, type TestContext } from './fixtures.ts';
+
+/**
+ * AWS's own sample of a contributor event, copied from "Alarm events and EventBridge" → Multi
+ * Time Series Alarm → Alarm Contributor Example
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html).
+ */
+const DOCUMENTED_CONTRIBUTOR_EVENT = {
+  version: '0',
+  id: '6d226bbc-07f0-9a31-3359-1736968f8ded',
+  'detail-type': 'CloudWatch Alarm Contributor State Change',
+  source: 'aws.cloudwatch',
+  account: '123456789012',
+  time: '2025-12-01T13:42:04Z',
+  region: 'us-east-1',
+  resources: ['arn:aws:cloudwatch:us-east-1:123456789012:alarm:DynamoDBInsightsAlarm'],
+  detail: {
+    alarmName: 'DynamoDBInsightsAlarm',
+    alarmContributor: {
+      id: '6d442278dba546f6',
+      attributes: {
+        TableName: 'example-dynamodb-table-name',
+      },
+    },
+    state: {
+      value: 'ALARM',
+      reason: 'Threshold Crossed: 1 datapoint was less than the threshold (1.0). The most recent datapoint which crossed the threshold: [0.0 (01/12/25 13:34:00)].',
+      timestamp: '2025-12-01T13:42:04.919+0000',
+    },
+    configuration: {
+      metrics: [
+        {
+          id: 'm1',
+          expression: 'SELECT AVG(ConsumedWriteCapacityUnits) FROM "AWS/DynamoDB" GROUP BY TableName ORDER BY MAX() DESC',
+          returnData: true,
+          period: 60,
+        },
+      ],
+      description: 'Metrics Insights alarm for DynamoDB ConsumedWriteCapacity per TableName',
+    },
+    muteDetail: {
+      mutedByArn: 'arn:aws:cloudwatch:us-east-1:1234567890:alarm-mute-rule:testMute',
+      muteWindowStart: '2026-01-01T10:00:00.000+0000',
+      muteWindowEnd: '2026-01-01T12:00:00.000+0000',
+    },
+  },
+};
+
+/** The documented sample with this stack's alarm, one of its time series, and a state. */
+function contributorEvent(alarmName: string, attributes: Record<string, string>, value = 'ALARM', id = 'a1b2c3d4e5f60718') {
+  const event = structuredClone(DOCUMENTED_CONTRIBUTOR_EVENT);
+  event.resources = [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${alarmName}`];
+  Object.assign(event.detail, { alarmName, alarmContributor: { id, attributes } });
+  event.detail.state.value = value;
+  return event;
+}
+
+const SHOP_LB = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/0123456789abcdef';
 
 function alarmEvent(name: string, value = 'ALARM', extra: Record<string, unknown> = {}) {
   return {
@@ -67,29 +126,96 @@ describe('intake', () => {
     expect(result).toEqual({ started: [started?.name], deduplicated: [], ignored: [] });
   });
 
-  it('A11: a status-check alarm is a failure about the instance it watches', async () => {
-    const event = alarmEvent('rapid-failover-web-status-check', 'ALARM', {
-      configuration: { metrics: [{ metricStat: { metric: { namespace: 'AWS/EC2', name: 'StatusCheckFailed', dimensions: { InstanceId: OLD } } } }] },
-    });
-    await makeHandler(t.deps)(event);
-    expect(startedInputs(t)[0]?.input).toMatchObject({ app: 'web', fromNode: OLD, trigger: { kind: 'failure' } });
+  it("A11: the application's own alarm ARNs are failures", async () => {
+    await makeHandler(t.deps)({ ...alarmEvent('reports-process-down'), resources: [OWN_ALARM_ARN] });
+    expect(startedInputs(t).map((s) => [s.input.app, s.input.trigger.kind])).toEqual([['reports', 'failure']]);
   });
 
-  it("A11: target-health alarms of any group and the application's own alarm ARNs are failures", async () => {
+  it("A11: AWS's documented contributor event parses; a contributor of an alarm that is not this stack's starts nothing", async () => {
+    const result = await makeHandler(t.deps)(DOCUMENTED_CONTRIBUTOR_EVENT);
+    expect(result).toEqual({
+      started: [],
+      deduplicated: [],
+      ignored: ['DynamoDBInsightsAlarm contributor 6d442278dba546f6 (TableName=example-dynamodb-table-name): not an alarm of this stack'],
+    });
+    expect(t.sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('A11: a status-check contributor is a failure of the application its instance serves, about that instance', async () => {
+    // OLD is web's preferred node; the state table knows nothing else.
+    const result = await makeHandler(t.deps)(contributorEvent(STATUS_CHECK_ALARM, { InstanceId: OLD }));
+    const [started, ...others] = startedInputs(t);
+    expect(others).toEqual([]);
+    expect(started?.input).toMatchObject({
+      app: 'web',
+      fromNode: OLD,
+      trigger: { kind: 'failure', source: `${STATUS_CHECK_ALARM}/a1b2c3d4e5f60718`, observedAt: '2025-12-01T13:42:04.919Z' },
+    });
+    expect(started?.input.trigger.reason).toMatch(new RegExp(`^EC2 status checks failed on ${OLD}: Threshold Crossed`));
+    expect(result.started).toEqual([started?.name]);
+  });
+
+  it('B1: a status-check contributor on a virtual-node host fails every application the host serves', async () => {
+    t.ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLES.state]: [{ app: 'reports', currentNode: HOST }, { app: 'audit', currentNode: HOST }, { app: 'db', currentNode: nodeId(5) }] },
+    });
+    await makeHandler(t.deps)(contributorEvent(STATUS_CHECK_ALARM, { InstanceId: HOST }));
+    const started = startedInputs(t);
+    expect(started.map((s) => s.input.app).sort()).toEqual(['audit', 'reports']);
+    expect(started.every((s) => s.input.fromNode === HOST)).toBe(true);
+    // Two applications, one contributor: two incidents, each named by its application.
+    expect(new Set(started.map((s) => s.name)).size).toBe(2);
+  });
+
+  it('A11: two instances failing at once are two incidents: the contributor, not only the alarm, names the incident', async () => {
+    t.ddb.on(BatchGetCommand).resolves({ Responses: { [TABLES.state]: [{ app: 'db', currentNode: nodeId(5) }] } });
     const handler = makeHandler(t.deps);
-    await handler(alarmEvent('rapid-failover-web-target-health-1'));
-    await handler({ ...alarmEvent('reports-process-down'), resources: [OWN_ALARM_ARN] });
-    expect(startedInputs(t).map((s) => [s.input.app, s.input.trigger.kind])).toEqual([
-      ['web', 'failure'],
-      ['reports', 'failure'],
+    await handler(contributorEvent(STATUS_CHECK_ALARM, { InstanceId: OLD }, 'ALARM', '0000000000000001'));
+    await handler(contributorEvent(STATUS_CHECK_ALARM, { InstanceId: nodeId(5) }, 'ALARM', '0000000000000002'));
+    expect(startedInputs(t).map((s) => [s.input.app, s.input.fromNode])).toEqual([
+      ['web', OLD],
+      ['db', nodeId(5)],
     ]);
+  });
+
+  it('A11: a target-health contributor fails the applications registered in that target group behind that load balancer', async () => {
+    const input = testConfigInput();
+    const web = input.applications.find((a) => a.name === 'web')!;
+    web.detection = { ...web.detection, failure: { statusChecks: true, targetHealth: { loadBalancerArn: SHOP_LB } } };
+    t = makeTestDeps(parseConfig(input, 'test config'));
+    const handler = makeHandler(t.deps);
+    const alarm = targetHealthAlarmName('app/shop/0123456789abcdef');
+    await handler(contributorEvent(alarm, { LoadBalancer: 'app/shop/0123456789abcdef', TargetGroup: TG_WEB_2.split(':').at(-1)! }));
+    const other = await handler(contributorEvent(alarm, { LoadBalancer: 'app/shop/0123456789abcdef', TargetGroup: 'targetgroup/not-ours/0123456789abcdef' }));
+    expect(startedInputs(t).map((s) => [s.input.app, s.input.trigger.kind, s.input.fromNode])).toEqual([['web', 'failure', undefined]]);
+    expect(startedInputs(t)[0]?.input.trigger.reason).toMatch(/^UnHealthyHostCount >= 1 in targetgroup\/web2\/0123456789abcdee of app\/shop\/0123456789abcdef: /);
+    expect(other.ignored).toEqual([expect.stringContaining('holds no application that watches target health')]);
+  });
+
+  it('ignores a contributor going OK and a failing instance that serves no application, without starting anything', async () => {
+    const handler = makeHandler(t.deps);
+    const ok = await handler(contributorEvent(STATUS_CHECK_ALARM, { InstanceId: OLD }, 'OK'));
+    const stranger = await handler(contributorEvent(STATUS_CHECK_ALARM, { InstanceId: nodeId(77) }));
+    expect(ok.ignored).toEqual([`${STATUS_CHECK_ALARM} contributor a1b2c3d4e5f60718 (InstanceId=${OLD}) is OK`]);
+    expect(stranger.ignored).toEqual([`${nodeId(77)} (${STATUS_CHECK_ALARM}) serves no application that watches status checks`]);
+    expect(t.sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it('rejects a malformed contributor event with a ValidationError naming the field, and no side effects', async () => {
+    const handler = makeHandler(t.deps);
+    const noAttributes = contributorEvent(STATUS_CHECK_ALARM, {});
+    delete (noAttributes.detail.alarmContributor as Record<string, unknown>).attributes;
+    await expect(handler(noAttributes)).rejects.toMatchObject({ name: ErrorNames.Validation, message: expect.stringContaining('alarmContributor.attributes') });
+    const notAnInstance = contributorEvent(STATUS_CHECK_ALARM, { InstanceId: 'web-1' });
+    await expect(handler(notAnInstance)).rejects.toMatchObject({ name: ErrorNames.Validation, message: expect.stringContaining('attributes.InstanceId') });
+    for (const stub of allStubs(t)) expect(stub.calls()).toHaveLength(0);
   });
 
   it('ignores alarms going OK or INSUFFICIENT_DATA and alarms of no application, without starting anything', async () => {
     const handler = makeHandler(t.deps);
     const ok = await handler(alarmEvent('rapid-failover-web-performance', 'OK'));
     const unknown = await handler(alarmEvent('someone-elses-alarm'));
-    const insufficient = await handler(alarmEvent('rapid-failover-web-status-check', 'INSUFFICIENT_DATA'));
+    const insufficient = await handler(alarmEvent('rapid-failover-web-performance', 'INSUFFICIENT_DATA'));
     expect(ok.ignored).toEqual(['alarm rapid-failover-web-performance is OK']);
     expect(unknown.ignored).toEqual(['alarm someone-elses-alarm belongs to no application']);
     expect(insufficient.started).toEqual([]);

@@ -1,5 +1,4 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DescribeAlarmsCommand, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -43,23 +42,6 @@ describe('finish', () => {
   function arrange(appState: Record<string, unknown> | undefined, record: Record<string, unknown>) {
     t.ddb.on(GetCommand, { TableName: TABLES.state }).resolves({ Item: appState });
     t.ddb.on(GetCommand, { TableName: TABLES.records }).resolves({ Item: { app: 'web', incidentId: INCIDENT, ...record } });
-    t.cloudwatch.on(DescribeAlarmsCommand).resolves({
-      MetricAlarms: [
-        {
-          AlarmName: 'rapid-failover-web-status-check',
-          Namespace: 'AWS/EC2',
-          MetricName: 'StatusCheckFailed',
-          Dimensions: [{ Name: 'InstanceId', Value: OLD }],
-          Statistic: 'Maximum',
-          Period: 60,
-          EvaluationPeriods: 2,
-          DatapointsToAlarm: 2,
-          Threshold: 1,
-          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          TreatMissingData: 'breaching',
-        },
-      ],
-    });
   }
 
   function events(): { type: string; detail: Record<string, unknown> }[] {
@@ -78,7 +60,7 @@ describe('finish', () => {
     t = makeTestDeps();
   });
 
-  it('A1/C8: records the failover with its RTO, announces Service Up and re-points the status-check alarm', async () => {
+  it('A1/C8: records the failover with its RTO and announces Service Up; A11: it touches no alarm (no drift: detection follows the serving tag)', async () => {
     arrange({ app: 'web', currentNode: NEW, lockIncident: INCIDENT }, { shiftedAt, fromNode: OLD });
     const state = await makeFinish(t.deps)(workflowState());
 
@@ -86,11 +68,8 @@ describe('finish', () => {
     // Trigger observed 11:59:00.000, traffic shifted 11:59:42.500.
     expect(recordValues()).toEqual(expect.arrayContaining(['failed-over', NEW, 42.5]));
     expect(events()).toEqual([{ type: 'Service Up', detail: expect.objectContaining({ app: 'web', node: NEW, previousNode: OLD, incidentId: INCIDENT }) }]);
-    expect(t.cloudwatch).toHaveReceivedCommandWith(PutMetricAlarmCommand, {
-      AlarmName: 'rapid-failover-web-status-check',
-      Dimensions: [{ Name: 'InstanceId', Value: NEW }],
-      TreatMissingData: 'breaching',
-    });
+    // A CloudFormation-owned alarm rewritten at run time drifts, and lets the role attach EC2 actions to any instance.
+    expect(t.cloudwatch.calls()).toEqual([]);
     expect(t.addMetric).toHaveBeenCalledWith(MetricNames.FailoversSucceeded, 'Count', 1);
     expect(t.addMetric).toHaveBeenCalledWith(MetricNames.RtoSeconds, 'Seconds', 42.5);
   });
@@ -133,7 +112,6 @@ describe('finish', () => {
     const state = await makeFinish(t.deps)(workflowState({ trigger: perf, claim: null, outcome: 'stayed' }));
     expect(state.outcome).toBe('stayed');
     expect(t.events).not.toHaveReceivedCommand(PutEventsCommand);
-    expect(t.cloudwatch).not.toHaveReceivedCommand(PutMetricAlarmCommand);
     expect(t.addMetric).not.toHaveBeenCalledWith(MetricNames.FailoversSucceeded, 'Count', 1);
   });
 
@@ -154,10 +132,9 @@ describe('finish', () => {
     expect(recordValues()).toContainEqual([quarantine]);
   });
 
-  it('a failed service event or alarm update is logged, not allowed to fail the incident', async () => {
+  it('a failed service event is logged, not allowed to fail the incident', async () => {
     arrange({ app: 'web', currentNode: NEW }, { shiftedAt });
     t.events.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
-    t.cloudwatch.on(PutMetricAlarmCommand).rejects(new Error('alarm gone'));
     await expect(makeFinish(t.deps)(workflowState())).resolves.toMatchObject({ outcome: 'failed-over' });
   });
 

@@ -121,6 +121,25 @@ describe('release', () => {
     expect(t.ec2).toHaveReceivedCommandWith(DeleteTagsCommand, { Tags: [{ Key: 'rapid-failover:app:web' }] });
   });
 
+  it('A11/B1: a host that still hosts others keeps its serving role, so their status checks stay watched; the last one leaving sets it free', async () => {
+    oldIs(t, 'running', 'hosts');
+    haltCommands(t, ['Success', 'Success']);
+    t.ddb.on(QueryCommand).resolves({ Items: [claimItem(OLD, { holder: 'audit', incidentId: 'a', role: 'serving', leaseExpiresAt: 253_402_300_799 })] });
+    await makeHandler(t.deps)(afterShift());
+    const roleTags = () => t.ec2.commandCalls(CreateTagsCommand).filter((c) => (c.args[0].input.Tags ?? []).some((tag) => tag.Key === 'rapid-failover:role'));
+    expect(roleTags()).toEqual([]);
+
+    t = makeTestDeps();
+    t.ddb.on(BatchGetCommand).resolves({ Responses: { [TABLES.state]: [] } });
+    t.ddb.on(GetCommand, { TableName: TABLES.claims }).resolves({ Item: claimItem(OLD, { incidentId: 'earlier', role: 'serving', leaseExpiresAt: 253_402_300_799 }) });
+    t.ec2.on(DescribeInstanceStatusCommand).resolves({ InstanceStatuses: [{ InstanceId: OLD, InstanceStatus: { Status: 'ok' }, SystemStatus: { Status: 'ok' } }] });
+    oldIs(t, 'running', 'hosts');
+    haltCommands(t, ['Success', 'Success']);
+    t.ddb.on(QueryCommand).resolves({ Items: [] });
+    await makeHandler(t.deps)(afterShift());
+    expect(t.ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [OLD], Tags: [{ Key: 'rapid-failover:role', Value: 'free' }] });
+  });
+
   it('nothing to release when there was no old node', async () => {
     const state = await makeHandler(t.deps)(afterShift({ currentNode: null }));
     expect(state.progress['release.disposition']).toBe('none');

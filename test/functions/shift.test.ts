@@ -2,6 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   AssignPrivateIpAddressesCommand,
   AssociateAddressCommand,
+  CreateTagsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
@@ -83,6 +84,24 @@ describe('shift', () => {
     const state = await makeHandler(t.deps)(workflowState());
     expect(state.progress['shift.fence']).toBe('isolated');
     expect(t.ec2).toHaveReceivedCommand(AssociateAddressCommand);
+  });
+
+  it('A11: the node now serving is tagged rapid-failover:role=serving (the status-check alarm follows the tag); a virtual-node host too', async () => {
+    oldIs(t, 'stopped');
+    await makeHandler(t.deps)(workflowState({ progress: { 'shift.fence': 'stopped' } }));
+    expect(t.ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [NEW], Tags: expect.arrayContaining([{ Key: 'rapid-failover:role', Value: 'serving' }]) });
+
+    t.ec2.resetHistory();
+    const onHost = workflowState({ progress: { 'shift.fence': 'stopped' } });
+    onHost.claim = { ...onHost.claim!, pool: 'hosts', shared: true };
+    await makeHandler(t.deps)(onHost);
+    expect(t.ec2).toHaveReceivedCommandWith(CreateTagsCommand, {
+      Resources: [NEW],
+      Tags: expect.arrayContaining([
+        { Key: 'rapid-failover:app:web', Value: 'serving' },
+        { Key: 'rapid-failover:role', Value: 'serving' },
+      ]),
+    });
   });
 
   it('C1: a secondary private IP is reassigned to the new primary ENI; already there, nothing is called', async () => {

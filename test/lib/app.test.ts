@@ -35,7 +35,8 @@ describe('bin/app.ts', () => {
     expect(status).toBe(0);
     const template = JSON.parse(readFileSync(join(outdir, 'RapidFailover.template.json'), 'utf8'));
     const functions = Object.values(template.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(11);
+    // Eleven handlers, and the CDK's own AwsCustomResource provider (it tags the preferred nodes at deploy).
+    expect(functions).toHaveLength(12);
     const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d, 'index.mjs'));
     expect(bundles.filter(existsSync)).toHaveLength(11);
     expect(readFileSync(bundles[0]!, 'utf8')).toContain('eipalloc-0a1b2c3d4e5f60718');

@@ -3,6 +3,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
+import { STATUS_CHECK_ALARM, statusCheckQuery } from '../../core/detection.ts';
+import { EnvNames } from '../../core/environment.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
 import { States } from '../../lib/workflow.ts';
@@ -74,13 +76,16 @@ describe('RapidFailover stack', () => {
 
   describe('lambdas', () => {
     it('runs every handler on Node 22, ARM64, with tracing and JSON logs in a log group with retention', () => {
-      template.resourceCountIs('AWS::Lambda::Function', STEPS.length + 1);
-      template.allResourcesProperties('AWS::Lambda::Function', {
-        Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
-        TracingConfig: { Mode: 'Active' },
-        LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
-      });
+      const handlers = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [EnvNames.Step]: Match.anyValue() } } } });
+      expect(Object.keys(handlers)).toHaveLength(STEPS.length + 1);
+      for (const handler of Object.values(handlers)) {
+        expect(handler).toMatchObject({
+          Properties: { Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'JSON', LogGroup: expect.anything() } },
+        });
+      }
+      // The only other function: the CDK's AwsCustomResource provider that tags the preferred nodes at deploy.
+      template.resourceCountIs('AWS::Lambda::Function', STEPS.length + 2);
+      template.allResourcesProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogGroup: Match.anyValue() }) });
       template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     });
 
@@ -224,31 +229,95 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it('watches target health per load balancer and target group', () => {
+    const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, unknown> }>;
+
+    it('A11: watches status checks with ONE Metrics Insights alarm over the instances tagged serving, one contributor per instance', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: 'rapid-failover-checkout-target-health',
-        MetricName: 'UnHealthyHostCount',
-        Dimensions: Match.arrayWith([
-          { Name: 'LoadBalancer', Value: 'app/shop/0123456789abcdef' },
-          { Name: 'TargetGroup', Value: 'targetgroup/checkout/0123456789abcdef' },
-        ]),
+        AlarmName: STATUS_CHECK_ALARM,
+        Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+      });
+      expect(statusCheckQuery()).toBe(
+        `SELECT MAX(StatusCheckFailed) FROM SCHEMA("AWS/EC2", InstanceId) WHERE tag."rapid-failover:role" = 'serving' GROUP BY InstanceId ORDER BY MAX() DESC`,
+      );
+      // No alarm is bound to one instance: nothing has to be re-pointed when the serving node changes.
+      const statusAlarms = alarms().filter((a) => JSON.stringify(a.Properties).includes('StatusCheckFailed'));
+      expect(statusAlarms).toHaveLength(1);
+      expect(alarms().filter((a) => JSON.stringify(a.Properties.Dimensions ?? []).includes('InstanceId'))).toEqual([]);
+    });
+
+    it('watches target health with one Metrics Insights alarm per load balancer, one contributor per target group', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
+        Metrics: [
+          {
+            Id: 'm1',
+            Expression: `SELECT MAX(UnHealthyHostCount) FROM SCHEMA("AWS/ApplicationELB", LoadBalancer, TargetGroup) WHERE LoadBalancer = 'app/shop/0123456789abcdef' GROUP BY LoadBalancer, TargetGroup ORDER BY MAX() DESC`,
+            Period: 60,
+            ReturnData: true,
+          },
+        ],
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
       });
     });
 
-    it('watches status checks on the preferred node', () => {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: 'rapid-failover-checkout-status-check',
-        MetricName: 'StatusCheckFailed',
-        Dimensions: [{ Name: 'InstanceId', Value: 'i-0aaa0000000000001' }],
-      });
+    it('A11: missing data never breaches, so a stack deployed before its nodes report starts no failover', () => {
+      const treatments = alarms().map((a) => [a.Properties.AlarmName ?? a.Properties.MetricName, a.Properties.TreatMissingData]);
+      expect(treatments.filter(([, treatment]) => treatment !== 'notBreaching')).toEqual([]);
     });
 
-    it("routes ALARM transitions of the control plane's alarms to intake by name, so a re-pointed alarm still counts", () => {
+    it('scales with load balancers, not applications: performance alarms are the only per-application alarms', () => {
+      // checkout: performance; the fleet: status checks, target health of one load balancer; the workflow: failed, timed out.
+      expect(alarms().map((a) => a.Properties.AlarmName ?? a.Properties.MetricName).sort()).toEqual([
+        'ExecutionsFailed',
+        'ExecutionsTimedOut',
+        'rapid-failover-checkout-performance',
+        'rapid-failover-fleet-status-checks',
+        'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
+      ]);
+    });
+
+    it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag on those instances', () => {
+      const [resource, ...more] = Object.values(template.findResources('Custom::AWS')) as Array<{ Properties: { Create: string; Update: string } }>;
+      expect(more).toEqual([]);
+      const call = { service: 'EC2', action: 'CreateTags', parameters: { Resources: ['i-0aaa0000000000001', 'i-0ccc0000000000001'], Tags: [{ Key: 'rapid-failover:role', Value: 'serving' }] } };
+      expect(JSON.parse(resource!.Properties.Create)).toMatchObject(call);
+      expect(JSON.parse(resource!.Properties.Update)).toMatchObject(call);
+      const tagging = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags') && JSON.stringify(s.Condition ?? {}).includes('"rapid-failover:role"'));
+      expect(tagging).toHaveLength(1);
+      expect(tagging[0]!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rapid-failover:role'] } });
+      const resources = (tagging[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
+      expect(resources).toHaveLength(2);
+      expect(resources[0]).toContain(':ec2:eu-west-1:123456789012:instance/i-0aaa0000000000001');
+      expect(resources[1]).toContain(':ec2:eu-west-1:123456789012:instance/i-0ccc0000000000001');
+    });
+
+    it('A11: no role may write an alarm (PutMetricAlarm could attach EC2 stop/terminate actions to any instance), nor needs to read one', () => {
+      const alarmActions = statements().flatMap(actionsOf).filter((a) => /^cloudwatch:(PutMetricAlarm|PutCompositeAlarm|DescribeAlarms|SetAlarmState|DeleteAlarms)$/.test(a));
+      expect(alarmActions).toEqual([]);
+    });
+
+    it('routes ALARM transitions of the performance alarms to intake by name', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm State Change'],
-          detail: { alarmName: [{ prefix: 'rapid-failover-' }], state: { value: ['ALARM'] } },
+          detail: { alarmName: [{ wildcard: 'rapid-failover-*-performance' }], state: { value: ['ALARM'] } },
+        },
+        Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+      });
+    });
+
+    it('A11: routes each time series of the fleet alarms that goes into ALARM (a contributor) to intake, by alarm name prefix', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.cloudwatch'],
+          'detail-type': ['CloudWatch Alarm Contributor State Change'],
+          detail: { alarmName: [{ prefix: 'rapid-failover-fleet-' }], state: { value: ['ALARM'] } },
         },
         Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
       });
@@ -264,9 +333,10 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it('warns at synth when status checks cannot be watched before the first failover', () => {
-      const warnings = Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('search: status checks are watched from its first failover on'));
+    it('warns at synth about an application without a preferred node: until its first failover nothing knows its node', () => {
+      const warnings = Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('search: no placement.preferredNode'));
       expect(warnings).toHaveLength(1);
+      expect(Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('checkout'))).toEqual([]);
     });
 
     it('routes EC2 instances that stop or disappear to intake', () => {

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ConfigSchema, parseConfig, parseConfigText } from '../../core/config.ts';
+import { CONTRIBUTOR_STATE_CHANGE, STATUS_CHECK_ALARM, statusCheckQuery } from '../../core/detection.ts';
 import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
 import { makeHandler as makeIntake } from '../../functions/handlers/intake.ts';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
@@ -255,20 +256,20 @@ describe('intake events', () => {
 
   const at = '2030-01-01T00:02:30Z';
   const VALID_EVENTS: Record<string, unknown> = {
-    alarm: {
+    contributor: {
       version: '0',
-      id: 'fuzz-alarm',
+      id: 'fuzz-contributor',
       source: 'aws.cloudwatch',
-      'detail-type': 'CloudWatch Alarm State Change',
+      'detail-type': CONTRIBUTOR_STATE_CHANGE,
       time: at,
       region: 'eu-west-1',
       account: '123456789012',
-      resources: [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${alarmName('ledger', 'status-check')}`],
+      resources: [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${STATUS_CHECK_ALARM}`],
       detail: {
-        alarmName: alarmName('ledger', 'status-check'),
+        alarmName: STATUS_CHECK_ALARM,
+        alarmContributor: { id: '6d442278dba546f6', attributes: { InstanceId: nodeId(1) } },
         state: { value: 'ALARM', reason: 'status checks failed', timestamp: '2030-01-01T00:02:30.000+0000' },
-        previousState: { value: 'OK', timestamp: '2030-01-01T00:00:00.000+0000' },
-        configuration: { metrics: [{ metricStat: { metric: { dimensions: { InstanceId: nodeId(1) } } } }] },
+        configuration: { metrics: [{ id: 'm1', expression: statusCheckQuery(), returnData: true, period: 60 }] },
       },
     },
     performance: {
@@ -363,7 +364,7 @@ describe('intake events', () => {
         arbitrary: fc.record({
           id: fc.string(),
           source: fc.constantFrom('aws.cloudwatch', 'aws.ec2', OPERATOR_EVENT_SOURCE, EVENT_SOURCE, 'aws.s3'),
-          'detail-type': fc.constantFrom('CloudWatch Alarm State Change', 'EC2 Instance State-change Notification', ...Object.values(OperatorDetailTypes), ...Object.values(ServiceDetailTypes), 'Object Created'),
+          'detail-type': fc.constantFrom('CloudWatch Alarm State Change', CONTRIBUTOR_STATE_CHANGE, 'EC2 Instance State-change Notification', ...Object.values(OperatorDetailTypes), ...Object.values(ServiceDetailTypes), 'Object Created'),
           time: fc.oneof(fc.string(), fc.date({ noInvalidDate: false }).map((d) => (Number.isNaN(d.getTime()) ? 'not a date' : d.toISOString())), fc.constantFrom('+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2030-02-30T00:00:00Z', '1')),
           detail: fc.jsonValue({ maxDepth: 3 }),
         }),

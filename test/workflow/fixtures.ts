@@ -130,8 +130,8 @@ export interface ScenarioInput {
 
 /**
  * A scenario parsed as a scenario file is. An application without a placement gets the node it
- * runs on at the start as its preferred node (C2): the stack creates its status-check alarm
- * for that node, and the workflow re-points the alarm after each failover.
+ * runs on at the start as its preferred node (C2): the stack tags that node serving at deploy
+ * (watched by the status-check alarm), and the workflow moves the tag with each failover.
  */
 export function scenario(input: ScenarioInput): Scenario {
   const applications = input.applications.map((a): AppInput => {

@@ -1,8 +1,11 @@
 // CloudWatch (alarms, the performance model, custom metrics), SNS and EventBridge.
-import { DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeAlarmContributorsCommand, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricAlarmCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
+import { statusCheckQuery } from '../../../core/detection.ts';
+import type { AlarmEvent } from '../../../local/fleet/index.ts';
 import { quietFleet, SECOND } from './clients.ts';
 
 const MINUTE = 60 * SECOND;
@@ -187,3 +190,161 @@ describe('notifications', () => {
     ]);
   });
 });
+
+describe('CloudWatch alarms evaluated in virtual time', () => {
+  const STATUS = { namespace: 'AWS/EC2', metricName: 'StatusCheckFailed' };
+
+  /** A fleet evaluating its alarms; `events` collects what CloudWatch sends to EventBridge. */
+  function evaluating() {
+    const world = quietFleet();
+    const events: AlarmEvent[] = [];
+    world.fleet.startAlarmEvaluation((event) => events.push(event));
+    return { ...world, events };
+  }
+
+  async function statusCheckFailed(cloudwatch: ReturnType<typeof quietFleet>['cloudwatch'], instanceId: string, from: number, minutes: number) {
+    const { MetricDataResults } = await cloudwatch.send(
+      new GetMetricDataCommand({
+        StartTime: new Date(from),
+        EndTime: new Date(from + minutes * MINUTE),
+        ScanBy: 'TimestampAscending',
+        MetricDataQueries: [{ Id: 'm', MetricStat: { Metric: { Namespace: STATUS.namespace, MetricName: STATUS.metricName, Dimensions: [{ Name: 'InstanceId', Value: instanceId }] }, Period: 60, Stat: 'Maximum' } }],
+      }),
+    );
+    const result = MetricDataResults![0]!;
+    return result.Timestamps!.map((t, i) => [(t.getTime() - from) / MINUTE, result.Values![i]]);
+  }
+
+  it('A11: StatusCheckFailed is a metric of every running instance: 1 per minute while its status checks are impaired, 0 when they pass, none when stopped', async () => {
+    const { fleet, clock, cloudwatch } = evaluating();
+    const start = clock.nowMs();
+    const node = fleet.addInstance({ instanceType: 'm7i.large' });
+
+    // A datapoint holds the check made as its minute starts.
+    clock.advance(1.5 * MINUTE);
+    fleet.failInstance(node); // impaired from 1:30
+    clock.advance(2 * MINUTE);
+    fleet.stopInstance(node); // stopping from 3:30, then stopped
+    clock.advance(4 * MINUTE);
+
+    // Once it is no longer running, EC2 reports nothing for it.
+    expect(await statusCheckFailed(cloudwatch, node, start, 8)).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 1],
+      [3, 1],
+    ]);
+  });
+
+  it('A11: a Metrics Insights alarm has one contributor per instance carrying the tag, each evaluated M of N; the events have the documented shape', async () => {
+    const { fleet, clock, cloudwatch, ec2, events } = evaluating();
+    const start = clock.nowMs();
+    const serving = fleet.addInstance({ instanceType: 'm7i.large', tags: { 'rapid-failover:role': 'serving' } });
+    const spare = fleet.addInstance({ instanceType: 'm7i.large', tags: { 'rapid-failover:role': 'free' } });
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'fleet-status',
+        Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    );
+
+    clock.advance(0.5 * MINUTE);
+    fleet.failInstance(serving);
+    fleet.failInstance(spare); // not tagged serving: not watched
+    clock.advance(1.5 * MINUTE);
+    expect(events.filter((e) => e.detailType === 'CloudWatch Alarm Contributor State Change')).toEqual([]); // 1 of 2 bad periods so far
+    clock.advance(MINUTE);
+
+    const contributorEvents = events.filter((e) => e.detailType === 'CloudWatch Alarm Contributor State Change');
+    expect(contributorEvents).toEqual([
+      {
+        detailType: 'CloudWatch Alarm Contributor State Change',
+        time: new Date(start + 3 * MINUTE).toISOString(),
+        resources: ['arn:aws:cloudwatch:us-east-1:123456789012:alarm:fleet-status'],
+        detail: {
+          alarmName: 'fleet-status',
+          alarmContributor: { id: expect.stringMatching(/^[0-9a-f]{16}$/), attributes: { InstanceId: serving } },
+          state: { value: 'ALARM', reason: expect.stringMatching(/^Threshold Crossed: 2 out of the last 2 datapoints were greater than or equal to the threshold \(1\.0\)/), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/) },
+          configuration: { metrics: [{ id: 'm1', expression: statusCheckQuery(), returnData: true, period: 60 }] },
+        },
+      },
+    ]);
+    const { AlarmContributors } = await cloudwatch.send(new DescribeAlarmContributorsCommand({ AlarmName: 'fleet-status' }));
+    expect(AlarmContributors?.map((c) => c.ContributorAttributes)).toEqual([{ InstanceId: serving }]);
+    const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['fleet-status'] }));
+    expect([MetricAlarms?.[0]?.StateValue, MetricAlarms?.[0]?.StateReason]).toEqual(['ALARM', '1 out of 1 time series evaluated to ALARM']);
+
+    // The tag moves to the spare node: it is watched from now on, the old node no longer is (no alarm rewritten).
+    await ec2.send(new DeleteTagsCommand({ Resources: [serving], Tags: [{ Key: 'rapid-failover:role' }] }));
+    await ec2.send(new CreateTagsCommand({ Resources: [spare], Tags: [{ Key: 'rapid-failover:role', Value: 'serving' }] }));
+    clock.advance(MINUTE);
+    const again = await cloudwatch.send(new DescribeAlarmContributorsCommand({ AlarmName: 'fleet-status' }));
+    expect(again.AlarmContributors?.map((c) => c.ContributorAttributes)).toEqual([{ InstanceId: spare }]);
+  });
+
+  it('A11: with no time series (nothing tagged, or nothing reporting) and missing data not breaching, the alarm is OK, not ALARM', async () => {
+    const { fleet, clock, cloudwatch, events } = evaluating();
+    fleet.addInstance({ instanceType: 'm7i.large', state: 'stopped', tags: { 'rapid-failover:role': 'serving' } });
+    for (const [AlarmName, TreatMissingData] of [['not-breaching', 'notBreaching'], ['breaching', 'breaching']] as const) {
+      await cloudwatch.send(
+        new PutMetricAlarmCommand({
+          AlarmName,
+          Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
+          EvaluationPeriods: 2,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData,
+        }),
+      );
+    }
+    clock.advance(5 * MINUTE);
+    const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['not-breaching', 'breaching'] }));
+    expect(MetricAlarms?.map((a) => [a.AlarmName, a.StateValue])).toEqual([
+      ['not-breaching', 'OK'],
+      ['breaching', 'ALARM'],
+    ]);
+    expect(events.filter((e) => e.detailType === 'CloudWatch Alarm Contributor State Change')).toEqual([]);
+  });
+
+  it('A11: at most 100 contributors are in ALARM at once (Limits): the 101st failing instance sends nothing', async () => {
+    const { fleet, clock, cloudwatch, events } = evaluating();
+    const nodes = Array.from({ length: 101 }, () => fleet.addInstance({ instanceType: 'm7i.large', tags: { 'rapid-failover:role': 'serving' } }));
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'fleet-status',
+        Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
+        EvaluationPeriods: 2,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    );
+    clock.advance(0.5 * MINUTE);
+    for (const node of nodes) fleet.failInstance(node);
+    clock.advance(2.5 * MINUTE);
+
+    expect(events.filter((e) => e.detailType === 'CloudWatch Alarm Contributor State Change')).toHaveLength(100);
+    const { MetricAlarms } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['fleet-status'] }));
+    expect(MetricAlarms?.[0]?.StateReason).toBe('100+ time series evaluated to ALARM');
+    expect(fleet.pendingAlarmChange()).toBeNull();
+  });
+
+  it('says whether an alarm would still change state if nothing else happened (the local runtime runs until none would)', () => {
+    const { fleet, clock } = evaluating();
+    fleet.bindMetric({ ...LATENCY, app: 'web', healthyValue: 100 });
+    const node = fleet.addInstance({ instanceType: 'm7i.large', apps: ['web'] });
+    fleet.defineAlarm({ name: 'web-latency', ...LATENCY, statistic: 'Average', period: 60, evaluationPeriods: 3, datapointsToAlarm: 2, threshold: 500, comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching' });
+    clock.advance(MINUTE);
+    expect(fleet.pendingAlarmChange()).toBeNull();
+    fleet.setPerformance('web', node, 900);
+    expect(fleet.pendingAlarmChange()).toBe('web-latency → ALARM');
+    clock.advance(3 * MINUTE);
+    expect(fleet.pendingAlarmChange()).toBeNull();
+  });
+});
+

@@ -1,0 +1,77 @@
+// Detection that follows the serving node (A10, A11, A12), shared by the stack (lib/), intake
+// (functions/) and the local runtime (local/): alarm names, the Metrics Insights queries, and
+// the tag they filter on. Nothing here is rewritten at run time: the stack defines each alarm
+// once and the workflow only moves a tag (no stack drift, no PutMetricAlarm).
+import { ALARM_PREFIX } from './metrics.ts';
+
+/**
+ * The tag the control plane sets on a node that serves an application (a dedicated node, a
+ * virtual-node host while it hosts one, and at deploy each preferred node). The stack-wide
+ * status-check alarm watches exactly the instances that carry it.
+ */
+export const SERVING_TAG = { key: 'rapid-failover:role', value: 'serving' } as const;
+
+/** Alarms over the whole fleet (one per stack, or per load balancer), not per application. */
+export const FLEET_ALARM_PREFIX = `${ALARM_PREFIX}fleet-`;
+export const STATUS_CHECK_ALARM = `${FLEET_ALARM_PREFIX}status-checks`;
+const TARGET_HEALTH_ALARM_PREFIX = `${FLEET_ALARM_PREFIX}target-health-`;
+
+/** EventBridge detail-type of a Metrics Insights alarm's per-time-series events. */
+export const CONTRIBUTOR_STATE_CHANGE = 'CloudWatch Alarm Contributor State Change';
+export const ALARM_STATE_CHANGE = 'CloudWatch Alarm State Change';
+
+/**
+ * The failure alarms' rule: the one-minute maximum is 1 or more in 2 of 2 periods, and missing
+ * data is not breaching, so a stack deployed before its nodes report starts nothing.
+ */
+export const FAILURE_RULE = {
+  periodSeconds: 60,
+  evaluationPeriods: 2,
+  datapointsToAlarm: 2,
+  threshold: 1,
+  comparison: 'GreaterThanOrEqualToThreshold',
+  treatMissingData: 'notBreaching',
+} as const;
+
+/**
+ * One time series (contributor) per serving instance. "Query components and syntax in CloudWatch
+ * Metrics Insights" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-querylanguage.html):
+ * `WHERE tag.keyName = 'value'` filters by resource tag; label keys with characters other than
+ * letters, digits and `_` go in double quotes (ASSUMPTION: after the `tag.` prefix, as below; the
+ * page shows only unquoted tag keys). A query returns at most 500 time series; ORDER BY MAX()
+ * DESC puts the failing instances first, so more than 500 serving nodes are still covered as
+ * long as fewer than 500 fail at once ("Limits", alarm-limits.html: 100 contributors in ALARM).
+ */
+export function statusCheckQuery(): string {
+  return (
+    'SELECT MAX(StatusCheckFailed) FROM SCHEMA("AWS/EC2", InstanceId) ' +
+    `WHERE tag."${SERVING_TAG.key}" = '${SERVING_TAG.value}' GROUP BY InstanceId ORDER BY MAX() DESC`
+  );
+}
+
+/** CloudWatch's ELB dimensions are ARN tails: 'app/<name>/<id>' (or 'net/…') and 'targetgroup/<name>/<id>'. */
+export function loadBalancerDimension(arn: string): string {
+  return arn.split(':loadbalancer/')[1] ?? arn;
+}
+export function targetGroupDimension(arn: string): string {
+  return arn.split(':').at(-1) ?? arn;
+}
+export function elbNamespace(loadBalancer: string): 'AWS/ApplicationELB' | 'AWS/NetworkELB' {
+  return loadBalancer.startsWith('net/') ? 'AWS/NetworkELB' : 'AWS/ApplicationELB';
+}
+
+/** One alarm per load balancer; its contributors are the (load balancer, target group) pairs. */
+export function targetHealthAlarmName(loadBalancer: string): string {
+  return `${TARGET_HEALTH_ALARM_PREFIX}${loadBalancer.replace(/\//g, '-')}`;
+}
+export function isTargetHealthAlarm(name: string): boolean {
+  return name.startsWith(TARGET_HEALTH_ALARM_PREFIX);
+}
+
+/** UnHealthyHostCount per target group of one load balancer (CloudWatch publishes it per load balancer and target group). */
+export function targetHealthQuery(loadBalancer: string): string {
+  return (
+    `SELECT MAX(UnHealthyHostCount) FROM SCHEMA("${elbNamespace(loadBalancer)}", LoadBalancer, TargetGroup) ` +
+    `WHERE LoadBalancer = '${loadBalancer}' GROUP BY LoadBalancer, TargetGroup ORDER BY MAX() DESC`
+  );
+}
