@@ -111,6 +111,8 @@ port.on('message', (message: HostMessage) => {
       post({ type: 'result', id: message.id, ok: true, output: output === undefined ? null : JSON.stringify(output) });
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
+      // What Lambda's Node.js runtime writes to the function's log for an unhandled error.
+      console.error(JSON.stringify({ level: 'ERROR', message: 'Invoke Error', errorType: e.name, errorMessage: e.message, stackTrace: (e.stack ?? '').split('\n') }));
       post({ type: 'result', id: message.id, ok: false, errorType: e.name, errorMessage: e.message, trace: e.stack ?? '' });
     }
   })();

@@ -8,10 +8,12 @@
 // whose first node fails its installation (compensate, then a second attempt on the backup
 // tier), settles and is verified; search's host stops while no node can take it (notify). The
 // expected results are what the same scenario gives with the handler sources.
-// A bundling mistake fails here, seen red by breaking lib/ on purpose:
-// - intake's STATE_MACHINE_ARN dropped from the template: no execution starts;
-// - zod marked external: every function fails to load (Runtime.ImportModuleError);
-// - the AWS SDK bundled but the createRequire banner dropped: "Dynamic require of ... is not supported".
+// A bundling mistake fails here, seen red by breaking lib/ on purpose (every test failed each time):
+// - intake's STATE_MACHINE_ARN dropped from its environment: no execution starts;
+// - zod marked external: "Runtime.ImportModuleError: Cannot find package 'zod' imported from
+//   .../task/index.mjs" (only the runtime's @aws-sdk is there to resolve);
+// - CommonJS output with the ESM createRequire banner left in: "Runtime.ImportModuleError:
+//   ReferenceError: module is not defined in ES module scope".
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +56,7 @@ let db: DynamoDbLocal;
 let bundles: DeployedBundles;
 let runtime: LocalRuntime;
 let result: SimulationResult;
+const progress: string[] = [];
 
 beforeAll(async () => {
   db = await startDynamoDbLocal();
@@ -61,7 +64,7 @@ beforeAll(async () => {
   // The real synthesis, esbuild included: the same bundles `cdk deploy` uploads.
   bundles = synthesizeBundles(scenario.config);
   const runStart = performance.now();
-  runtime = await openLocalRuntime(scenario, { dynamoEndpoint: db.endpoint, bundles });
+  runtime = await openLocalRuntime(scenario, { dynamoEndpoint: db.endpoint, bundles, onProgress: (e) => progress.push(`${e.at.toISOString()} ${e.text}`) });
   result = await runtime.run();
   console.info(`bundles: synthesized in ${Math.round(runStart - synthStart)} ms, scenario ran in ${Math.round(performance.now() - runStart)} ms`);
 }, 600_000);
@@ -72,13 +75,13 @@ afterAll(async () => {
   await db?.stop();
 });
 
-/** On a red run, what the functions printed says why. */
+/** On a red run, what the runtime saw and the functions printed says why. */
 function functionLogs(): string {
   const host = runtime?.bundleHost;
-  if (!host) return '(no bundle host)';
-  return Object.keys(host.invocations())
-    .map((id) => `--- ${id}\n${host.logs(id).filter((l) => !l.includes('"CloudWatchMetrics"')).slice(-8).join('\n')}`)
-    .join('\n');
+  const logs = Object.keys(host?.invocations() ?? {}).map(
+    (id) => `--- ${id}\n${host!.logs(id).filter((l) => !l.includes('"CloudWatchMetrics"')).slice(-6).join('\n')}`,
+  );
+  return ['--- progress', ...progress.slice(-12), ...logs].join('\n');
 }
 
 describe('the deployed bundles run a complete failover', () => {
