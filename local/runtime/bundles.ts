@@ -303,7 +303,12 @@ function serializeError(error: unknown): SerializedError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error), fields: {} };
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(error)) {
-    if (key !== 'name' && key !== 'message' && key !== 'stack') fields[key] = structuredClone(value);
+    if (key === 'name' || key === 'message' || key === 'stack') continue;
+    try {
+      fields[key] = structuredClone(value);
+    } catch {
+      // Not data (a function, a socket): an SDK error's fields that matter ($fault, $metadata, $retryable) are.
+    }
   }
   return { name: error.name, message: error.message, fields };
 }
@@ -331,7 +336,6 @@ function lambdaEnvironment(
   const variables = (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
   const own: Record<string, string> = {};
   for (const [name, value] of Object.entries(variables)) own[name] = resolveVariable(logicalId, name, value, host);
-  const logFormat = (props.LoggingConfig as { LogFormat?: unknown } | undefined)?.LogFormat;
   return {
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -340,7 +344,6 @@ function lambdaEnvironment(
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(props.MemorySize ?? 128),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-    ...(typeof logFormat === 'string' ? { AWS_LAMBDA_LOG_FORMAT: logFormat } : {}),
     AWS_ACCESS_KEY_ID: host.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: host.credentials.secretAccessKey,
     AWS_SESSION_TOKEN: 'local',
