@@ -171,5 +171,7 @@ describe('the generated large config', () => {
     expect(apps.some((a) => a.placement.possibleNodes.length > 0)).toBe(true);
     expect(apps.some((a) => a.run.length > 0 && a.halt.length > 0)).toBe(true);
     expect(apps.some((a) => a.cluster.targetGroupArns.length > 1)).toBe(true);
+    expect(apps.some((a) => a.cluster.isolationSecurityGroupId)).toBe(true);
+    expect(apps.some((a) => a.cluster.readinessCommand)).toBe(true);
   });
 });

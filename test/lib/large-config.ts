@@ -2,7 +2,8 @@
 // in use, so template checks (cfn-lint) see every resource and statement the stack can emit:
 // 50 applications over 5 pools (failover and backup tiers, virtual nodes), every provisioning
 // method and boot source, both logical-address kinds, performance + target-health +
-// status-check + user alarms, placement with possible nodes, run/halt documents.
+// status-check + user alarms, placement with possible nodes, run/halt documents, an isolation
+// security group and a readiness command.
 import { parseConfig, type Config, type ConfigInput } from '../../core/config.ts';
 
 const REGION = 'eu-west-1';
@@ -60,6 +61,8 @@ export function largeConfig(applicationCount = 50): Config {
         targetGroupArns: i % 6 === 0 ? [targetGroup(0), targetGroup(1)] : [targetGroup(0)],
         ...(i % 3 === 0 ? { port: 8_080 } : {}),
         ...(logicalAddress ? { logicalAddress } : {}),
+        ...(i % 2 === 0 ? { isolationSecurityGroupId: `sg-0${hex(i, 16)}` } : {}),
+        ...(i % 3 === 0 ? { readinessCommand: { name: 'AWS-RunShellScript', parameters: { commands: ['curl -fsS localhost:8080/health'] }, timeoutSeconds: 300 } } : {}),
       },
       detection: {
         ...(i % 2 === 0
