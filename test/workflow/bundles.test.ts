@@ -106,15 +106,16 @@ describe('the deployed bundles run a complete failover', () => {
     expect(group?.targets.filter((t) => t.state === 'healthy').map((t) => t.id)).toEqual([BACKUP_NODE]);
   });
 
-  it('A13: the node that failed to install is quarantined; search, which no node could take, is alerted', () => {
+  it('A13: the node that failed to install is quarantined with an alert; search, which no node could take, is alerted', () => {
     expect(result.fleet.find((n) => n.id === FIRST_CHOICE)?.role).toBe('quarantined');
+    expect(result.incidents.find((i) => i.app === 'checkout')?.alerts).toEqual([`rapid-failover: checkout: node ${FIRST_CHOICE} quarantined`]);
     // Its host's 'stopping' and 'stopped' events each start an incident (the first has ended when the second comes).
     const search = result.incidents.filter((i) => i.app === 'search');
     expect(search.map((i) => [i.outcome, i.alerts])).toEqual([
       ['alerted', ['rapid-failover: search: no eligible node to fail over to']],
       ['alerted', ['rapid-failover: search: no eligible node to fail over to']],
     ]);
-    expect(result.notifications.map((n) => n.subject)).toEqual(search.flatMap((i) => i.alerts));
+    expect(result.notifications.map((n) => n.subject).sort()).toEqual(result.incidents.flatMap((i) => i.alerts).sort());
   });
 
   it('the metrics come from the embedded-metric-format lines the bundles printed, as CloudWatch reads them', () => {
