@@ -68,10 +68,30 @@ export function buildDeps(options: DepsOptions): Deps {
   };
 }
 
+/**
+ * The local runtime's one way into a deployed bundle (local/runtime/bundles.ts runs each
+ * esbuild bundle in a worker that sets this global before importing it). When set,
+ * defaultDeps() sends every client except DynamoDB through `transport` (DynamoDB goes to
+ * DynamoDB Local through the SDK's own AWS_ENDPOINT_URL_DYNAMODB variable) and reads the time
+ * from `clock`. Nothing sets it in AWS: there it is undefined and changes nothing.
+ */
+export const LOCAL_RUNTIME_HOOK: unique symbol = Symbol.for('rapid-failover.local-runtime');
+
+export interface LocalRuntimeHook {
+  /** Sends a client's commands to the local runtime (a middleware on its stack); returns the client. */
+  transport: <C extends { middlewareStack: unknown }>(client: C) => C;
+  clock: () => Date;
+}
+
 /** Deps for a Lambda cold start: clients from the default credential chain, env validated once. */
 export function defaultDeps(): Deps {
+  const host = (globalThis as { [LOCAL_RUNTIME_HOOK]?: LocalRuntimeHook })[LOCAL_RUNTIME_HOOK];
   // Spelled out: the bundler inlines the config by replacing exactly this expression.
-  return buildDeps({ env: readEnvironment(process.env, process.env.RAPID_FAILOVER_CONFIG) });
+  const env = readEnvironment(process.env, process.env.RAPID_FAILOVER_CONFIG);
+  if (!host) return buildDeps({ env });
+  const deps = buildDeps({ env, transport: host.transport, clock: host.clock });
+  host.transport(deps.sfn);
+  return deps;
 }
 
 /** `export const handler = lazyHandler(makeHandler)`: nothing is built at import time. */

@@ -19,6 +19,7 @@ import { VirtualClock } from '../fleet/clock.ts';
 import { subnetOf, type Scenario, type TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
 import { createTablesFromTemplate } from '../tables.ts';
+import { BundleHost, type DeployedBundles } from './bundles.ts';
 import { routed, rulePatterns, type BusEvent } from './event-rules.ts';
 import { LambdaEnvironments } from './lambda-environments.ts';
 import { attachLocalStepFunctions, LOCAL_STATE_MACHINE_ARN, LocalStepFunctions } from './local-step-functions.ts';
@@ -93,6 +94,13 @@ export interface SimulationOptions {
   beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps }) => void | Promise<void>;
   /** Called once the run has settled, before the report reads the tables (the benchmark stops counting here). */
   onSettled?: () => void;
+  /**
+   * Run the deployed artefacts instead of the handler sources: each Lambda's esbuild bundle
+   * from this synthesized assembly (its template replaces the in-process synthesis), in its own
+   * worker with the template's environment (local/runtime/bundles.ts). Must be synthesized for
+   * the scenario's config.
+   */
+  bundles?: DeployedBundles;
 }
 
 let runSeq = 0;
@@ -106,19 +114,21 @@ async function loadHandler(step: string): Promise<(deps: Deps) => TaskHandler> {
 class CapturedMetrics extends Metrics {
   readonly totals: Record<string, number> = {};
   override publishStoredMetrics(): this {
-    if (this.hasStoredMetrics()) {
-      const emf = this.serializeMetrics() as unknown as Record<string, unknown>;
-      const names = (emf._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name));
-      for (const name of names) {
-        const value = emf[name];
-        const values = Array.isArray(value) ? (value as number[]) : [value as number];
-        this.totals[name] = (this.totals[name] ?? 0) + values.reduce((a, b) => a + b, 0);
-      }
-    }
+    if (this.hasStoredMetrics()) this.add(this.serializeMetrics() as unknown as Record<string, unknown>);
     this.clearMetrics();
     this.clearDimensions();
     this.clearMetadata();
     return this;
+  }
+
+  /** Adds one embedded-metric-format document (also what a bundle prints) to the totals. */
+  add(emf: Record<string, unknown>): void {
+    const names = (emf._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name));
+    for (const name of names) {
+      const value = emf[name];
+      const values = Array.isArray(value) ? (value as number[]) : [value as number];
+      this.totals[name] = (this.totals[name] ?? 0) + values.reduce((a, b) => a + b, 0);
+    }
   }
 }
 
@@ -136,6 +146,8 @@ export interface LocalRuntime {
   /** What the handlers get: the same Deps an operator command uses against AWS. */
   readonly deps: Deps;
   readonly fleet: SimulatedFleet;
+  /** With the `bundles` option: the workers running the deployed bundles (invocations, logs). */
+  readonly bundleHost: BundleHost | undefined;
   run(): Promise<SimulationResult>;
   /** Runs `work` (an operator query) on the runtime, moving virtual time while its calls wait on it. */
   drive<T>(work: (deps: Deps) => Promise<T>): Promise<T>;
@@ -144,21 +156,29 @@ export interface LocalRuntime {
 
 export async function openLocalRuntime(scenario: Scenario, options: SimulationOptions = {}): Promise<LocalRuntime> {
   const wallStart = performance.now();
-  const template = synthesizeTemplate(scenario.config);
+  if (options.bundles && JSON.stringify(options.bundles.config) !== JSON.stringify(scenario.config)) {
+    throw new Error(`the bundles were synthesized for another config than scenario '${scenario.name}' uses`);
+  }
+  const template = options.bundles ? structuredClone(options.bundles.template) : synthesizeTemplate(scenario.config);
   const db = options.dynamoEndpoint ? null : await startDynamoDbLocal();
+  let simulation: Simulation | undefined;
   try {
-    const simulation = new Simulation(scenario, template, options.dynamoEndpoint ?? db!.endpoint, options);
+    simulation = new Simulation(scenario, template, options.dynamoEndpoint ?? db!.endpoint, options);
     await simulation.prepare();
+    const opened = simulation;
     return {
-      deps: simulation.deps,
-      fleet: simulation.fleet,
-      run: () => simulation.run(wallStart),
-      drive: (work) => simulation.drive(work),
+      deps: opened.deps,
+      fleet: opened.fleet,
+      bundleHost: opened.bundleHost,
+      run: () => opened.run(wallStart),
+      drive: (work) => opened.drive(work),
       close: async () => {
+        await opened.bundleHost?.close();
         await db?.stop();
       },
     };
   } catch (error) {
+    await simulation?.bundleHost?.close();
     await db?.stop();
     throw error;
   }
@@ -185,6 +205,9 @@ class Simulation {
   private readonly startsByIncident = new Map<string, number>();
   deps!: Deps;
   private tables!: { state: string; claims: string; records: string };
+  /** Table logical id → its name in DynamoDB Local. */
+  private tableNames: Record<string, string> = {};
+  bundleHost: BundleHost | undefined;
   private intake!: TaskHandler;
   private sfn!: LocalStepFunctions;
   /** The control plane's Lambda functions (the steps and intake): cold and warm starts. */
@@ -219,11 +242,26 @@ class Simulation {
     await this.seedApplicationState(this.tables.state);
 
     const { definition, functionArns } = extractStateMachine(this.template);
+    const bundles = this.options.bundles;
+    if (bundles) {
+      this.bundleHost = new BundleHost({
+        bundles,
+        fleet: this.fleet,
+        stepFunctions: () => this.sfn,
+        clock: this.clock,
+        dynamoEndpoint: this.dynamoEndpoint,
+        tableNames: this.tableNames,
+        credentials: LOCAL_CLIENT_CONFIG.credentials,
+        onMetrics: (emf) => this.metrics.add(emf),
+      });
+      await this.bundleHost.start();
+    }
     const handlers: Record<string, TaskHandler> = {};
     for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
       if (state.Type !== 'Task') continue;
-      const step = this.stepOf(functionArns.get(state.Resource ?? '') ?? '');
-      const handler = (await loadHandler(step))(this.deps);
+      const logicalId = functionArns.get(state.Resource ?? '') ?? '';
+      const step = this.stepOf(logicalId);
+      const handler = this.bundleHost ? this.bundleHost.handler(logicalId) : (await loadHandler(step))(this.deps);
       handlers[stateName] = this.options.wrapTask ? this.options.wrapTask(handler, { state: stateName, step }) : handler;
     }
     const runner = new WorkflowRunner({
@@ -237,7 +275,7 @@ class Simulation {
     });
     this.sfn = new LocalStepFunctions(runner, this.time);
     attachLocalStepFunctions(this.deps.sfn, this.sfn);
-    this.intake = (await loadHandler('intake'))(this.deps);
+    this.intake = this.bundleHost ? this.bundleHost.handler(this.functionOf('intake')) : (await loadHandler('intake'))(this.deps);
   }
 
   async drive<T>(work: (deps: Deps) => Promise<T>): Promise<T> {
@@ -275,6 +313,7 @@ class Simulation {
     const run = `${process.pid}-${++runSeq}`;
     const names = await createTablesFromTemplate(raw, this.template, { nameFor: (logicalId) => `${logicalId}-${run}` });
     raw.destroy();
+    this.tableNames = names;
     // The step Lambdas' environment names the tables by Ref: resolve through the created names.
     const env = this.stepEnvironment();
     const table = (variable: string) => {
@@ -293,6 +332,15 @@ class Simulation {
     const variables = (fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
     if (!variables) throw new Error('the template has no lock step function');
     return variables;
+  }
+
+  /** The logical id of the template's function that runs `step`. */
+  private functionOf(step: string): string {
+    const found = Object.entries(this.template.Resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.Step] === step,
+    );
+    if (!found) throw new Error(`the template has no ${step} function`);
+    return found[0];
   }
 
   private stepOf(logicalId: string): string {

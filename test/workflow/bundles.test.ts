@@ -1,0 +1,124 @@
+// The deployed artefacts run: one complete failover on the local runtime where every Lambda is
+// its esbuild bundle from a real synthesis (cdk.out's asset.<hash>/index.mjs: ESM, minified,
+// the config inlined), not the TypeScript sources. Each bundle runs in its own worker thread
+// with the environment variables the template gives that function (local/runtime/bundles.ts),
+// against DynamoDB Local and the simulated fleet, under the synthesized state machine.
+//
+// The scenario touches all eleven functions: checkout's performance alarm starts a failover
+// whose first node fails its installation (compensate, then a second attempt on the backup
+// tier), settles and is verified; search's host stops while no node can take it (notify). The
+// expected results are what the same scenario gives with the handler sources.
+// A bundling mistake fails here, seen red by breaking lib/ on purpose (every test failed each time):
+// - intake's STATE_MACHINE_ARN dropped from its environment: no execution starts;
+// - zod marked external: "Runtime.ImportModuleError: Cannot find package 'zod' imported from
+//   .../task/index.mjs" (only the runtime's @aws-sdk is there to resolve);
+// - CommonJS output with the ESM createRequire banner left in: "Runtime.ImportModuleError:
+//   ReferenceError: module is not defined in ES module scope".
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { synthesizeBundles, type DeployedBundles } from '../../local/runtime/bundles.ts';
+import { openLocalRuntime, type LocalRuntime, type SimulationResult } from '../../local/runtime/simulation.ts';
+import { parseScenario } from '../../local/scenario.ts';
+import { EXAMPLE_CONFIG_PATH } from '../lib/synth.ts';
+
+const CHECKOUT_HOST = 'i-0aaa0000000000001';
+const FIRST_CHOICE = 'i-0aaa0000000000002';
+const BACKUP_NODE = 'i-0ddd0000000000001';
+const CHECKOUT_EIP = 'eipalloc-0a1b2c3d4e5f60718';
+
+const scenario = parseScenario(
+  {
+    name: 'deployed-bundles',
+    description: 'checkout degrades; its first node fails to install and the backup tier takes it; search stops with no node to take it',
+    config: JSON.parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')),
+    fleet: {
+      instances: [
+        { id: CHECKOUT_HOST, type: 'm7i.xlarge', tags: { 'rapid-failover:pool': 'general' }, runs: ['checkout'] },
+        { id: FIRST_CHOICE, type: 'm7i.2xlarge', tags: { 'rapid-failover:pool': 'general' } },
+        { id: 'i-0bbb0000000000001', type: 'm7g.xlarge', tags: { 'rapid-failover:pool': 'general' }, runs: ['search'] },
+        { id: 'i-0ccc0000000000001', type: 'm7i.2xlarge', tags: { 'rapid-failover:pool': 'shared-hosts' }, runs: ['reports'] },
+        { id: BACKUP_NODE, type: 'm7i.4xlarge', tags: { 'rapid-failover:pool': 'backup' } },
+      ],
+    },
+    timeline: [
+      { at: 0, event: 'provisioning-fails', node: FIRST_CHOICE, how: 'command-fails' },
+      { at: 60, event: 'performance-degraded', app: 'checkout', value: 50 },
+      { at: 60, event: 'instance-stopped', node: 'i-0bbb0000000000001' },
+    ],
+    expect: { checkout: ['failed-over'], search: ['alerted'] },
+  },
+  'bundles.test.ts',
+);
+
+let db: DynamoDbLocal;
+let bundles: DeployedBundles;
+let runtime: LocalRuntime;
+let result: SimulationResult;
+const progress: string[] = [];
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+  const synthStart = performance.now();
+  // The real synthesis, esbuild included: the same bundles `cdk deploy` uploads.
+  bundles = synthesizeBundles(scenario.config);
+  const runStart = performance.now();
+  runtime = await openLocalRuntime(scenario, { dynamoEndpoint: db.endpoint, bundles, onProgress: (e) => progress.push(`${e.at.toISOString()} ${e.text}`) });
+  result = await runtime.run();
+  console.info(`bundles: synthesized in ${Math.round(runStart - synthStart)} ms, scenario ran in ${Math.round(performance.now() - runStart)} ms`);
+}, 600_000);
+
+afterAll(async () => {
+  await runtime?.close();
+  bundles?.dispose();
+  await db?.stop();
+});
+
+/** On a red run, what the runtime saw and the functions printed says why. */
+function functionLogs(): string {
+  const host = runtime?.bundleHost;
+  const logs = Object.keys(host?.invocations() ?? {}).map(
+    (id) => `--- ${id}\n${host!.logs(id).filter((l) => !l.includes('"CloudWatchMetrics"')).slice(-6).join('\n')}`,
+  );
+  return ['--- progress', ...progress.slice(-12), ...logs].join('\n');
+}
+
+describe('the deployed bundles run a complete failover', () => {
+  it('every function of the template ran from its bundle, in its own execution environment', () => {
+    const functions = Object.entries(bundles.template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([id]) => id);
+    expect(functions).toHaveLength(11);
+    for (const id of functions) expect(readFileSync(join(bundles.codeDirs.get(id)!, 'index.mjs'), 'utf8')).toContain(CHECKOUT_EIP);
+    expect(Object.keys(runtime.bundleHost!.invocations()).sort(), functionLogs()).toEqual(functions.sort());
+  });
+
+  it('A13, A1: checkout fails over to the backup tier on its second attempt, after the first node failed to install', () => {
+    const checkout = result.incidents.filter((i) => i.app === 'checkout');
+    expect(checkout.map((i) => [i.outcome, i.fromNode, i.toNode, i.attempts]), functionLogs()).toEqual([['failed-over', CHECKOUT_HOST, BACKUP_NODE, 2]]);
+    expect(checkout[0]!.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['CompensateClaim', 'VerifyPerformance']));
+    expect(result.unexpected).toEqual([]);
+    expect(result.locksHeld).toEqual([]);
+  });
+
+  it('C1, A9: traffic reaches the new node: the Elastic IP moved and the target group has it healthy', () => {
+    expect(result.network.elasticIps.find((e) => e.allocationId === CHECKOUT_EIP)?.instanceId).toBe(BACKUP_NODE);
+    const group = result.network.targetGroups.find((g) => g.app === 'checkout');
+    expect(group?.targets.filter((t) => t.state === 'healthy').map((t) => t.id)).toEqual([BACKUP_NODE]);
+  });
+
+  it('A13: the node that failed to install is quarantined with an alert; search, which no node could take, is alerted', () => {
+    expect(result.fleet.find((n) => n.id === FIRST_CHOICE)?.role).toBe('quarantined');
+    expect(result.incidents.find((i) => i.app === 'checkout')?.alerts).toEqual([`rapid-failover: checkout: node ${FIRST_CHOICE} quarantined`]);
+    // Its host's 'stopping' and 'stopped' events each start an incident (the first has ended when the second comes).
+    const search = result.incidents.filter((i) => i.app === 'search');
+    expect(search.map((i) => [i.outcome, i.alerts])).toEqual([
+      ['alerted', ['rapid-failover: search: no eligible node to fail over to']],
+      ['alerted', ['rapid-failover: search: no eligible node to fail over to']],
+    ]);
+    expect(result.notifications.map((n) => n.subject).sort()).toEqual(result.incidents.flatMap((i) => i.alerts).sort());
+  });
+
+  it('the metrics come from the embedded-metric-format lines the bundles printed, as CloudWatch reads them', () => {
+    expect(result.metrics).toMatchObject({ FailoversStarted: 3, FailoversSucceeded: 1, FailoversFailed: 2 });
+  });
+});
