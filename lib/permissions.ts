@@ -25,6 +25,7 @@ export const READ_ONLY_ACTIONS = [
   'ec2:DescribeAddresses',
   'ec2:DescribeNetworkInterfaces',
   'ssm:GetCommandInvocation',
+  'ssm:DescribeInstanceInformation',
   'ssm:ListCommands',
   'ssm:ListCommandInvocations',
   'elasticloadbalancing:DescribeTargetHealth',
@@ -145,6 +146,10 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
       resources: [`arn:${partition}:cloudwatch:${region}:${account}:alarm:rapid-failover-*`],
     }),
     new iam.PolicyStatement({ sid: 'ReadOnly', actions: [...READ_ONLY_ACTIONS], resources: ['*'] }),
+    // ssm:CancelCommand has no resource types or condition keys in the Service Authorization
+    // Reference ("Actions, resources, and condition keys for AWS Systems Manager"): IAM cannot
+    // scope it to instances or commands, and a statement that names instance ARNs never matches it.
+    new iam.PolicyStatement({ sid: 'CancelCommands', actions: ['ssm:CancelCommand'], resources: ['*'] }),
   );
   return statements;
 }

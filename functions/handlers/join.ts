@@ -3,10 +3,11 @@
 // every group reports it healthy. The logical address moves later, in shift, after fencing.
 import { JoinFailedError } from '../../core/errors.ts';
 import { touchClaim } from '../adapters/claims.ts';
-import { advanceDocuments } from '../adapters/commands.ts';
+import { advanceDocuments, cancelCommands } from '../adapters/commands.ts';
 import { registerTarget, setDeregistrationDelay, targetHealth } from '../adapters/targets.ts';
+import { commandDeps } from '../command-deps.ts';
 import { lazyHandler } from '../deps.ts';
-import { ClaimedStateSchema, JOIN_TIMEOUT_SECONDS, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
+import { ClaimedStateSchema, JOIN_TIMEOUT_SECONDS, claimOf, clusterTarget, explain, overdue, secondsSince, stillPending } from '../policy.ts';
 import { defineStep } from '../step.ts';
 
 /** Target states that mean "not in the group (any more)": register again. */
@@ -37,9 +38,13 @@ export const makeHandler = defineStep('join', ClaimedStateSchema, async (ctx, st
   }
 
   const context = { app: app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId };
-  const run = await advanceDocuments(deps.ssm, { instanceId: nodeId, documents: app.run, incidentId: state.incidentId, purpose: 'run', context });
+  const commands = commandDeps(ctx, state);
+  const run = await advanceDocuments(commands, { instanceId: nodeId, documents: app.run, incidentId: state.incidentId, purpose: 'run', context });
   if (run.status === 'failed') throw new JoinFailedError(run.reason);
-  if (run.status === 'pending') stillPending(`run documents on ${nodeId}: ${run.detail}`, budget);
+  if (run.status === 'pending') {
+    if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === 'run');
+    stillPending(`run documents on ${nodeId}: ${run.detail}`, budget);
+  }
   if (registered.length > 0) stillPending(`registered ${nodeId} in ${registered.length} target group(s); waiting for health checks`, budget);
 
   const notHealthy = [...before].filter(([, h]) => h.state !== 'healthy');

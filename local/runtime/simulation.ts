@@ -722,9 +722,11 @@ function healthyValue(comparison: string, threshold: number): number {
 function defineDocuments(fleet: SimulatedFleet, config: Config): void {
   type Effect = { install: Set<string>; start: Set<string>; stop: Set<string> };
   const effects = new Map<string, Map<string, Effect>>();
+  // The workflow adds executionTimeout (a document's timeoutSeconds): what a document does is keyed without it.
+  const keyOf = ({ executionTimeout: _, ...parameters }: Record<string, string[]>) => JSON.stringify(parameters);
   const add = (name: string, parameters: Record<string, string[]>, kind: keyof Effect, app: string) => {
     const byParams = effects.get(name) ?? new Map<string, Effect>();
-    const key = JSON.stringify(parameters);
+    const key = keyOf(parameters);
     const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set() };
     effect[kind].add(app);
     byParams.set(key, effect);
@@ -739,7 +741,7 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
   for (const [name, byParams] of effects) {
     fleet.defineDocument(name, {
       run: (ctx) => {
-        const effect = byParams.get(JSON.stringify(ctx.parameters));
+        const effect = byParams.get(keyOf(ctx.parameters));
         if (!effect) return;
         for (const app of effect.install) ctx.install(app, true);
         for (const app of effect.start) {

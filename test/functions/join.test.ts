@@ -3,13 +3,12 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { CancelCommandCommand, GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
-import { commandComment } from '../../functions/adapters/commands.ts';
 import { makeHandler } from '../../functions/handlers/join.ts';
-import { INCIDENT, NEW, NOW, TABLES, TG_WEB, TG_WEB_2, claimItem, makeTestDeps, workflowState, type TestContext } from './fixtures.ts';
+import { NEW, NOW, TABLES, TG_WEB, TG_WEB_2, claimItem, ledgerHas, makeTestDeps, workflowState, type TestContext } from './fixtures.ts';
 
 function health(t: TestContext, states: Record<string, string>) {
   for (const [arn, state] of Object.entries(states)) {
@@ -19,11 +18,12 @@ function health(t: TestContext, states: Record<string, string>) {
   }
 }
 
-function runDocumentDone(t: TestContext) {
-  t.ssm.on(ListCommandsCommand).resolves({
-    Commands: [{ CommandId: 'run-0', Status: 'Success', Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose: 'run' }, 0) }],
-  });
+function runDocument(t: TestContext, status: 'Success' | 'InProgress', sentAt = NOW.toISOString()) {
+  ledgerHas(t, [{ instanceId: NEW, purpose: 'run', index: 0, commandId: 'run-0', sentAt }]);
+  t.ssm.on(GetCommandInvocationCommand, { CommandId: 'run-0' }).resolves({ Status: status });
 }
+
+const runDocumentDone = (t: TestContext) => runDocument(t, 'Success');
 
 describe('join', () => {
   let t: TestContext;
@@ -48,7 +48,15 @@ describe('join', () => {
   it('C3: runs the run documents on the new node', async () => {
     health(t, { [TG_WEB]: 'initial', [TG_WEB_2]: 'initial' });
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { commands: ['systemctl start web-sidecar'] } });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { commands: ['systemctl start web-sidecar'], executionTimeout: ['600'] } });
+  });
+
+  it('a run document still running when the join times out is cancelled before the step gives up', async () => {
+    t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { joinStartedAt: new Date(NOW.getTime() - 601_000).toISOString() }) });
+    health(t, { [TG_WEB]: 'initial', [TG_WEB_2]: 'initial' });
+    runDocument(t, 'InProgress', new Date(NOW.getTime() - 590_000).toISOString());
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepTimeout });
+    expect(t.ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'run-0', InstanceIds: [NEW] });
   });
 
   it("polls while targets are 'initial' and does not register them again", async () => {
