@@ -1,5 +1,5 @@
-import type { SimulationResult } from '../../local/runtime/simulation.ts';
+import type { SimulationOptions, SimulationResult } from '../../local/runtime/simulation.ts';
 import type { Scenario } from '../../local/scenario.ts';
 
-/** Runs a scenario on the local runtime (shared DynamoDB Local) and checks the invariants. */
-export type Run = (scenario: Scenario) => Promise<SimulationResult>;
+/** Runs a scenario on the local runtime (shared DynamoDB Local) and checks the invariants; `beforeRun` sees the fleet. */
+export type Run = (scenario: Scenario, options?: Pick<SimulationOptions, 'beforeRun'>) => Promise<SimulationResult>;

@@ -8,6 +8,7 @@ import { runSimulation } from '../../local/runtime/simulation.ts';
 import { contentionCases } from './cases/contention.ts';
 import { performanceCases } from './cases/performance.ts';
 import { provisioningCases } from './cases/provisioning.ts';
+import { ssmCases } from './cases/ssm.ts';
 import { switchoverCases } from './cases/switchover.ts';
 import { virtualNodeCases } from './cases/virtual-nodes.ts';
 import type { Run } from './harness.ts';
@@ -23,8 +24,8 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const run: Run = async (scenario) => {
-  const result = await runSimulation(scenario, { dynamoEndpoint: db.endpoint });
+const run: Run = async (scenario, options = {}) => {
+  const result = await runSimulation(scenario, { ...options, dynamoEndpoint: db.endpoint });
   expectInvariants(result, scenario);
   return result;
 };
@@ -34,3 +35,4 @@ performanceCases(run);
 contentionCases(run);
 virtualNodeCases(run);
 switchoverCases(run);
+ssmCases(run);
