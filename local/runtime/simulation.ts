@@ -375,6 +375,7 @@ class Simulation {
       case 'provisioning-fails':
         if (event.how === 'root-volume-fails') this.fleet.faults.rootVolumeFails(event.node);
         else if (event.how === 'start-fails') this.fleet.faults.instanceWontStart(event.node);
+        else if (event.how === 'command-hangs') this.fleet.faults.commandFails(event.node, { mode: 'hang', times: 1 });
         else this.fleet.faults.commandFails(event.node, { mode: 'fail' });
         return;
       case 'switchover':

@@ -60,16 +60,14 @@ export function ssmCases(run: Run): void {
         applications: [app('ledger', { pools: ['general', 'backup'], provisioning: { method: 'install', timeoutSeconds: 120, documents: [INSTALL] } })],
         instances: [node(1, { runs: ['ledger'] }), node(2), node(3, { pool: 'backup' })],
         pools: [POOLS.general, POOLS.backup],
-        timeline: [{ at: 30, event: 'instance-failed', node: nodeId(1) }],
+        timeline: [
+          { at: 0, event: 'provisioning-fails', node: nodeId(2), how: 'command-hangs' },
+          { at: 30, event: 'instance-failed', node: nodeId(1) },
+        ],
       });
       const capture = fleetOf();
 
-      const result = await run(s, {
-        beforeRun: (runtime) => {
-          capture.beforeRun(runtime);
-          runtime.fleet.faults.commandFails(nodeId(2), { documentName: 'AWS-RunShellScript', mode: 'hang', times: 1 });
-        },
-      });
+      const result = await run(s, { beforeRun: capture.beforeRun });
 
       const [incident] = incidentsOf(result, 'ledger');
       expect(incident).toMatchObject({ outcome: 'failed-over', toNode: nodeId(3), attempts: 2 });
