@@ -229,12 +229,20 @@ async function cancelEntry(deps: CommandDeps, tag: string, entry: CommandEntry):
  */
 export async function cancelCommands(deps: CommandDeps, which: (entry: CommandEntry) => boolean): Promise<string[]> {
   const cancelled: string[] = [];
-  for (const [tag, entry] of await deps.ledger.readAll()) {
-    if (!entry.commandId || entry.cancelledAt || !which(entry)) continue;
-    const { status } = await invocationStatus(deps.ssm, entry.commandId, entry.instanceId);
+  for (const [tag, recorded] of await deps.ledger.readAll()) {
+    if (recorded.cancelledAt || !which(recorded)) continue;
+    let commandId = recorded.commandId;
+    if (!commandId) {
+      // A crash after SendCommand left only the intent: the command may exist all the same.
+      const found = await findByTag(deps.ssm, recorded.instanceId, tag, new Date(recorded.intentAt));
+      if (!found?.CommandId) continue;
+      commandId = found.CommandId;
+      await deps.ledger.recordSent(tag, { ...recorded, commandId, sentAt: (found.RequestedDateTime ?? new Date(recorded.intentAt)).toISOString() });
+    }
+    const { status } = await invocationStatus(deps.ssm, commandId, recorded.instanceId);
     if (!RUNNING.has(status) || status === 'Cancelling') continue;
-    await cancelEntry(deps, tag, entry);
-    cancelled.push(entry.commandId);
+    await cancelEntry(deps, tag, { ...recorded, commandId });
+    cancelled.push(commandId);
   }
   return cancelled;
 }

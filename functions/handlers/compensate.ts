@@ -123,9 +123,15 @@ async function findOwnClaim(ctx: StepContext, state: WorkflowState): Promise<Cla
  * that goes back to the pool or into quarantine.
  */
 async function cancelOnGivenUpNode(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<string[]> {
-  const cancelled = await cancelCommands(commandDeps(ctx, state), (c) => c.instanceId === nodeId && c.purpose !== HALT_GIVEN_UP);
-  if (cancelled.length > 0) ctx.log.info('cancelled commands still running on the node given up', { nodeId, cancelled });
-  return cancelled.length > 0 ? [`cancelled ${cancelled.length} command(s) still running on ${nodeId}: ${cancelled.join(', ')}`] : [];
+  try {
+    const cancelled = await cancelCommands(commandDeps(ctx, state), (c) => c.instanceId === nodeId && c.purpose !== HALT_GIVEN_UP);
+    if (cancelled.length > 0) ctx.log.info('cancelled commands still running on the node given up', { nodeId, cancelled });
+    return cancelled.length > 0 ? [`cancelled ${cancelled.length} command(s) still running on ${nodeId}: ${cancelled.join(', ')}`] : [];
+  } catch (error) {
+    if (isThrottling(error)) throw error;
+    ctx.log.warn('could not cancel the commands still running on the node given up', { nodeId, error: errorMessage(error) });
+    return [];
+  }
 }
 
 const HALT_GIVEN_UP = 'halt-given-up';

@@ -182,4 +182,18 @@ describe('timeouts and cancellation', () => {
       ['install-web', 'Cancelled'],
     ]);
   });
+
+  it('cancelCommands also finds, by its Comment tag, a command whose id a crash kept out of the ledger, and cancels it', async () => {
+    const { clock, deps, run, fleet, ledger, tag } = setup();
+    const crashing: CommandLedger = { ...ledger, recordSent: () => Promise.reject(new Error('Lambda died before recording the command id')) };
+    await expect(advanceDocuments(deps(crashing), run)).rejects.toThrow('Lambda died');
+    clock.advance(10 * SECOND); // ListCommands lists it now
+
+    const cancelled = await cancelCommands(deps(), () => true);
+    clock.advance(1 * SECOND);
+
+    expect(cancelled).toHaveLength(1);
+    expect((await ledger.read([tag])).get(tag)).toMatchObject({ commandId: cancelled[0], cancelledAt: expect.any(String) });
+    expect(fleet.snapshot().instances[0]?.documents.map((d) => d.status)).toEqual(['Cancelled']);
+  });
 });
