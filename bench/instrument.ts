@@ -9,7 +9,7 @@ import type { HandlerExecutionContext, InitializeHandler, InitializeHandlerArgum
 import { FLEET_MIDDLEWARE_NAME, type SimulatedFleet } from '../local/fleet/index.ts';
 import type { SimulationOptions } from '../local/runtime/simulation.ts';
 import type { TaskHandler } from '../local/runtime/workflow-runner.ts';
-import type { TaskEntry } from './state-path.ts';
+import type { TaskEntry } from '../local/runtime/state-path.ts';
 
 export const DDB_READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 export const DDB_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);

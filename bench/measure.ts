@@ -9,7 +9,7 @@ import type { Scenario } from '../local/scenario.ts';
 import { emptyTally, RunInstrument, type DdbTally } from './instrument.ts';
 import { EC2_NON_MUTATING_BUCKET, peakInWindow, throttledRequests } from './model.ts';
 import { addPoolMembers, concurrencyMethod, concurrencyScenario, failoverScenario, selectionScenario, type FailoverCase, type Method } from './scenarios.ts';
-import { derivePath, type Definition } from './state-path.ts';
+import { derivePath, type Definition } from '../local/runtime/state-path.ts';
 
 export interface Wall {
   /** Synthesis, tables, fleet: openLocalRuntime. */
@@ -31,7 +31,7 @@ export interface StateCounts {
 
 export interface StepSpan {
   name: string;
-  /** Seconds after the incident started (its first state). */
+  /** Seconds after the trigger was observed (the ALARM: where the RTO starts). */
   start: number;
   end: number;
 }
@@ -93,7 +93,8 @@ function invocationsByState(instrument: RunInstrument): Record<string, number> {
 }
 
 function spans(incident: IncidentReport): StepSpan[] {
-  const origin = Math.min(...incident.steps.map((s) => Date.parse(s.startedAt)));
+  // From the ALARM, so the EventBridge delivery and the intake Lambda before the first step are counted too.
+  const origin = incident.observedAt ? Date.parse(incident.observedAt) : Math.min(...incident.steps.map((s) => Date.parse(s.startedAt)));
   return incident.steps.map((s) => ({ name: s.name, start: (Date.parse(s.startedAt) - origin) / 1000, end: (Date.parse(s.endedAt) - origin) / 1000 }));
 }
 

@@ -38,6 +38,8 @@ export function minimumApiCalls(c: FailoverCase, shape: FailoverShape): Minimum[
     );
   }
   rows.push(
+    { command: 'elbv2:DescribeTargetGroups', count: 1, why: 'health-check settings and load balancers of the target groups, once per cold cache (A6, A9)' },
+    { command: 'elbv2:DescribeLoadBalancers', count: 1, why: 'their load balancers’ type and enabled zones, once per cold cache (A6, A9)' },
     { command: 'elbv2:RegisterTargets', count: t, why: '1 per target group (A9)' },
     { command: 'elbv2:DescribeTargetHealth', count: t, why: '1 read per target group once healthy' },
     { command: 'elbv2:ModifyTargetGroupAttributes', count: 0, why: 'deregistration delay can be set once, at deploy' },

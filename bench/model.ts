@@ -29,21 +29,25 @@ export function sum(terms: Term[]): Modelled {
 }
 
 /**
- * Registration until 'healthy' in the fleet's ELB model: checks every interval from
- * registration; the first passing check is the first at or after the application is up
- * (`readyMs` after registration), and `threshold` consecutive passes are needed. A check
- * that fails before that only delays the first pass (it resets the count).
+ * Registration until 'healthy' in the fleet's ELB model (an application load balancer): checks
+ * every interval from registration; the first passing check is the first at or after the
+ * application is up (`readyMs` after registration). A new target is healthy after that one
+ * pass ("Health checks for Application Load Balancer target groups"), unless UnhealthyThresholdCount
+ * checks failed before it: then it was unhealthy and needs HealthyThresholdCount passes.
  */
 export function healthCheckMs(model: LatencyModel, readyMs: number): Term {
-  const interval = model.elbv2.healthCheckIntervalSeconds * 1000;
-  const threshold = model.elbv2.healthyThresholdCount;
+  const { healthCheckIntervalSeconds: intervalSeconds, healthyThresholdCount: healthy, unhealthyThresholdCount: unhealthy } = model.elbv2;
+  const interval = intervalSeconds * 1000;
   const firstPass = Math.max(1, Math.ceil(readyMs / interval));
-  const checks = firstPass + threshold - 1;
-  const label =
-    firstPass === 1
-      ? `health checks (${model.elbv2.healthCheckIntervalSeconds} s × ${threshold})`
-      : `health checks (${model.elbv2.healthCheckIntervalSeconds} s × (${threshold} + ${firstPass - 1} failing while the app starts))`;
-  return { label, ms: checks * interval };
+  const failed = firstPass - 1;
+  if (failed < unhealthy) {
+    const label = failed === 0 ? `health check (one pass, ${intervalSeconds} s)` : `health checks (${intervalSeconds} s × (1 + ${failed} failing while the app starts))`;
+    return { label, ms: firstPass * interval };
+  }
+  return {
+    label: `health checks (${intervalSeconds} s × (${failed} failing while the app starts, unhealthy, then ${healthy} passing))`,
+    ms: (firstPass + healthy - 1) * interval,
+  };
 }
 
 /** One SSM document from SendCommand to Success: delivery to the agent, then the run. */
@@ -59,7 +63,10 @@ export function documentTerms(model: LatencyModel, documents: readonly string[])
  * provisioning (start a stopped node; documents; or the root-volume swap), then health checks
  * from registration. Fencing the old host (StopInstances until stopped) is left out: it can run
  * beside provisioning (C9), so it need not lengthen the RTO. The RTO ends when the address
- * move is issued, so the address's own propagation is not in it either.
+ * move is issued, so the address's own propagation is not in it either. The control plane's
+ * own services (EventBridge delivery, Lambda cold and warm starts, Step Functions state
+ * transitions: the model's eventBridge, lambda and stepFunctions groups) are not AWS's work on
+ * the failover itself: they are control-plane overhead, so they are left out here too.
  */
 export function ourMinimum(model: LatencyModel, c: FailoverCase, documents: readonly string[]): Modelled {
   const terms: Term[] = [];

@@ -26,7 +26,16 @@ export interface OverheadRow {
   minimum: Modelled;
   overheadSeconds: number;
   /** Where the overhead went, in seconds (sums to overheadSeconds). */
-  breakdown: { lockAndSelect: number; provisionWait: number; joinWait: number; fenceBeforeShift: number };
+  breakdown: {
+    /** ALARM → the lock step starts: EventBridge delivery, the intake Lambda, StartExecution's first state transition. */
+    triggerToWorkflow: number;
+    lockAndSelect: number;
+    /** State transitions between the steps (Choice states included). */
+    betweenSteps: number;
+    provisionWait: number;
+    joinWait: number;
+    fenceBeforeShift: number;
+  };
 }
 
 export interface SelectionGrowth {
@@ -98,10 +107,11 @@ export function overheadRow(run: FailoverRun, c: FailoverCase): OverheadRow {
   const healthChecks = minimum.terms.at(-1)!.ms / 1000;
   const provisioning = minimum.ms / 1000 - healthChecks;
   const step = (name: string) => run.steps.find((s) => s.name === name);
+  const lock = step('LockApplication');
   const select = step('SelectAndClaimNode');
   const provision = step('ProvisionNode');
   const join = step('JoinCluster');
-  if (!select || !provision || !join) throw new Error(`${run.label}: missing steps in ${run.steps.map((s) => s.name).join(', ')}`);
+  if (!lock || !select || !provision || !join) throw new Error(`${run.label}: missing steps in ${run.steps.map((s) => s.name).join(', ')}`);
   const round = (n: number) => Math.round(n * 1000) / 1000;
   return {
     label: run.label,
@@ -109,8 +119,11 @@ export function overheadRow(run: FailoverRun, c: FailoverCase): OverheadRow {
     rtoSeconds: run.rtoSeconds,
     minimum,
     overheadSeconds: round(run.rtoSeconds - minimum.ms / 1000),
+    // Step times are seconds after the ALARM (the RTO's start).
     breakdown: {
-      lockAndSelect: round(select.end),
+      triggerToWorkflow: round(lock.start),
+      lockAndSelect: round(select.end - lock.start),
+      betweenSteps: round(provision.start - select.end + (join.start - provision.end)),
       provisionWait: round(provision.end - provision.start - provisioning),
       joinWait: round(join.end - join.start - healthChecks),
       fenceBeforeShift: round(run.rtoSeconds - join.end),
@@ -277,20 +290,23 @@ export function markdown(r: BenchResults): string {
   out.push('## 2. Overhead the control plane adds (simulated RTO − irreducible AWS durations)', '');
   out.push(
     ...table(
-      ['method', 'latency', 'RTO s', 'irreducible (model)', 'overhead s', 'lock + select', 'provision wait', 'join wait', 'fence before shift'],
+      ['method', 'latency', 'RTO s', 'irreducible (model)', 'overhead s', 'ALARM → workflow', 'lock + select', 'between steps', 'provision wait', 'join wait', 'fence before shift'],
       r.overhead.map((o) => [
         o.label,
         o.variant,
         s(o.rtoSeconds),
         o.minimum.formula,
         s(o.overheadSeconds),
+        s(o.breakdown.triggerToWorkflow),
         s(o.breakdown.lockAndSelect),
+        s(o.breakdown.betweenSteps),
         s(o.breakdown.provisionWait),
         s(o.breakdown.joinWait),
         s(o.breakdown.fenceBeforeShift),
       ]),
     ),
     '',
+    'ALARM → workflow = EventBridge delivery, the intake Lambda (a cold start when it has no warm environment) and the first state transition; between steps = Step Functions state transitions between the tasks (Choice states included); each step’s Lambda invocations (cold or warm) fall in its own column.',
     'provision wait = ProvisionNode duration − modelled provisioning; join wait = JoinCluster duration − health checks; fence before shift = end of JoinCluster → the address move (StopInstances of the failed host until stopped, polled). Both waits are poll latency (Retry on StepPendingError: 2 s × 1.5ⁿ, capped at 30 s) plus modelled API-call latency.',
     'A negative join wait means the application had already booted during the provision poll delay, so health checks passed sooner than the model’s registration-at-swap-end minimum; the overhead total is unaffected.',
     '',

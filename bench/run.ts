@@ -11,10 +11,10 @@ import { extractStateMachine } from '../local/state-machine-definition.ts';
 import { runConcurrency, runFailover, runSelection, type ConcurrencyRun, type FailoverRun, type SelectionRun } from './measure.ts';
 import { comparison, costRow, markdown, overheadRow, selectionGrowth, type BenchResults, type Variant } from './report.ts';
 import { FAILOVER_CASES, failoverScenario } from './scenarios.ts';
-import type { Definition } from './state-path.ts';
+import type { Definition } from '../local/runtime/state-path.ts';
 
 const VARIANTS: Array<Variant & { overrides: LatencyOverrides }> = [
-  { id: 'default', label: 'latency model defaults (health checks 30 s × 5)', overrides: {} },
+  { id: 'default', label: 'latency model defaults (health checks every 30 s: one pass for a new target, 5 for an unhealthy one)', overrides: {} },
   { id: 'fast-hc', label: 'health checks 5 s × 2 (override)', overrides: { elbv2: { healthCheckIntervalSeconds: 5, healthyThresholdCount: 2 } } },
 ];
 const POOL_SIZES = [100, 1_000, 10_000];

@@ -34,7 +34,7 @@ export async function plan(deps: Deps, appName: string, trigger: TriggerKind, re
   const current = whereRuns(app, pool.appStates.get(app.name));
   const nowSeconds = Math.floor(deps.clock().getTime() / 1000);
   const { nodes, currentNode } = await viewPool(deps, pool, current, nowSeconds);
-  const selection = selectNodes(deps.env.config, app, { trigger, currentNode, triedNodes: [], requestedNode, candidates: nodes });
+  const selection = selectNodes(deps.env.config, app, { trigger, currentNode, triedNodes: [], requestedNode, candidates: nodes, targetGroups: pool.targetGroups });
   return { app: app.name, trigger, currentNode: current, selection };
 }
 

@@ -136,6 +136,20 @@ export const ClusterSchema = z.strictObject({
   port: z.number().int().min(1).max(65_535).optional(),
   /** C1: the address clients use, kept across failover. */
   logicalAddress: LogicalAddressSchema.optional(),
+  /**
+   * C9: a security group with no rules, in the application's VPC. A failed old host that cannot be
+   * stopped is isolated: its security groups are replaced by this one, so it can open no new
+   * connection and accept none. Absent: such a host is only taken out of the target groups and off
+   * the logical address, and the alert says so.
+   */
+  isolationSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, "expected a security group id like 'sg-0123456789abcdef0'").optional(),
+  /**
+   * A9: an SSM document that succeeds once the application answers on the new node (e.g. a
+   * local HTTP probe). Run after the run documents and retried until it succeeds; the node is
+   * registered only then, so it never fails its initial health checks while still starting.
+   * Its timeoutSeconds bounds the wait for readiness, all attempts together.
+   */
+  readinessCommand: SsmDocumentSchema.optional(),
 });
 
 const COMPARISONS = [

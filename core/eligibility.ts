@@ -1,9 +1,10 @@
 // A6: which pool nodes may take an application, and on what terms (preemption A5,
 // virtual-node packing B1). Pure: the adapters gather PoolNode facts; nothing here calls AWS.
 import type { Application } from './config.ts';
+import { zoneReasons } from './load-balancing.ts';
 import type { HostedApplication, PoolNode, SelectionRequest } from './pool.ts';
 
-export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode'>;
+export type EligibilityContext = Pick<SelectionRequest, 'triedNodes' | 'trigger' | 'currentNode' | 'targetGroups'>;
 
 /** How the application would fit on an eligible node. */
 export interface Placement {
@@ -40,6 +41,7 @@ export function assessNode(app: Application, node: PoolNode, ctx: EligibilityCon
   const reasons = [
     ...hardwareReasons(app, node),
     ...conditionReasons(node),
+    ...zoneReasons(node.availabilityZone, ctx.targetGroups),
     ...incidentReasons(app, node, ctx),
     ...('reasons' in placement ? placement.reasons : []),
   ];

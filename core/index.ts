@@ -9,3 +9,4 @@ export * from './environment.ts';
 export * from './eligibility.ts';
 export * from './selection.ts';
 export * from './decisions.ts';
+export * from './load-balancing.ts';

@@ -1,5 +1,6 @@
 // What the domain core knows about pool nodes. Adapters build these from
 // DescribeInstances / DescribeInstanceTypes and the claims table; the core never calls AWS.
+import type { TargetGroupFacts } from './load-balancing.ts';
 import type { TriggerKind } from './workflow-state.ts';
 
 export type Architecture = 'x86_64' | 'arm64';
@@ -31,6 +32,8 @@ export interface PoolNode {
   tier: 'failover' | 'backup';
   facts: InstanceTypeFacts;
   state: NodeState;
+  /** Placement.AvailabilityZone from DescribeInstances (null: not known). */
+  availabilityZone: string | null;
   /** EC2 status checks pass (or the node is stopped and has no status). */
   healthy: boolean;
   /** Set aside by an earlier failure, with the reason. */
@@ -52,6 +55,8 @@ export interface SelectionRequest {
   /** Operator switchover to a named node (C6). */
   requestedNode?: string;
   candidates: readonly PoolNode[];
+  /** The application's target groups and their load balancers (A6: enabled zones). Absent: not known, not checked. */
+  targetGroups?: readonly TargetGroupFacts[];
 }
 
 export interface Rejection {

@@ -20,8 +20,12 @@ export const LOCK_LEASE_SECONDS = 2 * 60 * 60 + 15 * 60;
 export const CLAIM_LEASE_SECONDS = 2 * 60 * 60 + 15 * 60;
 /** DynamoDB TTL sweeps an expired claim item a day after its lease (conditions check the lease itself). */
 export const TTL_GRACE_SECONDS = 24 * 60 * 60;
-/** How long a new node may take to pass its target groups' health checks (A9). */
-export const JOIN_TIMEOUT_SECONDS = 600;
+/**
+ * Join, before registration: slack on top of the run documents' and the readiness command's own
+ * timeouts (delivery to the agent, polling backoff). The health-check phase has its own budget,
+ * from the target groups (core/load-balancing.ts).
+ */
+export const JOIN_PREPARE_MARGIN_SECONDS = 60;
 /** Slack added to the halt documents' own timeouts before the old node counts as not halting (A8). */
 export const HALT_GRACE_SECONDS = 120;
 

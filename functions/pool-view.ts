@@ -1,9 +1,11 @@
 // What the core needs to know about pool nodes, assembled from what the adapters read:
 // EC2 (instances, types, status checks), the claims table and the applications' state.
 import { poolsFor, type Application, type Config } from '../core/config.ts';
+import type { TargetGroupFacts } from '../core/load-balancing.ts';
 import type { HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
 import { getAppStates, type AppStateItem } from './adapters/app-state.ts';
 import { occupies, scanClaims, setAsideReason, type NodeClaims } from './adapters/claims.ts';
+import { describeTargetGroups } from './adapters/load-balancers.ts';
 import { describeInstance, instanceTypeFacts, listPoolMembers, statusChecksPass, type InstanceInfo, type PoolMember } from './adapters/fleet.ts';
 import type { Deps } from './deps.ts';
 
@@ -62,6 +64,7 @@ export function toPoolNode(member: PoolMember, input: PoolViewInput): PoolNode {
     tier: pool.tier,
     facts: input.facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
     state: instance.state,
+    availabilityZone: instance.availabilityZone,
     healthy: input.health.get(instance.instanceId) ?? true,
     quarantine,
     hosted: hostedOn(instance.instanceId, claims, input.config, input.appStates, input.nowSeconds),
@@ -78,6 +81,7 @@ export function outsideNode(instance: InstanceInfo, facts: ReadonlyMap<string, I
     tier: 'failover',
     facts: facts.get(instance.instanceType) ?? unknownFacts(instance.instanceType),
     state: instance.state,
+    availabilityZone: instance.availabilityZone,
     healthy: true,
     quarantine: null,
     hosted: [],
@@ -95,16 +99,19 @@ export interface PoolRead {
   claims: Map<string, NodeClaims>;
   members: PoolMember[];
   appStates: Map<string, AppStateItem>;
+  /** The application's target groups and their load balancers (A6: the zones they enable). */
+  targetGroups: TargetGroupFacts[];
 }
 
 /** Everything selection needs to know about the application's pools, read in parallel. */
 export async function readPool(deps: Deps, app: Application): Promise<PoolRead> {
-  const [claims, members, appStates] = await Promise.all([
+  const [claims, members, appStates, targetGroups] = await Promise.all([
     scanClaims(deps.ddb, deps.env.tables.claims),
     listPoolMembers(deps.ec2, poolsFor(deps.env.config, app)),
     getAppStates(deps.ddb, deps.env.tables.state, deps.env.config.applications.map((a) => a.name)),
+    describeTargetGroups(deps.elb, app.cluster.targetGroupArns, deps.clock()),
   ]);
-  return { claims, members, appStates };
+  return { claims, members, appStates, targetGroups };
 }
 
 /** The pool as the domain core sees it, and the node the application runs on now (in the pool or outside it). */

@@ -30,6 +30,8 @@ export const READ_ONLY_ACTIONS = [
   'ssm:ListCommandInvocations',
   'elasticloadbalancing:DescribeTargetHealth',
   'elasticloadbalancing:DescribeTargetGroupAttributes',
+  'elasticloadbalancing:DescribeTargetGroups',
+  'elasticloadbalancing:DescribeLoadBalancers',
   'cloudwatch:GetMetricData',
   'cloudwatch:DescribeAlarms',
 ] as const;
@@ -117,6 +119,19 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
     );
   }
 
+  // C9: ModifyInstanceAttribute with Groups also names the security groups it sets (resource type
+  // security-group, Service Authorization Reference); the instance statements above gate the host.
+  const isolationGroups = [...new Set(config.applications.flatMap((app) => (app.cluster.isolationSecurityGroupId ? [app.cluster.isolationSecurityGroupId] : [])))];
+  if (isolationGroups.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'IsolationSecurityGroups',
+        actions: ['ec2:ModifyInstanceAttribute'],
+        resources: isolationGroups.map((id) => ec2Arn(`security-group/${id}`)),
+      }),
+    );
+  }
+
   const allocations = config.applications.flatMap((app) =>
     app.cluster.logicalAddress?.kind === 'elastic-ip' ? [ec2Arn(`elastic-ip/${app.cluster.logicalAddress.allocationId}`)] : [],
   );
@@ -155,7 +170,7 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
 }
 
 function uniqueDocuments(config: Config): SsmDocument[] {
-  const all = config.applications.flatMap((app) => [...app.provisioning.documents, ...app.run, ...app.halt]);
+  const all = config.applications.flatMap((app) => [...app.provisioning.documents, ...app.run, ...app.halt, ...(app.cluster.readinessCommand ? [app.cluster.readinessCommand] : [])]);
   return [...new Map(all.map((doc) => [doc.name, doc])).values()];
 }
 

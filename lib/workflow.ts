@@ -102,7 +102,7 @@ export class Workflow extends Construct {
     const lock = step(States.Lock, 'lock', 'One active failover per application; flap damping; cooldown');
     const select = step(States.Select, 'select', 'Pick the best eligible pool node and claim its lease');
     const provision = polling(step(States.Provision, 'provision', 'activate | install | boot-volume, polled until done'));
-    const join = polling(step(States.Join, 'join', 'Register in the target groups, move the logical address, run documents'));
+    const join = polling(step(States.Join, 'join', 'Run documents and the readiness command, then register in the target groups and wait until healthy'));
     const shift = polling(step(States.Shift, 'shift', 'Fence the old host, deregister it, start its halt documents'));
     const release = polling(step(States.Release, 'release', 'Return the old node to the pool or quarantine it'));
     const verify = step(States.Verify, 'verify', 'Is performance still below threshold on the new node? (A15)');

@@ -5,11 +5,13 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, ConfigSchema, describeIssues, INSTANCE_ID, type Config } from '../core/config.ts';
 import { OUTCOMES } from '../core/workflow-state.ts';
+import { START_REFUSALS, STOP_REFUSALS } from './fleet/faults.ts';
 import { DEFAULT_LATENCY } from './fleet/latency.ts';
 
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
 const appName = z.string().min(1).max(40);
 const at = z.number().min(0).describe('Seconds of virtual time after the scenario starts');
+const availabilityZone = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "expected an Availability Zone like 'us-east-1b'");
 
 const milliseconds = z.number().min(0, 'latencies are non-negative milliseconds');
 /** Any part of the latency model (local/fleet/latency.ts), in milliseconds; unknown keys are errors. */
@@ -29,8 +31,13 @@ export const LatencyOverridesSchema = z.strictObject({
       healthyThresholdCount: z.number().int().min(2).max(10).optional(),
       unhealthyThresholdCount: z.number().int().min(2).max(10).optional(),
       deregistrationDelaySeconds: z.number().int().min(0).max(3_600).optional(),
+      applicationRegistrationMs: milliseconds.optional(),
+      networkRegistrationMs: milliseconds.optional(),
     })
     .optional(),
+  lambda: latencyGroup(DEFAULT_LATENCY.lambda),
+  stepFunctions: latencyGroup(DEFAULT_LATENCY.stepFunctions),
+  eventBridge: latencyGroup(DEFAULT_LATENCY.eventBridge),
 });
 
 export const ScenarioInstanceSchema = z.strictObject({
@@ -44,8 +51,21 @@ export const ScenarioInstanceSchema = z.strictObject({
   installed: z.array(appName).default([]),
   /** Status checks fail from the start. */
   impaired: z.boolean().default(false),
+  /** Where it runs (default: the region's first zone, us-east-1a); a load balancer sends traffic only to zones it enables. */
+  availabilityZone: availabilityZone.optional(),
 });
 export type ScenarioInstance = z.infer<typeof ScenarioInstanceSchema>;
+
+/** A load balancer in front of some of the config's target groups; a target group named by none gets an application load balancer of its own, in every zone. */
+export const ScenarioLoadBalancerSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9-]{1,32}$/, "expected a load balancer name: 1-32 letters, digits and '-'"),
+  type: z.enum(['application', 'network']).default('application'),
+  /** Zones it is enabled in (default: us-east-1a, b and c). */
+  availabilityZones: z.array(availabilityZone).min(1, 'a load balancer is enabled in at least one zone').optional(),
+  /** Target groups of the config its listeners forward to. */
+  targetGroupArns: z.array(z.string()).min(1, 'name at least one target group of the config'),
+});
+export type ScenarioLoadBalancer = z.infer<typeof ScenarioLoadBalancerSchema>;
 
 export const TimelineEventSchema = z.discriminatedUnion('event', [
   z.strictObject({
@@ -70,6 +90,27 @@ export const TimelineEventSchema = z.discriminatedUnion('event', [
      * its executionTimeout, or a CancelCommand), its root-volume swap fails, or it will not start.
      */
     how: z.enum(['command-fails', 'command-hangs', 'root-volume-fails', 'start-fails']).default('command-fails'),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('stuck-stopping'),
+    node: instanceId,
+    /** From now on a stop of this node hangs in 'stopping'; a later force stop gets it out only if this is true. */
+    forceStopWorks: z.boolean().default(false),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('stop-refused'),
+    node: instanceId,
+    /** The EC2 error every StopInstances of this node answers with from now on. */
+    error: z.enum(STOP_REFUSALS).default('UnauthorizedOperation'),
+  }),
+  z.strictObject({
+    at,
+    event: z.literal('start-refused'),
+    node: instanceId,
+    /** The EC2 error every StartInstances of this node answers with from now on. */
+    error: z.enum(START_REFUSALS).default('InsufficientInstanceCapacity'),
   }),
   z.strictObject({ at, event: z.literal('switchover'), app: appName, to: instanceId.optional(), requestedBy: z.string().default('operator') }),
   z.strictObject({ at, event: z.literal('drill'), app: appName, requestedBy: z.string().default('operator') }),
@@ -100,7 +141,10 @@ export const ScenarioSchema = z
     config: ConfigSchema.optional(),
     /** Or a path to a config file, relative to the scenario file. */
     configFile: z.string().optional(),
-    fleet: z.strictObject({ instances: z.array(ScenarioInstanceSchema).min(1, 'the fleet needs at least one instance') }),
+    fleet: z.strictObject({
+      instances: z.array(ScenarioInstanceSchema).min(1, 'the fleet needs at least one instance'),
+      loadBalancers: z.array(ScenarioLoadBalancerSchema).default([]),
+    }),
     /** Partial latency model merged over the defaults (local/fleet/latency.ts). */
     latency: LatencyOverridesSchema.default({}),
     timeline: z.array(TimelineEventSchema).min(1, 'the timeline needs at least one event'),
@@ -138,6 +182,21 @@ function crossCheck(scenario: z.infer<typeof ScenarioSchema>, config: Config): s
   scenario.timeline.forEach((event, i) => {
     if ('app' in event && !apps.has(event.app)) problems.push(`timeline[${i}].app: unknown application '${event.app}'; expected one of: ${[...apps].join(', ')}`);
   });
+  const targetGroups = new Set(config.applications.flatMap((a) => a.cluster.targetGroupArns));
+  const fronted = new Map<string, string>();
+  const names = new Set<string>();
+  scenario.fleet.loadBalancers.forEach((lb, i) => {
+    if (names.has(lb.name)) problems.push(`fleet.loadBalancers[${i}].name: load balancer '${lb.name}' is listed twice`);
+    names.add(lb.name);
+  });
+  scenario.fleet.loadBalancers.forEach((lb, i) =>
+    lb.targetGroupArns.forEach((arn, j) => {
+      const field = `fleet.loadBalancers[${i}].targetGroupArns[${j}]`;
+      if (!targetGroups.has(arn)) problems.push(`${field}: '${arn}' is not a target group of any application in the config`);
+      else if (fronted.has(arn)) problems.push(`${field}: target group already behind load balancer '${fronted.get(arn)}'; list it under one load balancer`);
+      fronted.set(arn, lb.name);
+    }),
+  );
   Object.keys(scenario.expect).forEach((app) => {
     if (!apps.has(app)) problems.push(`expect.${app}: unknown application '${app}'`);
   });

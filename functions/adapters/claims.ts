@@ -49,6 +49,10 @@ export interface ClaimItem {
   /** Durable start marks of the steps that time out (set once per claim). */
   provisionStartedAt?: string;
   joinStartedAt?: string;
+  /** Join: the application answered on the node, which is registered from then on (A9). */
+  joinRegisteredAt?: string;
+  /** Join: the readiness command's attempt under way (1 when absent). */
+  readinessAttempt?: number;
   shiftStartedAt?: string;
   servingSince?: string;
 }
@@ -235,7 +239,7 @@ export async function takeClaim(ddb: DynamoDBDocumentClient, table: string, t: T
 export async function touchClaim(
   ddb: DynamoDBDocumentClient,
   table: string,
-  input: { nodeId: string; app: string; incidentId: string; mark: 'provisionStartedAt' | 'joinStartedAt' | 'shiftStartedAt'; now: Date; roles: ClaimRole[] },
+  input: { nodeId: string; app: string; incidentId: string; mark: 'provisionStartedAt' | 'joinStartedAt' | 'joinRegisteredAt' | 'shiftStartedAt'; now: Date; roles: ClaimRole[] },
 ): Promise<ClaimItem> {
   const x = new ExpressionBuilder();
   const update = x.update({ setIfNotExists: { [input.mark]: input.now.toISOString() } });
@@ -258,6 +262,28 @@ export async function touchClaim(
       throw new LeaseLostError(`${input.app} no longer holds ${input.nodeId} for incident ${input.incidentId}`, { cause: error });
     }
     throw error;
+  }
+}
+
+/**
+ * Moves the readiness command on to the attempt after `failedAttempt`. Conditional on the
+ * attempt still being `failedAttempt`, so a poll that runs twice never skips an attempt.
+ */
+export async function nextReadinessAttempt(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: { nodeId: string; app: string; incidentId: string; failedAttempt: number },
+): Promise<void> {
+  const x = new ExpressionBuilder();
+  const update = x.update({ set: { readinessAttempt: input.failedAttempt + 1 } });
+  const attempt = x.name('readinessAttempt');
+  const current = input.failedAttempt === 1 ? `(attribute_not_exists(${attempt}) OR ${attempt} = ${x.value(1)})` : `${attempt} = ${x.value(input.failedAttempt)}`;
+  const condition = `${x.name('incidentId')} = ${x.value(input.incidentId)} AND ${current}`;
+  try {
+    await ddb.send(new UpdateCommand({ TableName: table, Key: claimKey(input.nodeId, input.app), UpdateExpression: update, ConditionExpression: condition, ...x.attributes() }));
+  } catch (error) {
+    // Already moved on (a repeated poll), or the lease is gone (the next touchClaim says so).
+    if (!isConditionFailure(error)) throw error;
   }
 }
 

@@ -18,10 +18,13 @@ export interface InstanceInfo {
   instanceId: string;
   state: NodeState;
   instanceType: string;
+  /** Placement.AvailabilityZone (A6: the load balancers must enable it). */
+  availabilityZone: string | null;
   tags: Record<string, string>;
   /** ENI at device index 0 (where a secondary private IP goes, C1). */
   primaryEniId: string | null;
   privateIps: string[];
+  securityGroupIds: string[];
 }
 
 export interface PoolMember {
@@ -39,9 +42,11 @@ function toInfo(instance: Instance): InstanceInfo | null {
     instanceId: instance.InstanceId,
     state: stateName && NODE_STATES.includes(stateName) ? stateName : 'pending',
     instanceType: instance.InstanceType ?? 'unknown',
+    availabilityZone: instance.Placement?.AvailabilityZone ?? null,
     tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
     primaryEniId: primary?.NetworkInterfaceId ?? null,
     privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
+    securityGroupIds: (instance.SecurityGroups ?? []).flatMap((group) => (group.GroupId ? [group.GroupId] : [])),
   };
 }
 

@@ -1,5 +1,12 @@
 // Single-instance operations on pool nodes: start, stop (fence), control tags.
-import { CreateTagsCommand, DeleteTagsCommand, StartInstancesCommand, StopInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  ModifyInstanceAttributeCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 
 /** Tags the control plane writes (IAM lets it write only `rapid-failover:*` keys on pool nodes). */
 export const Tags = {
@@ -17,6 +24,15 @@ export async function startInstance(ec2: EC2Client, instanceId: string): Promise
 /** `force` for a failing node being fenced: do not wait for a graceful OS shutdown. */
 export async function stopInstance(ec2: EC2Client, instanceId: string, force: boolean): Promise<void> {
   await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: force }));
+}
+
+/**
+ * Replaces the instance's security groups by `groupId` alone (a group with no rules: it opens and
+ * accepts no new connection). ModifyInstanceAttribute changes the groups of the primary network
+ * interface; an instance with several interfaces needs ModifyNetworkInterfaceAttribute per interface.
+ */
+export async function isolateInstance(ec2: EC2Client, instanceId: string, groupId: string): Promise<void> {
+  await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, Groups: [groupId] }));
 }
 
 export async function tagInstance(ec2: EC2Client, instanceId: string, tags: Record<string, string>): Promise<void> {

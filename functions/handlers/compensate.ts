@@ -38,6 +38,7 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
   }
 
   const lines: string[] = [];
+  let quarantined: string | null = null;
   if (ours) {
     await deregisterTarget(deps.elb, clusterTarget(app, nodeId));
     lines.push(...(await cancelOnGivenUpNode(ctx, state, nodeId)));
@@ -59,6 +60,7 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
       });
       await tagNodeReleased(ctx, { nodeId, host, role: 'quarantined' });
       lines.push(`${nodeId} quarantined: ${failure}`);
+      quarantined = nodeId;
     } else {
       await releaseClaim(deps.ddb, deps.env.tables.claims, { nodeId, app: app.name, incidentId: state.incidentId, nowSeconds: ctx.nowSeconds });
       await tagNodeReleased(ctx, { nodeId, host, role: 'free' });
@@ -68,13 +70,16 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
     lines.push(`${nodeId}: our lease is gone (another incident holds it now); leaving it alone: ${failure}`);
   }
 
-  const next: WorkflowState = {
+  let next: WorkflowState = {
     ...state,
     claim: null,
     triedNodes: [...new Set([...state.triedNodes, nodeId])],
     explanation: explain(state, ...lines),
   };
   delete next.failure;
+  // Administrators hear of every quarantine, as when the old node is quarantined on release; now,
+  // since the run goes on (a pending alert would end it at the next Choice).
+  if (quarantined) next = await publishPending(ctx, await raiseAlert(ctx, next, alertOf(ctx, next, 'quarantine', failure, quarantined)));
 
   // C7: the last possible node could not take the application: stop switching and say so.
   const lastPossible = state.claim?.lastPossibleNode ?? item?.lastPossibleNode ?? false;

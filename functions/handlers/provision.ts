@@ -14,6 +14,7 @@ import { startInstance } from '../adapters/instances.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
 import { replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
 import { deregisterTarget } from '../adapters/targets.ts';
+import { errorMessage, errorName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
 import { commandDeps } from '../command-deps.ts';
 import { beginFencing } from '../fencing.ts';
@@ -54,10 +55,10 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
   }
   if (instance.state === 'stopped') {
-    await startInstance(deps.ec2, nodeId);
-    stillPending(`starting ${nodeId} (it was stopped)`, budget);
+    await start(ctx, nodeId);
+    untilRunning(nodeId, `starting ${nodeId} (it was stopped)`, budget);
   }
-  if (instance.state !== 'running') stillPending(`${nodeId} is ${instance.state}`, budget);
+  if (instance.state !== 'running') untilRunning(nodeId, `${nodeId} is ${instance.state}`, budget);
 
   if (provisioning.method === 'boot-volume') {
     const task = await replaceRootVolume(deps.ec2, {
@@ -97,6 +98,28 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     explanation: explain(state, ...notes, `${app.name} ${how} on ${nodeId} in ${Math.round(budget.elapsed)} s`),
   };
 });
+
+/** A start EC2 refuses (InsufficientInstanceCapacity, UnauthorizedOperation...) means the node cannot be brought up: try another (A13). */
+async function start(ctx: StepContext, nodeId: string): Promise<void> {
+  try {
+    await startInstance(ctx.deps.ec2, nodeId);
+  } catch (error) {
+    if (isThrottling(error)) throw error;
+    throw new ProvisioningFailedError(`${nodeId} never reached running: StartInstances refused: ${errorName(error)}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Waiting for the node to be running. A node that is still not running when provisioning's time
+ * is up failed as a node (it went back to stopped, or hangs in pending): it is quarantined, not
+ * handed back to the pool as if it were fine.
+ */
+function untilRunning(nodeId: string, detail: string, budget: { elapsed: number; limit: number; what: string }): never {
+  if (budget.elapsed > budget.limit) {
+    throw new ProvisioningFailedError(`${nodeId} never reached running within ${budget.limit} s (${Math.round(budget.elapsed)} s so far): ${detail}`);
+  }
+  return stillPending(detail, null);
+}
 
 /**
  * Takes the node out of a lower-priority application's target groups and halts the application

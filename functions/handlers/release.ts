@@ -48,6 +48,9 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
   }
   if (running && !(await statusChecksPass(deps.ec2, [old])).get(old)) problems.push('EC2 status checks impaired');
   if (state.trigger.kind === 'failure' && !host) problems.push(`it failed: ${state.trigger.reason || state.trigger.source}`);
+  // C9: a host that could not be stopped is only isolated: a person must look at it.
+  const fenceProblem = state.progress['shift.fenceProblem'];
+  if (fenceProblem) problems.push(fenceProblem);
 
   const disposition = await dispose(ctx, state, { old, host, running, problems, tagged: pool !== null });
   const at = ctx.now.toISOString();

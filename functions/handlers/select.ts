@@ -63,6 +63,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
       triedNodes: state.triedNodes,
       requestedNode: state.requestedNode,
       candidates: nodes,
+      targetGroups: view.targetGroups,
     });
     lines.push(...explainSelection(selection));
     ctx.log.info('selection', { round, why: selection.why, ranked: selection.ranked.map((c) => c.node.nodeId), rejected: selection.rejected.length });

@@ -1,7 +1,9 @@
 // ShiftTrafficAndFence (C1, C5, C9): for a failure trigger the old host is stopped before the
-// new node takes the logical address (no split brain); the old node leaves the target groups;
-// the address moves; the old node's halt documents start without being waited for; then, in
-// one transaction, the claim becomes 'serving' and the state table names the new node.
+// new node takes the logical address (no split brain), or, when it cannot be stopped (the stop
+// is refused, or hangs in 'stopping'), isolated: its security groups are replaced by the
+// application's isolation group; the old node leaves the target groups; the address moves; the
+// old node's halt documents start without being waited for; then, in one transaction, the
+// claim becomes 'serving' and the state table names the new node.
 import { describeAlert } from '../../core/decisions.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { raiseAlert } from '../alerting.ts';
@@ -11,21 +13,32 @@ import { commitServing, touchClaim } from '../adapters/claims.ts';
 import { advanceDocuments } from '../adapters/commands.ts';
 import { commandDeps } from '../command-deps.ts';
 import { describeInstance } from '../adapters/fleet.ts';
-import { stopInstance } from '../adapters/instances.ts';
+import { isolateInstance, stopInstance } from '../adapters/instances.ts';
 import { updateRecord } from '../adapters/records.ts';
 import { deregisterTarget } from '../adapters/targets.ts';
-import { errorMessage, hasName, isThrottling } from '../aws-errors.ts';
+import { errorMessage, errorName, hasName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
 import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
 import { otherTenants } from '../occupancy.ts';
 import { ClaimedStateSchema, claimOf, explain, secondsSince, stillPending } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
-/** How long a failing old host may take to stop before it counts as isolated (deregistered, address gone). */
+/**
+ * How long a failing old host may take to stop, from the stop request (it starts with
+ * provisioning, C9), before it is isolated instead. AWS: a stop takes "a few minutes" at most;
+ * an instance "stuck in the stopping state" may have a problem with its underlying host.
+ */
 export const FENCE_TIMEOUT_SECONDS = 300;
 
-/** stopped: the old host is stopped; isolated: out of the target groups and off the address, not stopped; halting: its halt documents run. */
+/**
+ * stopped: the old host is stopped; isolated: it could not be stopped, so it is cut off (its
+ * security groups replaced by the isolation group, when configured), out of the target groups
+ * and off the address; halting: its halt documents run.
+ */
 export type Fence = 'none' | 'stopped' | 'isolated' | 'halting';
+
+/** Errors StopInstances answers when the host cannot be stopped by us ("Error codes for the Amazon EC2 API"). */
+const STOP_REFUSED = ['UnauthorizedOperation', 'IncorrectInstanceState', 'UnsupportedOperation'] as const;
 
 export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, state) => {
   const { deps, app } = ctx;
@@ -41,13 +54,24 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
   });
   const old = state.currentNode !== null && state.currentNode !== newNode ? state.currentNode : null;
   const notes: string[] = [];
+  const progress: Record<string, string> = {};
   let fence: Fence = 'none';
 
   if (old) {
     const others = await otherTenants(ctx, old);
     if (state.trigger.kind === 'failure' && others.length === 0) {
-      fence = await fenceByStopping(ctx, old, secondsSince(held.shiftStartedAt, ctx.now));
-      notes.push(fence === 'stopped' ? `fenced: ${old} is stopped (C1, no split brain)` : `fenced: ${old} could not be stopped; isolated from traffic and address`);
+      // The stop was requested when provisioning began (fencing.ts); measured from there.
+      const stop = await fenceByStopping(ctx, old, secondsSince(held.provisionStartedAt ?? held.shiftStartedAt, ctx.now));
+      if (stop.stopped) {
+        fence = 'stopped';
+        notes.push(`fenced: ${old} is stopped (C1, no split brain)`);
+      } else {
+        // Cut off before the address moves: the address then never answers beside a reachable old host.
+        fence = 'isolated';
+        const isolation = await isolate(ctx, old, stop.securityGroupIds);
+        notes.push(`fenced: ${old} could not be stopped (${stop.why}); isolated: ${isolation}`);
+        progress['shift.fenceProblem'] = `not stopped: ${stop.why}; isolated (${isolation})`;
+      }
     } else if (others.length > 0) {
       notes.push(`${old} also hosts ${others.join(', ')}: halted, not stopped`);
     }
@@ -75,7 +99,7 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
 
   let next: WorkflowState = {
     ...state,
-    progress: { ...state.progress, 'shift.shiftedAt': String(record.shiftedAt ?? ctx.now.toISOString()), 'shift.fence': fence },
+    progress: { ...state.progress, ...progress, 'shift.shiftedAt': String(record.shiftedAt ?? ctx.now.toISOString()), 'shift.fence': fence },
     explanation: explain(state, ...notes, `${app.name} now served by ${newNode}${old ? ` instead of ${old}` : ''}`),
   };
   if (claim.lastPossibleNode) next = await disableSwitching(ctx, next, newNode);
@@ -96,25 +120,53 @@ async function enableSwitching(ctx: StepContext, node: string): Promise<void> {
   if (enabled) ctx.log.info('switching enabled again', { node });
 }
 
-/** Stops the failing old host (force: it is failing already). Waits until it is stopped, or gives up stopping after a while. */
-async function fenceByStopping(ctx: StepContext, old: string, elapsed: number): Promise<Fence> {
+type StopOutcome = { stopped: true } | { stopped: false; why: string; securityGroupIds: string[] };
+
+/**
+ * Stops the failing old host (force: it is failing already) and waits until it is stopped. A
+ * stop EC2 refuses, or one still in 'stopping' FENCE_TIMEOUT_SECONDS after it was requested,
+ * gives up stopping: the caller isolates the host instead. While it is stopping, the stop is
+ * sent again with Force (StopInstances API reference: for an instance "stuck in the stopping
+ * state ... use the StopInstances operation together with the Force parameter").
+ */
+async function fenceByStopping(ctx: StepContext, old: string, elapsed: number): Promise<StopOutcome> {
   const instance = await describeInstance(ctx.deps.ec2, old);
-  if (!instance || ['stopped', 'terminated', 'shutting-down'].includes(instance.state)) return 'stopped';
-  if (elapsed > FENCE_TIMEOUT_SECONDS) {
-    ctx.log.warn('old host did not stop in time; continuing with it isolated', { old, state: instance.state });
-    return 'isolated';
+  if (!instance || ['stopped', 'terminated', 'shutting-down'].includes(instance.state)) return { stopped: true };
+  if (instance.state !== 'running' && elapsed > FENCE_TIMEOUT_SECONDS) {
+    ctx.log.warn('old host did not stop in time; isolating it', { old, state: instance.state, elapsed });
+    return { stopped: false, why: `still ${instance.state} ${Math.round(elapsed)} s after the stop was requested`, securityGroupIds: instance.securityGroupIds };
   }
-  if (instance.state === 'running') {
+  if (instance.state === 'running' || instance.state === 'stopping') {
     try {
       await stopInstance(ctx.deps.ec2, old, true);
     } catch (error) {
-      // Not a pool node (IAM stops pool nodes only) or in no state to stop: isolate instead.
-      if (!hasName(error, 'UnauthorizedOperation', 'IncorrectInstanceState', 'UnsupportedOperation')) throw error;
+      // Not ours to stop (IAM stops pool and placed nodes only), or in no state to stop: isolate instead.
+      if (!hasName(error, ...STOP_REFUSED)) throw error;
       ctx.log.warn('could not stop the old host; isolating it instead', { old, error: errorMessage(error) });
-      return 'isolated';
+      return { stopped: false, why: `StopInstances refused: ${errorName(error)}`, securityGroupIds: instance.securityGroupIds };
     }
   }
   return stillPending(`fencing: waiting for ${old} to stop (it is ${instance.state})`, null);
+}
+
+/**
+ * Cuts the old host off: its security groups become the application's isolation group alone
+ * (no rules: no new connection in or out; EC2 "Security group connection tracking": connections
+ * already tracked are not interrupted at once). Returns what was done, for the record and the alert.
+ */
+async function isolate(ctx: StepContext, old: string, securityGroupIds: string[]): Promise<string> {
+  const base = 'out of the target groups, off the logical address';
+  const group = ctx.app.cluster.isolationSecurityGroupId;
+  if (!group) return `${base}; not network-isolated (no cluster.isolationSecurityGroupId)`;
+  try {
+    await isolateInstance(ctx.deps.ec2, old, group);
+  } catch (error) {
+    if (isThrottling(error)) throw error;
+    ctx.log.warn('could not replace the old host\'s security groups', { old, error: errorMessage(error) });
+    return `${base}; its security groups could not be replaced by ${group}: ${errorName(error)}`;
+  }
+  const before = securityGroupIds.filter((id) => id !== group);
+  return `${base}, security groups replaced by ${group}${before.length > 0 ? ` (were ${before.join(', ')})` : ''}`;
 }
 
 /** C9: the old node's halt documents start now and finish off the critical path (release waits for them). */

@@ -20,7 +20,8 @@ import type {
 } from '@aws-sdk/client-ec2';
 import { errorsFor, NotSimulatedError } from './errors.ts';
 import { INSTANCE_TYPE_NAMES, instanceTypeInfo } from './instance-types.ts';
-import { setTags, startInstance, statusCheck, stopInstance, visibleTags } from './instances.ts';
+import type { StartRefusal, StopRefusal } from './faults.ts';
+import { forceStop, setTags, startInstance, statusCheck, stopInstance, visibleTags } from './instances.ts';
 import { stateOf, tagList, type SimInstance, type World } from './model.ts';
 import { matchesFilters, paginate } from './query.ts';
 import type { Handlers, Output } from './service.ts';
@@ -118,6 +119,10 @@ export function ec2InstanceHandlers(world: World): Handlers {
           throw error('IncorrectInstanceState', `The instance '${instance.instanceId}' is not in a state from which it can be started.`);
         }
       }
+      for (const instance of instances) {
+        const refusal = instance.state === 'stopped' ? world.faults.takeStartRefusal(instance.instanceId) : null;
+        if (refusal) throw startRefusal(instance, refusal);
+      }
       const changes: InstanceStateChange[] = instances.map((instance) => {
         const previous = stateOf(instance);
         if (instance.state === 'stopped') startInstance(world, instance);
@@ -133,9 +138,14 @@ export function ec2InstanceHandlers(world: World): Handlers {
           throw error('IncorrectInstanceState', `The instance '${instance.instanceId}' is not in a state from which it can be stopped.`);
         }
       }
+      for (const instance of instances) {
+        const refusal = instance.state === 'stopped' ? null : world.faults.takeStopRefusal(instance.instanceId);
+        if (refusal) throw stopRefusal(instance, refusal);
+      }
       const changes: InstanceStateChange[] = instances.map((instance) => {
         const previous = stateOf(instance);
         if (instance.state === 'running') stopInstance(world, instance);
+        else if (instance.state === 'stopping' && input.Force === true) forceStop(world, instance);
         return { InstanceId: instance.instanceId, PreviousState: previous, CurrentState: stateOf(instance) };
       });
       return { StoppingInstances: changes };
@@ -193,6 +203,32 @@ export function ec2InstanceHandlers(world: World): Handlers {
       return {};
     },
   };
+}
+
+/** The error EC2 answers a refused StopInstances with (messages as EC2 words them). */
+function stopRefusal(instance: SimInstance, code: StopRefusal): Error {
+  switch (code) {
+    case 'UnauthorizedOperation':
+      return error(code, 'You are not authorized to perform this operation. User is not authorized to perform: ec2:StopInstances (fault injected)', { httpStatusCode: 403 });
+    case 'UnsupportedOperation':
+      return error(code, `The instance '${instance.instanceId}' does not have an 'ebs' root device type and cannot be stopped.`);
+    case 'IncorrectInstanceState':
+      return error(code, `This instance '${instance.instanceId}' is not in a state from which it can be stopped.`);
+  }
+}
+
+/** The error EC2 answers a refused StartInstances with; InsufficientInstanceCapacity is a server error. */
+function startRefusal(instance: SimInstance, code: StartRefusal): Error {
+  switch (code) {
+    case 'InsufficientInstanceCapacity':
+      return error(
+        code,
+        `We currently do not have sufficient ${instance.instanceType} capacity in the Availability Zone you requested (${instance.availabilityZone}). Our system will be working on provisioning additional capacity.`,
+        { fault: 'server', httpStatusCode: 500 },
+      );
+    case 'UnauthorizedOperation':
+      return error(code, 'You are not authorized to perform this operation. User is not authorized to perform: ec2:StartInstances (fault injected)', { httpStatusCode: 403 });
+  }
 }
 
 function taggableInstances(world: World, resources: readonly string[] | undefined): SimInstance[] {

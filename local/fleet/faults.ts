@@ -3,6 +3,13 @@ import type { ServiceName } from './latency.ts';
 
 export type CommandFaultMode = 'fail' | 'hang';
 
+/** EC2 errors StopInstances answers with ("Error codes for the Amazon EC2 API"). */
+export const STOP_REFUSALS = ['UnauthorizedOperation', 'UnsupportedOperation', 'IncorrectInstanceState'] as const;
+export type StopRefusal = (typeof STOP_REFUSALS)[number];
+/** EC2 errors StartInstances answers with. */
+export const START_REFUSALS = ['InsufficientInstanceCapacity', 'UnauthorizedOperation'] as const;
+export type StartRefusal = (typeof START_REFUSALS)[number];
+
 interface CommandFault {
   documentName: string | undefined;
   mode: CommandFaultMode;
@@ -17,6 +24,9 @@ interface Countdown {
 export class FaultInjector {
   private readonly throttles = new Map<string, { remaining: number; errorName: string | undefined }>();
   private readonly startFaults = new Map<string, Countdown>();
+  private readonly stuckStops = new Map<string, { forceStopWorks: boolean }>();
+  private readonly stopRefusals = new Map<string, Countdown & { errorName: StopRefusal }>();
+  private readonly startRefusals = new Map<string, Countdown & { errorName: StartRefusal }>();
   private readonly commandFaults = new Map<string, CommandFault[]>();
   private readonly rootVolumeFaults = new Map<string, Countdown & { detached: boolean }>();
   private readonly healthFaults = new Map<string, Set<string> | 'all'>();
@@ -57,6 +67,50 @@ export class FaultInjector {
 
   takeStartFault(instanceId: string): boolean {
     return take(this.startFaults, instanceId);
+  }
+
+  /**
+   * StopInstances is accepted but the instance stays in 'stopping' (StopInstances API reference:
+   * "If your instance appears stuck in the stopping state, there might be an issue with the
+   * underlying host computer"). A later StopInstances with Force gets it to stopped only when
+   * `forceStopWorks` ("Methods for stopping an instance": force stop "attempts a default stop
+   * first; if instance fails to stop, then forcibly stops the instance"); otherwise it stays stuck.
+   */
+  instanceStuckStopping(instanceId: string, options: { forceStopWorks?: boolean } = {}): this {
+    this.stuckStops.set(instanceId, { forceStopWorks: options.forceStopWorks ?? false });
+    return this;
+  }
+
+  /** The stop of this instance hangs in 'stopping' (undefined: it does not). */
+  stuckStopping(instanceId: string): { forceStopWorks: boolean } | undefined {
+    return this.stuckStops.get(instanceId);
+  }
+
+  /** A force stop got the instance out of 'stopping': its stops work again. */
+  clearStuckStopping(instanceId: string): void {
+    this.stuckStops.delete(instanceId);
+  }
+
+  /** StopInstances on the instance answers with this EC2 error (e.g. UnauthorizedOperation, UnsupportedOperation, IncorrectInstanceState). */
+  stopRefused(instanceId: string, errorName: StopRefusal = 'UnauthorizedOperation', times = Number.POSITIVE_INFINITY): this {
+    this.stopRefusals.set(instanceId, { errorName, remaining: times });
+    return this;
+  }
+
+  takeStopRefusal(instanceId: string): StopRefusal | null {
+    const entry = this.stopRefusals.get(instanceId);
+    return entry && take(this.stopRefusals, instanceId) ? entry.errorName : null;
+  }
+
+  /** StartInstances on the instance answers with this EC2 error (default InsufficientInstanceCapacity). */
+  startRefused(instanceId: string, errorName: StartRefusal = 'InsufficientInstanceCapacity', times = Number.POSITIVE_INFINITY): this {
+    this.startRefusals.set(instanceId, { errorName, remaining: times });
+    return this;
+  }
+
+  takeStartRefusal(instanceId: string): StartRefusal | null {
+    const entry = this.startRefusals.get(instanceId);
+    return entry && take(this.startRefusals, instanceId) ? entry.errorName : null;
   }
 
   /** SSM commands on the instance (optionally only this document) fail, or hang until they time out. */

@@ -23,7 +23,17 @@ import {
 import { ec2InstanceHandlers } from './ec2.ts';
 import { createElasticIp, ec2NetworkHandlers, type ElasticIpSpec, type IpMove } from './ec2-network.ts';
 import { ec2RootVolumeHandlers, type SimRootVolumeTask } from './ec2-root-volume.ts';
-import { createTargetGroup, elbHandlers, reportedHealth, syncTargetHealth, type SimTargetGroup, type TargetGroupSpec } from './elb.ts';
+import {
+  createLoadBalancer,
+  createTargetGroup,
+  elbHandlers,
+  reportedHealth,
+  syncTargetHealth,
+  type LoadBalancerSpec,
+  type SimLoadBalancer,
+  type SimTargetGroup,
+  type TargetGroupSpec,
+} from './elb.ts';
 import { awsError, NotSimulatedError, requestId, THROTTLING_ERRORS } from './errors.ts';
 import { FaultInjector } from './faults.ts';
 import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, type InstanceSpec } from './instances.ts';
@@ -40,7 +50,7 @@ export { awsError, NotSimulatedError, THROTTLING_ERRORS } from './errors.ts';
 export { INSTANCE_TYPE_NAMES, instanceTypeInfo } from './instance-types.ts';
 export type { LatencyModel, LatencyOverrides, ServiceName } from './latency.ts';
 export type { InstanceSpec } from './instances.ts';
-export type { TargetGroupSpec } from './elb.ts';
+export type { LoadBalancerSpec, LoadBalancerType, TargetGroupSpec } from './elb.ts';
 export type { ElasticIpSpec } from './ec2-network.ts';
 export type { DocumentContext, DocumentEffect } from './ssm.ts';
 export type { AlarmDefinition, MetricBinding } from './cloudwatch.ts';
@@ -115,6 +125,7 @@ export class SimulatedFleet {
   readonly faults: FaultInjector;
   private readonly world: World;
   private readonly targetGroups = new Map<string, SimTargetGroup>();
+  private readonly loadBalancers = new Map<string, SimLoadBalancer>();
   private readonly rootVolumeTasks = new Map<string, SimRootVolumeTask>();
   private readonly ipMoves = new Map<string, IpMove>();
   private readonly ssm: SsmState;
@@ -130,7 +141,7 @@ export class SimulatedFleet {
     this.latency = resolveLatency(options.latency);
     this.faults = new FaultInjector(() => this.world.sync());
     this.world = new World(this.clock, this.latency, this.faults, options.region ?? 'us-east-1', options.accountId ?? '123456789012', options.seed ?? 1);
-    this.world.onSync(() => syncTargetHealth(this.world, this.targetGroups));
+    this.world.onSync(() => syncTargetHealth(this.world, this.targetGroups, this.loadBalancers));
     this.ssm = createSsmState(options.strictDocuments ?? false);
     this.handlers = {
       ec2: {
@@ -139,7 +150,7 @@ export class SimulatedFleet {
         ...ec2RootVolumeHandlers(this.world, this.rootVolumeTasks),
       },
       ssm: ssmHandlers(this.world, this.ssm),
-      elbv2: elbHandlers(this.world, this.targetGroups),
+      elbv2: elbHandlers(this.world, this.targetGroups, this.loadBalancers),
       sns: snsHandlers(this.world, this.notify),
       eventbridge: eventBridgeHandlers(this.world, this.notify),
       cloudwatch: cloudWatchHandlers(this.world, this.cloudwatch),
@@ -161,9 +172,15 @@ export class SimulatedFleet {
     return createInstance(this.world, spec).instanceId;
   }
 
-  /** Adds a target group and returns its ARN. */
+  /** Adds a load balancer (application by default, in the region's a, b and c zones) and returns its ARN. */
+  addLoadBalancer(spec: LoadBalancerSpec): string {
+    this.world.sync();
+    return createLoadBalancer(this.world, this.loadBalancers, spec).arn;
+  }
+
+  /** Adds a target group (behind `loadBalancerArn`, or an application load balancer of its own) and returns its ARN. */
   addTargetGroup(spec: TargetGroupSpec): string {
-    return createTargetGroup(this.world, this.targetGroups, spec).arn;
+    return createTargetGroup(this.world, this.targetGroups, this.loadBalancers, spec).arn;
   }
 
   /** Registers instances in a target group as already healthy (the state before the scenario starts). */
@@ -376,7 +393,7 @@ export class SimulatedFleet {
         name: group.name,
         ...(group.app ? { app: group.app } : {}),
         targets: [...group.targets.values()].map((target) => {
-          const health = reportedHealth(this.world, group, target);
+          const health = reportedHealth(this.world, group, target, this.loadBalancers);
           return { id: target.id, port: target.port, state: health.State!, ...(health.Reason ? { reason: health.Reason } : {}) };
         }),
       })),

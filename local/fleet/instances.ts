@@ -123,6 +123,26 @@ export function stopInstance(world: World, instance: SimInstance, reason = 'User
   shutDownServices(world, instance);
   instance.statusOkAt = null;
   instance.transition?.cancel();
+  // A stop stuck in 'stopping' (fault): nothing brings it to stopped but a force stop that works.
+  if (world.faults.stuckStopping(instance.instanceId)) {
+    delete instance.transition;
+    return;
+  }
+  finishStopping(world, instance, generation);
+}
+
+/**
+ * StopInstances with Force on an instance already stopping. A normal stop carries on as it was;
+ * a stuck one reaches stopped only when the fault lets a force stop work.
+ */
+export function forceStop(world: World, instance: SimInstance): void {
+  const stuck = world.faults.stuckStopping(instance.instanceId);
+  if (!stuck?.forceStopWorks) return;
+  world.faults.clearStuckStopping(instance.instanceId);
+  finishStopping(world, instance, instance.bootGeneration);
+}
+
+function finishStopping(world: World, instance: SimInstance, generation: number): void {
   instance.transition = world.clock.after(
     world.latency.ec2.instanceStopMs,
     () => {

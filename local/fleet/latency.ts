@@ -54,6 +54,25 @@ export interface LatencyModel {
     healthyThresholdCount: number;
     unhealthyThresholdCount: number;
     deregistrationDelaySeconds: number;
+    /** Application Load Balancer: RegisterTargets until the target's health checks start. */
+    applicationRegistrationMs: number;
+    /** Network Load Balancer: RegisterTargets until the target's health checks start. */
+    networkRegistrationMs: number;
+  };
+  /** The control plane's own Lambda functions (the local runtime charges these; the fleet does not). */
+  lambda: {
+    /** Init phase of a new execution environment, before its first invocation runs (a cold start). */
+    coldStartMs: number;
+    /** Every invocation, cold or warm: the invoke request until the handler runs. */
+    invokeMs: number;
+  };
+  stepFunctions: {
+    /** Each state transition: a state entered (Task, Choice, Wait, Succeed, Fail) and each Task retry. */
+    stateTransitionMs: number;
+  };
+  eventBridge: {
+    /** From an event put on the bus (by CloudWatch, EC2 or PutEvents) until a matching rule's target is invoked. */
+    deliveryMs: number;
   };
 }
 
@@ -109,14 +128,53 @@ export const DEFAULT_LATENCY: LatencyModel = {
     commandListingLagMs: 5_000,
   },
   elbv2: {
-    // Elastic Load Balancing, Application Load Balancers guide, "Health checks for your target
-    // groups": HealthCheckIntervalSeconds default 30 (instance targets), HealthyThresholdCount
-    // default 5, UnhealthyThresholdCount default 2. A new target is 'initial' until it passes.
+    // The same for both load balancer types: Elastic Load Balancing API Reference,
+    // CreateTargetGroup: "If the target group protocol is TCP, TLS, UDP, TCP_UDP, HTTP or HTTPS"
+    // HealthCheckIntervalSeconds defaults to 30 s, HealthyThresholdCount to 5 and
+    // UnhealthyThresholdCount to 2 (ALB guide, "Health checks for Application Load Balancer
+    // target groups", gives the same 30 / 5 / 2 for instance targets). HealthyThresholdCount is
+    // "the number of consecutive successful health checks required before considering an
+    // unhealthy target healthy": a newly registered target needs one pass (elb.ts).
     healthCheckIntervalSeconds: 30,
     healthyThresholdCount: 5,
     unhealthyThresholdCount: 2,
-    // Same guide, "Deregistration delay": default 300 s, range 0-3600 s.
+    // ALB guide, "Edit target group attributes for your Application Load Balancer", Deregistration
+    // delay: "By default, Elastic Load Balancing waits 300 seconds"; range 0-3600 s
+    // (ModifyTargetGroupAttributes, deregistration_delay.timeout_seconds). NLB: the same default.
     deregistrationDelaySeconds: 300,
+    // ASSUMPTION: the ALB guide states no registration time ('initial': "The load balancer is in
+    // the process of registering the target"); ALB registration completes within seconds, and the
+    // first check comes one interval after it (elb.ts), the slow end of the check phase.
+    applicationRegistrationMs: 0,
+    // ASSUMPTION: NLB guide, "Health checks for Network Load Balancer target groups": "It can
+    // take a few minutes for the registration process to complete and health checks to start."
+    // No number is given; 3 minutes is taken for "a few".
+    networkRegistrationMs: 180_000,
+  },
+  lambda: {
+    // AWS Lambda Operator Guide, "Lambda execution environments" (Cold starts and latency): "The
+    // duration of a cold start varies from under 100 ms to over 1 second"; a warm start reuses an
+    // environment that Lambda keeps "for a non-deterministic period of time". Developer Guide,
+    // "Understanding the Lambda execution environment lifecycle": the Init phase (extensions,
+    // runtime, the function's static code) runs before the first Invoke, limited to 10 s.
+    // ASSUMPTION: 500 ms, inside that range, for a Node.js 22 bundle with several SDK clients;
+    // failovers are rare, so each step's first invocation in an incident is usually cold.
+    coldStartMs: 500,
+    // ASSUMPTION: AWS publishes no figure for the invoke path of a warm environment (Step
+    // Functions or EventBridge calling Invoke until the handler runs); tens of ms (range 10-50).
+    invokeMs: 25,
+  },
+  stepFunctions: {
+    // ASSUMPTION: the Step Functions Developer Guide gives quotas for state transitions but no
+    // latency; a Standard workflow's transition is commonly observed at tens of ms (range 20-100).
+    stateTransitionMs: 50,
+  },
+  eventBridge: {
+    // AWS Architecture Blog, "Mastering millisecond latency and millions of events: the
+    // event-driven architecture behind the Amazon Key Suite" (2026): 80 ms p90 end-to-end on an
+    // EventBridge bus. The EventBridge User Guide and FAQ promise only "near-real-time" delivery.
+    // ASSUMPTION: 100 ms (range 80 ms p90 to about 0.5 s for events from AWS services).
+    deliveryMs: 100,
   },
 };
 
@@ -125,6 +183,9 @@ export type LatencyOverrides = {
   ec2?: Partial<LatencyModel['ec2']>;
   ssm?: Partial<LatencyModel['ssm']>;
   elbv2?: Partial<LatencyModel['elbv2']>;
+  lambda?: Partial<LatencyModel['lambda']>;
+  stepFunctions?: Partial<LatencyModel['stepFunctions']>;
+  eventBridge?: Partial<LatencyModel['eventBridge']>;
 };
 
 /** The defaults with a scenario's overrides merged over them (a new object). */
@@ -138,6 +199,9 @@ export function resolveLatency(overrides: LatencyOverrides = {}): LatencyModel {
       documentRunMsByName: { ...DEFAULT_LATENCY.ssm.documentRunMsByName, ...overrides.ssm?.documentRunMsByName },
     },
     elbv2: { ...DEFAULT_LATENCY.elbv2, ...overrides.elbv2 },
+    lambda: { ...DEFAULT_LATENCY.lambda, ...overrides.lambda },
+    stepFunctions: { ...DEFAULT_LATENCY.stepFunctions, ...overrides.stepFunctions },
+    eventBridge: { ...DEFAULT_LATENCY.eventBridge, ...overrides.eventBridge },
   };
   for (const [group, values] of Object.entries(merged)) {
     for (const [key, value] of Object.entries(values as Record<string, unknown>)) {

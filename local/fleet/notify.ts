@@ -40,9 +40,9 @@ export function snsHandlers(world: World, state: NotifyState): Handlers {
       if (!topicArn && !input.PhoneNumber) throw snsError('InvalidParameterException', 'Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter');
       if (input.Message === undefined || input.Message === '') throw snsError('InvalidParameterException', 'Invalid parameter: Empty message');
       if (Buffer.byteLength(input.Message) > 262_144) throw snsError('InvalidParameterException', 'Invalid parameter: Message too long');
-      // SNS: subjects are ASCII, start with a letter, number or punctuation, have no line breaks or
-      // control characters and are under 100 characters.
-      if (input.Subject !== undefined && (input.Subject.length === 0 || input.Subject.length >= 100 || !/^[\x21-\x7e][\x20-\x7e]*$/.test(input.Subject))) {
+      // SNS API reference, Publish: "Subjects must be UTF-8 text with no line breaks or control
+      // characters, and less than 100 characters long."
+      if (input.Subject !== undefined && (input.Subject.length === 0 || [...input.Subject].length >= 100 || /\p{Cc}/u.test(input.Subject))) {
         throw snsError('InvalidParameterException', 'Invalid parameter: Subject');
       }
       const messageId = world.uuid();

@@ -19,6 +19,7 @@ import type { Scenario, TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
 import { createTablesFromTemplate } from '../tables.ts';
 import { routed, rulePatterns, type BusEvent } from './event-rules.ts';
+import { LambdaEnvironments } from './lambda-environments.ts';
 import { attachLocalStepFunctions, LOCAL_STATE_MACHINE_ARN, LocalStepFunctions } from './local-step-functions.ts';
 import { synthesizeTemplate } from './synthesize.ts';
 import { VirtualTime } from './virtual-time.ts';
@@ -31,6 +32,8 @@ export interface IncidentReport {
   app: string;
   trigger: TriggerKind;
   triggerSource: string;
+  /** When the trigger was observed (the ALARM's timestamp, the event's time): where the RTO starts. */
+  observedAt: string | null;
   outcome: Outcome;
   fromNode: string | null;
   toNode: string | null;
@@ -183,6 +186,8 @@ class Simulation {
   private tables!: { state: string; claims: string; records: string };
   private intake!: TaskHandler;
   private sfn!: LocalStepFunctions;
+  /** The control plane's Lambda functions (the steps and intake): cold and warm starts. */
+  private readonly environments: LambdaEnvironments;
 
   constructor(
     private readonly scenario: Scenario,
@@ -192,6 +197,7 @@ class Simulation {
   ) {
     this.fleet = new SimulatedFleet({ clock: this.clock, latency: scenario.latency as LatencyOverrides, spendLatency: this.time.sleep, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
     this.patterns = rulePatterns(template);
+    this.environments = new LambdaEnvironments(this.fleet.latency.lambda);
   }
 
   private get config(): Config {
@@ -223,6 +229,8 @@ class Simulation {
       handlers,
       now: this.time.now,
       sleep: this.time.sleep,
+      environments: this.environments,
+      stateTransitionMs: this.fleet.latency.stepFunctions.stateTransitionMs,
       onTask: (task) => this.progress('task', `${task.state} ${task.phase}${task.error ? ` (${task.error})` : ''}`, { execution: task.execution, task }),
     });
     this.sfn = new LocalStepFunctions(runner, this.time);
@@ -378,6 +386,15 @@ class Simulation {
         else if (event.how === 'command-hangs') this.fleet.faults.commandFails(event.node, { mode: 'hang', times: 1 });
         else this.fleet.faults.commandFails(event.node, { mode: 'fail' });
         return;
+      case 'stuck-stopping':
+        this.fleet.faults.instanceStuckStopping(event.node, { forceStopWorks: event.forceStopWorks });
+        return;
+      case 'stop-refused':
+        this.fleet.faults.stopRefused(event.node, event.error);
+        return;
+      case 'start-refused':
+        this.fleet.faults.startRefused(event.node, event.error);
+        return;
       case 'switchover':
       case 'drill':
         this.publish(
@@ -452,7 +469,7 @@ class Simulation {
     };
   }
 
-  /** EventBridge: an event reaches intake only if a rule of the stack matches it. */
+  /** EventBridge: an event reaches intake only if a rule of the stack matches it, after the bus's delivery latency. */
   private publish(event: BusEvent): void {
     if (!routed(this.patterns, event)) {
       this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
@@ -461,7 +478,12 @@ class Simulation {
     this.intakeInFlight++;
     void this.time
       .flow(async () => {
-        const result = (await this.intake(event)) as { started: string[]; deduplicated: string[]; ignored: string[] };
+        await this.time.sleep(this.fleet.latency.eventBridge.deliveryMs);
+        const result = (await this.environments.invoke('intake', this.time.sleep, () => this.intake(event))) as {
+          started: string[];
+          deduplicated: string[];
+          ignored: string[];
+        };
         for (const id of result.deduplicated) this.dedupedStarts.push({ incidentId: id, at: this.clock.now(), how: 'refused' });
         for (const id of result.started) {
           const starts = (this.startsByIncident.get(id) ?? 0) + 1;
@@ -506,6 +528,7 @@ class Simulation {
         app: original?.app ?? dup.incidentId,
         trigger: original?.trigger ?? 'failure',
         triggerSource: original?.triggerSource ?? '',
+        observedAt: original?.observedAt ?? null,
         outcome: 'deduplicated',
         fromNode: null,
         toNode: null,
@@ -543,7 +566,7 @@ class Simulation {
   }
 
   private async incidentReport(result: ExecutionResult, recordsTable: string): Promise<IncidentReport> {
-    const input = JSON.parse(this.sfn.executions.get(result.name)!.input) as { incidentId: string; app: string; trigger: { kind: TriggerKind; source: string } };
+    const input = JSON.parse(this.sfn.executions.get(result.name)!.input) as { incidentId: string; app: string; trigger: { kind: TriggerKind; source: string; observedAt: string } };
     const record = (await getRecord(this.deps.ddb, recordsTable, { app: input.app, incidentId: input.incidentId })) as Record<string, unknown> | null;
     const output = (result.output ?? {}) as { outcome?: Outcome; attempt?: number; alerts?: Array<{ subject: string }>; explanation?: string[] };
     const outcome = (record?.outcome as Outcome | undefined) ?? output.outcome ?? (result.status === 'FAILED' ? 'alerted' : 'stayed');
@@ -552,6 +575,7 @@ class Simulation {
       app: input.app,
       trigger: input.trigger.kind,
       triggerSource: input.trigger.source,
+      observedAt: input.trigger.observedAt,
       outcome,
       fromNode: (record?.fromNode as string | undefined) ?? null,
       toNode: (record?.toNode as string | undefined) ?? null,
@@ -638,6 +662,12 @@ export function describeTimelineEvent(event: TimelineEvent): string {
       return `health checks fail on ${event.node}`;
     case 'provisioning-fails':
       return `provisioning will fail on ${event.node} (${event.how})`;
+    case 'stuck-stopping':
+      return `a stop of ${event.node} will hang in 'stopping'${event.forceStopWorks ? ' until a force stop' : ', even a force stop'}`;
+    case 'stop-refused':
+      return `StopInstances of ${event.node} will be refused (${event.error})`;
+    case 'start-refused':
+      return `StartInstances of ${event.node} will be refused (${event.error})`;
     case 'switchover':
       return `operator switches ${event.app} over${event.to ? ` to ${event.to}` : ''}`;
     case 'drill':
@@ -687,14 +717,24 @@ function buildFleet(fleet: SimulatedFleet, scenario: Scenario): void {
       apps: instance.runs,
       installedApps: instance.installed,
       secondaryIps,
+      ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
     });
     if (instance.impaired) fleet.faults.statusChecksImpaired(instance.id);
   }
+  // Target groups the scenario puts behind a load balancer; the others get an ALB of their own.
+  const loadBalancerOf = new Map<string, string>();
+  for (const lb of scenario.fleet.loadBalancers) {
+    const arn = fleet.addLoadBalancer({ name: lb.name, type: lb.type, ...(lb.availabilityZones ? { availabilityZones: lb.availabilityZones } : {}) });
+    for (const tg of lb.targetGroupArns) loadBalancerOf.set(tg, arn);
+  }
   for (const app of config.applications) {
     for (const arn of app.cluster.targetGroupArns) {
-      fleet.addTargetGroup({ name: arn.split('/').at(-2) ?? app.name, arn, app: app.name, port: app.cluster.port ?? 80 });
+      const loadBalancerArn = loadBalancerOf.get(arn);
+      fleet.addTargetGroup({ name: arn.split('/').at(-2) ?? app.name, arn, app: app.name, port: app.cluster.port ?? 80, ...(loadBalancerArn ? { loadBalancerArn } : {}) });
       fleet.registerHealthy(arn, runsOn(app.name));
     }
+    // A group with no rules: an instance that has only it is cut off (health checks fail).
+    if (app.cluster.isolationSecurityGroupId) fleet.isolatingSecurityGroups(app.cluster.isolationSecurityGroupId);
     if (app.cluster.logicalAddress?.kind === 'elastic-ip') {
       fleet.addElasticIp({ allocationId: app.cluster.logicalAddress.allocationId, instanceId: runsOn(app.name)[0] });
     }
@@ -721,14 +761,15 @@ function healthyValue(comparison: string, threshold: number): number {
  * many applications with different parameters, so effects are keyed by name and parameters.
  */
 function defineDocuments(fleet: SimulatedFleet, config: Config): void {
-  type Effect = { install: Set<string>; start: Set<string>; stop: Set<string> };
+  /** probe: a readiness command, which succeeds only where the application runs. */
+  type Effect = { install: Set<string>; start: Set<string>; stop: Set<string>; probe: Set<string> };
   const effects = new Map<string, Map<string, Effect>>();
   // The workflow adds executionTimeout (a document's timeoutSeconds): what a document does is keyed without it.
   const keyOf = ({ executionTimeout: _, ...parameters }: Record<string, string[]>) => JSON.stringify(parameters);
   const add = (name: string, parameters: Record<string, string[]>, kind: keyof Effect, app: string) => {
     const byParams = effects.get(name) ?? new Map<string, Effect>();
     const key = keyOf(parameters);
-    const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set() };
+    const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set(), probe: new Set() };
     effect[kind].add(app);
     byParams.set(key, effect);
     effects.set(name, byParams);
@@ -738,6 +779,8 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
     for (const doc of app.provisioning.documents) add(doc.name, doc.parameters, kind, app.name);
     for (const doc of app.run) add(doc.name, doc.parameters, 'start', app.name);
     for (const doc of app.halt) add(doc.name, doc.parameters, 'stop', app.name);
+    const readiness = app.cluster.readinessCommand;
+    if (readiness) add(readiness.name, readiness.parameters, 'probe', app.name);
   }
   for (const [name, byParams] of effects) {
     fleet.defineDocument(name, {
@@ -750,6 +793,7 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
           ctx.start(app);
         }
         for (const app of effect.stop) if (ctx.apps.get(app)?.running) ctx.stop(app);
+        for (const app of effect.probe) if (!ctx.apps.get(app)?.running) return `application ${app} is not answering on ${ctx.instanceId}`;
         return undefined;
       },
     });

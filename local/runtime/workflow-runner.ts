@@ -1,8 +1,12 @@
 // Runs the synthesized state machine definition with aws-local-stepfunctions, each Task
 // invoking the real handler in-process. Retry intervals and Wait states take virtual time:
 // the library is told to wait 0 ms, and the runner sleeps the interval AWS would have waited
-// on the virtual clock instead.
+// on the virtual clock instead. So do Step Functions' own state transitions (every state
+// entered, derived from the definition between two tasks, and every retry) and each Lambda
+// invocation (cold or warm, see lambda-environments.ts).
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { LambdaEnvironments } from './lambda-environments.ts';
+import { legToEnd, legToTask, type Definition, type TaskEntry } from './state-path.ts';
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
@@ -53,6 +57,10 @@ export interface WorkflowRunnerOptions {
   sleep: (ms: number) => Promise<void>;
   /** Called as each task starts and ends (for a progress view). */
   onTask?: (event: TaskEvent) => void;
+  /** Execution environments of the functions the Tasks invoke (default: invocations take no time). */
+  environments?: LambdaEnvironments;
+  /** Step Functions' latency per state transition (default 0). */
+  stateTransitionMs?: number;
 }
 
 export interface TaskEvent {
@@ -99,9 +107,11 @@ export class WorkflowRunner {
     });
     try {
       const output = await result;
+      await tracker.end('SUCCEEDED');
       return { name, status: 'SUCCEEDED', output, startedAt, endedAt: this.options.now(), steps: tracker.timings(), path: tracker.path };
     } catch (error) {
       if (!(error instanceof ExecutionError)) throw error;
+      await tracker.end('FAILED');
       const cause = (error as ExecutionError & { cause?: { name?: string; message?: string } }).cause;
       return {
         name,
@@ -142,11 +152,32 @@ class ExecutionTracker {
     return [...this.steps.values()];
   }
 
+  /** The states entered after the last task until the execution ended: their transitions. */
+  async end(status: 'SUCCEEDED' | 'FAILED'): Promise<void> {
+    if (!this.options.stateTransitionMs) return;
+    await this.transitions(legToEnd(this.definition(), this.previousTask(), status).states.length);
+  }
+
+  private definition(): Definition {
+    return { StartAt: this.options.definition.StartAt as string, States: this.states as Definition['States'] };
+  }
+
+  /** The last task entered, and whether its last invocation failed (then only its Catch leads on). */
+  private previousTask(): TaskEntry | null {
+    return this.lastState === null ? null : { state: this.lastState, failed: this.lastError !== null };
+  }
+
+  private async transitions(count: number): Promise<void> {
+    await this.options.sleep(count * (this.options.stateTransitionMs ?? 0));
+  }
+
   private async invoke(state: string, handler: TaskHandler, input: unknown): Promise<unknown> {
     const isRetry = this.lastState === state && this.lastError !== null;
     if (isRetry) {
       await this.options.sleep(this.retryDelayMs(state, this.lastError!));
+      await this.transitions(1);
     } else {
+      if (this.options.stateTransitionMs) await this.transitions(legToTask(this.definition(), this.previousTask(), state).states.length);
       this.retriesByRetrier.clear();
       this.path.push(state);
       const wait = this.waitBefore.get(state);
@@ -159,7 +190,9 @@ class ExecutionTracker {
     this.steps.set(state, timing);
     timing.invocations++;
     try {
-      const output = await handler(input);
+      const environments = this.options.environments;
+      const fn = this.states[state]?.Resource ?? state;
+      const output = environments ? await environments.invoke(fn, this.options.sleep, () => handler(input)) : await handler(input);
       this.lastError = null;
       delete timing.error;
       this.options.onTask?.({ execution: this.execution, state, phase: 'end', at: this.options.now() });

@@ -1,6 +1,6 @@
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { derivePath, type Definition, type TaskEntry } from '../../bench/state-path.ts';
+import { derivePath, type Definition, type TaskEntry } from '../../local/runtime/state-path.ts';
 import { synthesizeTemplate } from '../../local/runtime/synthesize.ts';
 import { extractStateMachine } from '../../local/state-machine-definition.ts';
 import { exampleConfig } from '../lib/synth.ts';

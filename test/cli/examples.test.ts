@@ -133,12 +133,45 @@ function provisionRetry(doc: SimulationJson): void {
   expect(node(doc, 'i-0100000000000a002').role).toBe('quarantined');
   expect(node(doc, 'i-0100000000000a002').lease[0]?.reason).toContain('ProvisioningFailedError');
   const pricing = one(of(doc, 'pricing'));
-  expect(pricing).toMatchObject({ outcome: 'alerted', attempts: 2, alerts: ['rapid-failover: pricing: failover failed on every node tried'] });
+  expect(pricing).toMatchObject({
+    outcome: 'alerted',
+    attempts: 2,
+    alerts: [
+      'rapid-failover: pricing: node i-0100000000000b002 quarantined',
+      'rapid-failover: pricing: node i-0100000000000b003 quarantined',
+      'rapid-failover: pricing: failover failed on every node tried',
+    ],
+  });
+  // A node that never reached running is not handed back to the pool as if it were fine.
+  expect(node(doc, 'i-0100000000000b002')).toMatchObject({ state: 'stopped', role: 'quarantined' });
+  expect(node(doc, 'i-0100000000000b002').lease[0]?.reason).toMatch(/never reached running within 180 s/);
   expect(node(doc, 'i-0100000000000b003').role).toBe('quarantined');
   // maxAttempts 2: the third eligible node is never tried.
   expect(node(doc, 'i-0100000000000b004')).toMatchObject({ role: 'free', applications: [] });
   expect(doc.notifications.map((n) => n.subject)).toContain('rapid-failover: pricing: failover failed on every node tried');
   expect(doc.serviceEvents).toContainEqual(expect.objectContaining({ detailType: 'Service Down', detail: expect.objectContaining({ app: 'pricing' }) }));
+}
+
+function fencingFails(doc: SimulationJson): void {
+  const ledger = one(moved(doc, 'ledger'));
+  const web = one(moved(doc, 'web'));
+  expect([ledger.toNode, web.toNode].sort()).toEqual(['i-0c90000000000c003', 'i-0c90000000000c004']);
+  // C9: the stop hung: isolated once the fence deadline passed, before the address moved.
+  expect(text(ledger)).toMatch(/fenced: i-0c90000000000c001 could not be stopped \(still stopping \d+ s after the stop was requested\); isolated: .*security groups replaced by sg-0c9f15011a7ed0001/);
+  expect(text(ledger).indexOf('fenced: i-0c90000000000c001')).toBeLessThan(text(ledger).indexOf(`eipalloc-0c9c9c9c9c9c9c901 moved to ${ledger.toNode}`));
+  expect(node(doc, 'i-0c90000000000c001')).toMatchObject({ state: 'stopping', role: 'quarantined', applications: [] });
+  // The stop was refused: isolated at once, and web halted on the host that keeps running.
+  expect(text(web)).toMatch(/fenced: i-0c90000000000c002 could not be stopped \(StopInstances refused: UnauthorizedOperation\); isolated: .*security groups replaced by sg-0c9f15011a7ed0002/);
+  expect(node(doc, 'i-0c90000000000c002')).toMatchObject({ state: 'running', role: 'quarantined', applications: [] });
+  // Administrators hear that neither host was stopped, and how each was isolated.
+  for (const [app, old, why] of [
+    ['ledger', 'i-0c90000000000c001', /not stopped: still stopping/],
+    ['web', 'i-0c90000000000c002', /not stopped: StopInstances refused: UnauthorizedOperation/],
+  ] as const) {
+    const alert = doc.notifications.find((n) => n.subject === `rapid-failover: ${app}: node ${old} quarantined`);
+    expect(alert?.message).toMatch(why);
+    expect(alert?.message).toMatch(/isolated \(out of the target groups, off the logical address, security groups replaced by sg-/);
+  }
 }
 
 function noEligibleNode(doc: SimulationJson): void {
@@ -221,6 +254,7 @@ const SHOWS: Record<string, (doc: SimulationJson) => void> = {
   'boot-volume.json': bootVolume,
   'preemption.json': preemption,
   'provision-retry.json': provisionRetry,
+  'fencing-fails.json': fencingFails,
   'no-eligible-node.json': noEligibleNode,
   'performance-hop.json': performanceHop,
   'virtual-node-host.json': virtualNodeHost,

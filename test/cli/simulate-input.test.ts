@@ -84,6 +84,17 @@ describe('bad input: exit code 2 and the field named on stderr, before anything 
       field: /timeline\[0\]\.event/,
     },
     {
+      name: 'a load balancer in front of a target group the config does not have',
+      content: () => {
+        const scenario = minimal();
+        (scenario.fleet as Record<string, unknown>).loadBalancers = [
+          { name: 'shop-nlb', type: 'network', targetGroupArns: ['arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shoop/0123456789abcdef'] },
+        ];
+        return scenario;
+      },
+      field: /fleet\.loadBalancers\[0\]\.targetGroupArns\[0\]: '.*targetgroup\/shoop\/.*' is not a target group of any application in the config/,
+    },
+    {
       name: 'both an inline config and a config file',
       content: () => minimal({ configFile: '../failover.config.json' }),
       field: /config: give exactly one of 'config' \(inline\) or 'configFile'/,

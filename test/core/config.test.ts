@@ -62,6 +62,18 @@ describe('parseConfig: a valid config', () => {
     expect(config.applications[0]?.detection.performance).toMatchObject({ evaluationPeriods: 2, datapointsToAlarm: 2 });
   });
 
+  it('A9: accepts a readiness command, an SSM document with the usual defaults', () => {
+    const cluster = { ...appInput().cluster, readinessCommand: { name: 'AWS-RunShellScript', parameters: { commands: ['curl -fsS localhost:8080/health'] } } };
+
+    const config = parseConfig(withApp({ cluster }));
+
+    expect(config.applications[0]?.cluster.readinessCommand).toEqual({
+      name: 'AWS-RunShellScript',
+      parameters: { commands: ['curl -fsS localhost:8080/health'] },
+      timeoutSeconds: 600,
+    });
+  });
+
   it('C2: accepts a preferred node and a sequenced list of possible nodes', () => {
     const config = parseConfig(withApp({ placement: { preferredNode: nodeId(1), possibleNodes: [nodeId(2), nodeId(3)] } }));
 
@@ -93,6 +105,18 @@ describe('parseConfig: each problem is one line naming the field', () => {
 
     expect(problems).toEqual([
       "applications[0].provisioning.documents[0].parameters.executionTimeout: remove it and set timeoutSeconds instead: the workflow passes timeoutSeconds as AWS-RunShellScript's executionTimeout",
+    ]);
+  });
+
+  it('A9: a readiness command that is not an SSM document', () => {
+    const cluster = { ...appInput().cluster, readinessCommand: { name: 'x', timeoutSeconds: 5, command: 'curl' } };
+
+    const problems = problemsOf(withApp({ cluster }));
+
+    expect(problems).toEqual([
+      "applications[0].cluster.readinessCommand.name: expected an SSM document name (e.g. 'AWS-RunShellScript') or document ARN",
+      'applications[0].cluster.readinessCommand.timeoutSeconds: Too small: expected number to be >=30',
+      'applications[0].cluster.readinessCommand: Unrecognized key: "command"',
     ]);
   });
 

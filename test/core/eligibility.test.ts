@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assessNode, checkEligibility, instanceFamily, type EligibilityContext } from '../../core/eligibility.ts';
+import type { TargetGroupFacts } from '../../core/load-balancing.ts';
 import { hosted, makeApp, makeHost, makeNode } from './fixtures.ts';
 
 const ctx = (overrides: Partial<EligibilityContext> = {}): EligibilityContext => ({
@@ -134,6 +135,52 @@ describe('checkEligibility: node condition (A6, A13)', () => {
     const node = makeHost(1, { hosted: [hosted('web', 50)] });
 
     expect(checkEligibility(makeApp(), node, ctx())).toEqual(['already hosts web']);
+  });
+});
+
+describe('checkEligibility: load balancer Availability Zones (A6, A9)', () => {
+  const TG = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef';
+  const group = (name: string, zones: string[][]): TargetGroupFacts => ({
+    targetGroupArn: TG.replace('/web/', `/${name}/`),
+    name,
+    loadBalancers: zones.map((z, i) => ({ arn: `arn:lb/${name}-${i}`, name: `${name}-lb${i}`, type: 'application', availabilityZones: z })),
+    healthCheckIntervalSeconds: 30,
+    healthyThresholdCount: 5,
+    unhealthyThresholdCount: 2,
+  });
+
+  it('A6, ELB rule "a target in an Availability Zone that is not enabled for the load balancer is unused": rejects a node in a zone the load balancer does not enable, saying which', () => {
+    const app = makeApp();
+    const node = makeNode(1, { availabilityZone: 'eu-west-1c' });
+
+    const reasons = checkEligibility(app, node, ctx({ targetGroups: [group('web', [['eu-west-1a', 'eu-west-1b']])] }));
+
+    expect(reasons).toEqual([
+      'Availability Zone eu-west-1c is not enabled on load balancer web-lb0 (eu-west-1a, eu-west-1b) of target group web: its target would stay unused',
+    ]);
+  });
+
+  it('A6: accepts a node in a zone that one of the target group’s load balancers enables', () => {
+    const app = makeApp();
+    const node = makeNode(1, { availabilityZone: 'eu-west-1c' });
+
+    expect(checkEligibility(app, node, ctx({ targetGroups: [group('web', [['eu-west-1a'], ['eu-west-1c']])] }))).toEqual([]);
+  });
+
+  it('A6: every target group must reach the node: one line per group whose load balancers leave the zone out', () => {
+    const app = makeApp();
+    const node = makeNode(1, { availabilityZone: 'eu-west-1b' });
+
+    const reasons = checkEligibility(app, node, ctx({ targetGroups: [group('web', [['eu-west-1b']]), group('api', [['eu-west-1a']])] }));
+
+    expect(reasons).toEqual([expect.stringMatching(/^Availability Zone eu-west-1b is not enabled on load balancer api-lb0 .* of target group api/)]);
+  });
+
+  it('A6: checks nothing when the zones are not known (no load balancer facts, a group with no load balancer, or a node of unknown zone)', () => {
+    const app = makeApp();
+    expect(checkEligibility(app, makeNode(1, { availabilityZone: 'eu-west-1c' }), ctx())).toEqual([]);
+    expect(checkEligibility(app, makeNode(1, { availabilityZone: 'eu-west-1c' }), ctx({ targetGroups: [group('web', [])] }))).toEqual([]);
+    expect(checkEligibility(app, makeNode(1, { availabilityZone: null }), ctx({ targetGroups: [group('web', [['eu-west-1a']])] }))).toEqual([]);
   });
 });
 

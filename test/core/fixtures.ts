@@ -63,6 +63,7 @@ export function makeNode(n: number, overrides: NodeOverrides = {}): PoolNode {
     pool: 'fast',
     tier: 'failover',
     state: 'running',
+    availabilityZone: 'eu-west-1a',
     healthy: true,
     quarantine: null,
     hosted: [],

@@ -133,6 +133,19 @@ describe('RapidFailover stack', () => {
       expect(JSON.stringify(documents?.Resource)).toContain(':document/AWS-RunShellScript');
     });
 
+    it("A9: allows SendCommand with an application's readiness command document (the join step runs it)", () => {
+      const config = exampleConfig();
+      const first = config.applications[0]!;
+      first.cluster = { ...first.cluster, readinessCommand: { name: 'Acme-ProbeHttp', parameters: {}, timeoutSeconds: 120 } };
+
+      const policies = Object.values(synthStack(config).template.findResources('AWS::IAM::Policy')).flatMap(
+        (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+      );
+
+      const documents = policies.find((s) => s.Sid === 'ConfiguredDocuments');
+      expect(JSON.stringify(documents?.Resource)).toContain(':document/Acme-ProbeHttp');
+    });
+
     it("allows an application's own placed nodes by exact ARN, not by wildcard", () => {
       const placed = statements().find((s) => s.Sid === 'PlacedNodes');
       expect(placed?.Resource).toEqual(
@@ -152,6 +165,14 @@ describe('RapidFailover stack', () => {
     it('moves only the configured Elastic IP allocations', () => {
       const addresses = statements().find((s) => s.Sid === 'LogicalAddresses');
       expect(JSON.stringify(addresses?.Resource)).toContain('elastic-ip/eipalloc-0a1b2c3d4e5f60718');
+    });
+
+    it('C9: sets security groups on a host only to the configured isolation group (ModifyInstanceAttribute names the group too)', () => {
+      const isolation = statements().find((s) => s.Sid === 'IsolationSecurityGroups');
+      expect(isolation, 'an IsolationSecurityGroups statement').toBeDefined();
+      expect(actionsOf(isolation!)).toEqual(['ec2:ModifyInstanceAttribute']);
+      expect(JSON.stringify(isolation?.Resource)).toContain('security-group/sg-0c9f15011a7ed0001');
+      expect(JSON.stringify(isolation?.Resource)).not.toContain('security-group/*');
     });
 
     it('has no "*" resource on a mutating action without a condition', () => {

@@ -4,13 +4,15 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { ApplicationSchema, ConfigInput, PoolSchema } from '../../core/config.ts';
+import type { LatencyOverrides } from '../../local/fleet/latency.ts';
 import type { SimulationResult } from '../../local/runtime/simulation.ts';
-import { parseScenario, type Scenario, type ScenarioInstanceSchema, type TimelineEventSchema } from '../../local/scenario.ts';
+import { parseScenario, type Scenario, type ScenarioInstanceSchema, type ScenarioLoadBalancerSchema, type TimelineEventSchema } from '../../local/scenario.ts';
 
 export type AppInput = z.input<typeof ApplicationSchema>;
 export type PoolInput = z.input<typeof PoolSchema>;
 export type InstanceInput = z.input<typeof ScenarioInstanceSchema>;
 export type TimelineInput = z.input<typeof TimelineEventSchema>;
+export type LoadBalancerInput = z.input<typeof ScenarioLoadBalancerSchema>;
 
 export const POOL_TAG = 'rapid-failover:pool';
 const ACCOUNT_ARN = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012';
@@ -93,6 +95,8 @@ export interface NodeOptions {
   runs?: string[];
   installed?: string[];
   state?: 'running' | 'stopped';
+  /** Default: the simulated region's first zone, us-east-1a. */
+  availabilityZone?: string;
 }
 
 /** A pool instance (pool `general`, m7i.xlarge: 4 vCPU / 16 GiB, unless told otherwise). */
@@ -104,6 +108,7 @@ export function node(n: number, options: NodeOptions = {}): InstanceInput {
     tags: { [POOL_TAG]: options.pool ?? 'general' },
     runs: options.runs ?? [],
     installed: options.installed ?? [],
+    ...(options.availabilityZone ? { availabilityZone: options.availabilityZone } : {}),
   };
 }
 
@@ -113,7 +118,11 @@ export interface ScenarioInput {
   instances: InstanceInput[];
   timeline: TimelineInput[];
   pools?: PoolInput[];
+  /** Load balancers in front of target groups; the others get an application load balancer in every zone. */
+  loadBalancers?: LoadBalancerInput[];
   runForSeconds?: number;
+  /** Overrides of the latency model (local/fleet/latency.ts). */
+  latency?: LatencyOverrides;
 }
 
 /**
@@ -136,9 +145,10 @@ export function scenario(input: ScenarioInput): Scenario {
     {
       name: input.name,
       config,
-      fleet: { instances: input.instances },
+      fleet: { instances: input.instances, loadBalancers: input.loadBalancers ?? [] },
       timeline: input.timeline,
       runForSeconds: input.runForSeconds ?? 3_600,
+      ...(input.latency ? { latency: input.latency } : {}),
     },
     `test scenario '${input.name}'`,
   );

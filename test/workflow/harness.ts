@@ -2,4 +2,4 @@ import type { SimulationOptions, SimulationResult } from '../../local/runtime/si
 import type { Scenario } from '../../local/scenario.ts';
 
 /** Runs a scenario on the local runtime (shared DynamoDB Local) and checks the invariants; `beforeRun` sees the fleet. */
-export type Run = (scenario: Scenario, options?: Pick<SimulationOptions, 'beforeRun'>) => Promise<SimulationResult>;
+export type Run = (scenario: Scenario, options?: Omit<SimulationOptions, 'dynamoEndpoint'>) => Promise<SimulationResult>;

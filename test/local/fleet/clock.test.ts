@@ -68,7 +68,7 @@ describe('latency model', () => {
 
     expect(latency.ec2.instanceStartMs).toBe(5_000);
     expect(latency.ec2.rootVolumeInProgressMs).toBe(DEFAULT_LATENCY.ec2.rootVolumeInProgressMs);
-    expect(latency.elbv2).toEqual({ healthCheckIntervalSeconds: 30, healthyThresholdCount: 2, unhealthyThresholdCount: 2, deregistrationDelaySeconds: 300 });
+    expect(latency.elbv2).toEqual({ healthCheckIntervalSeconds: 30, healthyThresholdCount: 2, unhealthyThresholdCount: 2, deregistrationDelaySeconds: 300, applicationRegistrationMs: 0, networkRegistrationMs: 180_000 });
     expect(DEFAULT_LATENCY.ec2.instanceStartMs).not.toBe(5_000);
   });
 

@@ -91,6 +91,77 @@ describe('starting and stopping instances', () => {
   });
 });
 
+// C9: fencing can fail. StopInstances API reference: "If your instance appears stuck in the
+// stopping state, there might be an issue with the underlying host computer. You can use the
+// StopInstances operation together with the Force parameter to force stop your instance."
+describe('stops and starts that fail (faults)', () => {
+  const stateOf = async (ec2: ReturnType<typeof quietFleet>['ec2'], id: string) =>
+    (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
+
+  it('an instance stuck in stopping never reaches stopped; another force stop does not help unless the fault says it does', async () => {
+    const { fleet, clock, ec2 } = quietFleet({ latency: { ec2: { instanceStopMs: 30 * SECOND } } });
+    const id = fleet.addInstance({ instanceType: 'm7i.large', apps: ['web'] });
+    fleet.faults.instanceStuckStopping(id);
+
+    const stopping = await ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+    clock.advance(30 * 60 * SECOND);
+    const again = await ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+    clock.advance(30 * 60 * SECOND);
+
+    expect(stopping.StoppingInstances?.[0]?.CurrentState?.Name).toBe('stopping');
+    expect(again.StoppingInstances?.[0]).toMatchObject({ PreviousState: { Name: 'stopping' }, CurrentState: { Name: 'stopping' } });
+    expect(await stateOf(ec2, id)).toBe('stopping');
+  });
+
+  it('an instance stuck in stopping reaches stopped after a later force stop when the fault lets it (Methods for stopping an instance: force stop)', async () => {
+    const { fleet, clock, ec2 } = quietFleet({ latency: { ec2: { instanceStopMs: 30 * SECOND } } });
+    const id = fleet.addInstance({ instanceType: 'm7i.large' });
+    fleet.faults.instanceStuckStopping(id, { forceStopWorks: true });
+
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    clock.advance(10 * 60 * SECOND);
+    expect(await stateOf(ec2, id)).toBe('stopping');
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    clock.advance(10 * 60 * SECOND);
+    expect(await stateOf(ec2, id)).toBe('stopping');
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+    clock.advance(30 * SECOND);
+
+    expect(await stateOf(ec2, id)).toBe('stopped');
+  });
+
+  it.each([
+    ['UnauthorizedOperation', 403],
+    ['UnsupportedOperation', 400],
+    ['IncorrectInstanceState', 400],
+  ] as const)('StopInstances can be refused with %s (Error codes for the Amazon EC2 API); nothing changes', async (code, status) => {
+    const { fleet, clock, ec2 } = quietFleet();
+    const id = fleet.addInstance({ instanceType: 'm7i.large', apps: ['web'] });
+    fleet.faults.stopRefused(id, code);
+
+    const stopping = ec2.send(new StopInstancesCommand({ InstanceIds: [id], Force: true }));
+
+    await expect(stopping).rejects.toBeInstanceOf(EC2ServiceException);
+    await expect(stopping).rejects.toMatchObject({ name: code, $fault: 'client', $metadata: { httpStatusCode: status } });
+    clock.advance(60 * SECOND);
+    expect(await stateOf(ec2, id)).toBe('running');
+    expect(fleet.snapshot().apps).toEqual({ web: [id] });
+  });
+
+  it('StartInstances can be refused with InsufficientInstanceCapacity (a server error); the instance stays stopped', async () => {
+    const { fleet, clock, ec2 } = quietFleet();
+    const id = fleet.addInstance({ instanceType: 'm7i.large', state: 'stopped' });
+    fleet.faults.startRefused(id);
+
+    const starting = ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+
+    await expect(starting).rejects.toMatchObject({ name: 'InsufficientInstanceCapacity', $fault: 'server', $metadata: { httpStatusCode: 500 } });
+    await expect(starting).rejects.toThrow(/sufficient m7i\.large capacity/);
+    clock.advance(60 * SECOND);
+    expect(await stateOf(ec2, id)).toBe('stopped');
+  });
+});
+
 describe('DescribeInstances', () => {
   it('filters by tag, tag key, state and wildcard', async () => {
     const { fleet, ec2 } = quietFleet();

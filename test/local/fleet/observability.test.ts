@@ -154,6 +154,20 @@ describe('notifications', () => {
     });
   });
 
+  it('SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100 characters long"', async () => {
+    const { fleet, sns } = quietFleet();
+    const topic = 'arn:aws:sns:us-east-1:123456789012:failover-alerts';
+    // What core's describeAlert makes of a subject it has to cut: 99 characters ending in "…".
+    const cut = `rapid-failover: café: ${'x'.repeat(76)}…`;
+
+    await sns.send(new PublishCommand({ TopicArn: topic, Subject: cut, Message: 'm' }));
+
+    expect([...cut]).toHaveLength(99);
+    expect(fleet.published().map((p) => p.subject)).toEqual([cut]);
+    await expect(sns.send(new PublishCommand({ TopicArn: topic, Subject: `${cut}x`, Message: 'm' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(sns.send(new PublishCommand({ TopicArn: topic, Subject: 'tab\there', Message: 'm' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+  });
+
   it('records EventBridge entries and reports malformed ones per entry', async () => {
     const { fleet, events } = quietFleet();
 

@@ -3,6 +3,8 @@
 // caught error): between two consecutive tasks (and from StartAt to the first, and from the
 // last to the end) only non-Task states lie, and in this workflow the shortest such path is
 // unique (an ambiguous step is reported). test/bench checks it against aws-local-stepfunctions.
+// The runner charges each state entered its transition latency from here; the benchmark
+// counts them.
 
 interface StateDef {
   Type: string;
@@ -64,33 +66,60 @@ function distinct(paths: string[][]): string[][] {
   return [...new Map(paths.map((p) => [p.join('>'), p])).values()];
 }
 
+export interface Leg {
+  /** States entered, in order, ending at the target (a task, or the terminal state). */
+  states: string[];
+  /** More than one shortest path fits (the count is then a guess). */
+  ambiguous: boolean;
+}
+
+function legName(previous: TaskEntry | null): string {
+  return previous?.state ?? 'StartAt';
+}
+
+function startsAfter(definition: Definition, previous: TaskEntry | null): string[] {
+  return previous === null ? [definition.StartAt] : successors(definition.States[previous.state] ?? { Type: 'Task' }, previous.failed);
+}
+
+/** The states entered after `previous` (null: the execution's start) up to and including the Task `task`. */
+export function legToTask(definition: Definition, previous: TaskEntry | null, task: string): Leg {
+  const paths = distinct(shortestPaths(definition, startsAfter(definition, previous), (n) => n === task));
+  if (paths.length === 0) throw new Error(`no path in the definition from ${legName(previous)} to ${task}`);
+  return { states: paths[0]!, ambiguous: paths.length > 1 };
+}
+
+/**
+ * The states entered after the last Task `previous` until the execution ended with `status` (a
+ * SUCCEEDED one ends in a Succeed state or a Task with End; a FAILED one in a Fail state, or in
+ * the Task whose uncaught error failed it).
+ */
+export function legToEnd(definition: Definition, previous: TaskEntry | null, status: 'SUCCEEDED' | 'FAILED'): Leg {
+  const last = previous === null ? null : definition.States[previous.state];
+  if (last?.End && !previous?.failed) return { states: [], ambiguous: false };
+  const terminal = status === 'SUCCEEDED' ? 'Succeed' : 'Fail';
+  const paths = distinct(shortestPaths(definition, startsAfter(definition, previous), (n) => definition.States[n]?.Type === terminal));
+  // A FAILED execution with no reachable Fail state failed in its last Task (uncaught error).
+  if (paths.length === 0 && status === 'FAILED') return { states: [], ambiguous: false };
+  if (paths.length === 0) throw new Error(`no ${terminal} state reachable after ${legName(previous)}`);
+  return { states: paths[0]!, ambiguous: paths.length > 1 };
+}
+
 /**
  * `tasks`: the Task states entered, in order, retries not repeated. `status`: how the
- * execution ended (a SUCCEEDED one ends in a Succeed state or a Task with End; a FAILED one in
- * a Fail state, or in the Task whose uncaught error failed it).
+ * execution ended.
  */
 export function derivePath(definition: Definition, tasks: readonly TaskEntry[], status: 'SUCCEEDED' | 'FAILED'): DerivedPath {
   const states: string[] = [];
   const ambiguous: string[] = [];
   let previous: TaskEntry | null = null;
-  const from = () => (previous === null ? [definition.StartAt] : successors(definition.States[previous.state] ?? { Type: 'Task' }, previous.failed));
-  const name = () => previous?.state ?? 'StartAt';
   for (const task of tasks) {
-    const paths = distinct(shortestPaths(definition, from(), (n) => n === task.state));
-    if (paths.length === 0) throw new Error(`no path in the definition from ${name()} to ${task.state}`);
-    if (paths.length > 1) ambiguous.push(`${name()} → ${task.state}`);
-    states.push(...paths[0]!);
+    const leg = legToTask(definition, previous, task.state);
+    if (leg.ambiguous) ambiguous.push(`${legName(previous)} → ${task.state}`);
+    states.push(...leg.states);
     previous = task;
   }
-  const last = previous === null ? null : definition.States[previous.state];
-  if (last?.End && !previous?.failed) return { states, ambiguous };
-  const terminal = status === 'SUCCEEDED' ? 'Succeed' : 'Fail';
-  const starts = from();
-  const paths = distinct(shortestPaths(definition, starts, (n) => definition.States[n]?.Type === terminal));
-  // A FAILED execution with no reachable Fail state failed in its last Task (uncaught error).
-  if (paths.length === 0 && status === 'FAILED') return { states, ambiguous };
-  if (paths.length === 0) throw new Error(`no ${terminal} state reachable after ${name()}`);
-  if (paths.length > 1) ambiguous.push(`${name()} → ${terminal}`);
-  states.push(...paths[0]!);
+  const end = legToEnd(definition, previous, status);
+  if (end.ambiguous) ambiguous.push(`${legName(previous)} → ${status === 'SUCCEEDED' ? 'Succeed' : 'Fail'}`);
+  states.push(...end.states);
   return { states, ambiguous };
 }
