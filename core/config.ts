@@ -16,14 +16,39 @@ const name = (what: string) =>
 const instanceId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
-export const SsmDocumentSchema = z.strictObject({
-  /** SSM document name or ARN, e.g. AWS-RunShellScript. */
-  name: z.string().regex(SSM_DOCUMENT, "expected an SSM document name (e.g. 'AWS-RunShellScript') or document ARN"),
-  /** Document parameters, as SSM SendCommand takes them. */
-  parameters: z.record(z.string(), z.array(z.string())).default({}),
-  /** Seconds the command may run before it counts as failed. */
-  timeoutSeconds: seconds(30, 172_800).default(600),
-});
+/**
+ * AWS documents whose `executionTimeout` parameter bounds the run (1-172800 s, default 3600):
+ * a document's `timeoutSeconds` is passed as it.
+ */
+export const EXECUTION_TIMEOUT_DOCUMENTS: ReadonlySet<string> = new Set(['AWS-RunShellScript', 'AWS-RunPowerShellScript']);
+
+/** A document's name without the ARN around it. */
+export function documentBaseName(name: string): string {
+  return name.replace(/^arn:[^:]+:ssm:[^:]*:\d*:document\//, '');
+}
+
+export const SsmDocumentSchema = z
+  .strictObject({
+    /** SSM document name or ARN, e.g. AWS-RunShellScript. */
+    name: z.string().regex(SSM_DOCUMENT, "expected an SSM document name (e.g. 'AWS-RunShellScript') or document ARN"),
+    /** Document parameters, as SSM SendCommand takes them. */
+    parameters: z.record(z.string(), z.array(z.string())).default({}),
+    /**
+     * Seconds the command may run. AWS-RunShellScript / AWS-RunPowerShellScript: sent as their
+     * executionTimeout parameter (the agent stops the run). Every document: the workflow cancels
+     * a command still running this long after delivery (plus a grace) and counts it as failed.
+     */
+    timeoutSeconds: seconds(30, 172_800).default(600),
+  })
+  .superRefine((document, ctx) => {
+    if (EXECUTION_TIMEOUT_DOCUMENTS.has(documentBaseName(document.name)) && 'executionTimeout' in document.parameters) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parameters', 'executionTimeout'],
+        message: `remove it and set timeoutSeconds instead: the workflow passes timeoutSeconds as ${documentBaseName(document.name)}'s executionTimeout`,
+      });
+    }
+  });
 export type SsmDocument = z.infer<typeof SsmDocumentSchema>;
 
 export const PoolSchema = z.strictObject({

@@ -69,6 +69,11 @@ export function secondsSince(iso: string | undefined, now: Date): number {
   return Number.isNaN(at) ? 0 : Math.max(0, (now.getTime() - at) / 1000);
 }
 
+/** The step's time is up: stillPending would end it with StepTimeoutError. */
+export function overdue(budget: { elapsed: number; limit: number }): boolean {
+  return budget.elapsed > budget.limit;
+}
+
 /** Something this step started is still running: poll again, unless its time is up. */
 export function stillPending(detail: string, overdue: { elapsed: number; limit: number; what: string } | null): never {
   if (overdue && overdue.elapsed > overdue.limit) {

@@ -27,6 +27,7 @@ export const READ_ONLY_ACTIONS = [
   'ec2:DescribeSubnets',
   'ec2:DescribeImages',
   'ssm:GetCommandInvocation',
+  'ssm:DescribeInstanceInformation',
   'ssm:ListCommands',
   'ssm:ListCommandInvocations',
   'elasticloadbalancing:DescribeTargetHealth',
@@ -176,6 +177,10 @@ export function fleetStatements(stack: Stack, config: Config): iam.PolicyStateme
       resources: [...new Set(config.applications.flatMap((app) => app.cluster.targetGroupArns))],
     }),
     new iam.PolicyStatement({ sid: 'ReadOnly', actions: [...READ_ONLY_ACTIONS], resources: ['*'] }),
+    // ssm:CancelCommand has no resource types or condition keys in the Service Authorization
+    // Reference ("Actions, resources, and condition keys for AWS Systems Manager"): IAM cannot
+    // scope it to instances or commands, and a statement that names instance ARNs never matches it.
+    new iam.PolicyStatement({ sid: 'CancelCommands', actions: ['ssm:CancelCommand'], resources: ['*'] }),
   );
   return statements;
 }

@@ -99,8 +99,11 @@ export const TimelineEventSchema = z.discriminatedUnion('event', [
     at,
     event: z.literal('provisioning-fails'),
     node: instanceId,
-    /** How provisioning fails on this node: its SSM commands fail, its root-volume swap fails, or it will not start. */
-    how: z.enum(['command-fails', 'root-volume-fails', 'start-fails']).default('command-fails'),
+    /**
+     * How provisioning fails on this node: its SSM commands fail, its next SSM command hangs (until
+     * its executionTimeout, or a CancelCommand), its root-volume swap fails, or it will not start.
+     */
+    how: z.enum(['command-fails', 'command-hangs', 'root-volume-fails', 'start-fails']).default('command-fails'),
   }),
   z.strictObject({
     at,

@@ -9,7 +9,8 @@ import { publishPending, raiseAlert } from '../alerting.ts';
 import { addressHolder, configuredPrivateIps, moveAddress } from '../adapters/addresses.ts';
 import { updateAppState } from '../adapters/app-state.ts';
 import { getClaim, isLive, releaseClaim, scanClaims, setAside, type ClaimItem } from '../adapters/claims.ts';
-import { advanceDocuments } from '../adapters/commands.ts';
+import { advanceDocuments, cancelCommands } from '../adapters/commands.ts';
+import { commandDeps } from '../command-deps.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { deregisterTarget, registerTarget, targetHealth } from '../adapters/targets.ts';
 import { errorMessage, isThrottling } from '../aws-errors.ts';
@@ -41,6 +42,7 @@ export const makeHandler = defineStep('compensate', WorkflowStateSchema, async (
   let quarantined: string | null = null;
   if (ours) {
     await deregisterTarget(deps.elb, clusterTarget(app, nodeId));
+    lines.push(...(await cancelOnGivenUpNode(ctx, state, nodeId)));
     lines.push(...(await haltOnGivenUpNode(ctx, state, nodeId)));
     lines.push(...(await restoreOldNode(ctx, state, nodeId)));
     const bad = state.failure !== undefined && NODE_IS_BAD.has(state.failure.Error);
@@ -124,6 +126,25 @@ async function findOwnClaim(ctx: StepContext, state: WorkflowState): Promise<Cla
 }
 
 /**
+ * Commands this incident started on the node being given up (provisioning, run documents, a
+ * preempted tenant's halt) and that still run are cancelled: nothing keeps installing on a node
+ * that goes back to the pool or into quarantine.
+ */
+async function cancelOnGivenUpNode(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<string[]> {
+  try {
+    const cancelled = await cancelCommands(commandDeps(ctx, state), (c) => c.instanceId === nodeId && c.purpose !== HALT_GIVEN_UP);
+    if (cancelled.length > 0) ctx.log.info('cancelled commands still running on the node given up', { nodeId, cancelled });
+    return cancelled.length > 0 ? [`cancelled ${cancelled.length} command(s) still running on ${nodeId}: ${cancelled.join(', ')}`] : [];
+  } catch (error) {
+    if (isThrottling(error)) throw error;
+    ctx.log.warn('could not cancel the commands still running on the node given up', { nodeId, error: errorMessage(error) });
+    return [];
+  }
+}
+
+const HALT_GIVEN_UP = 'halt-given-up';
+
+/**
  * Provision and join may already have started the application on the node being given up: its
  * halt documents start there, so it never runs in two places and no node goes back to the pool
  * (or into quarantine) still running it. Started, not waited for: compensate does not poll.
@@ -131,7 +152,7 @@ async function findOwnClaim(ctx: StepContext, state: WorkflowState): Promise<Cla
 async function haltOnGivenUpNode(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<string[]> {
   if (ctx.app.halt.length === 0) return [];
   try {
-    const run = await advanceDocuments(ctx.deps.ssm, { instanceId: nodeId, documents: ctx.app.halt, incidentId: state.incidentId, purpose: 'halt-given-up' });
+    const run = await advanceDocuments(commandDeps(ctx, state), { instanceId: nodeId, documents: ctx.app.halt, incidentId: state.incidentId, purpose: HALT_GIVEN_UP });
     if (run.status === 'failed') ctx.log.warn('halt documents failed on the node given up', { nodeId, reason: run.reason });
     return run.status === 'failed' ? [] : [`${ctx.app.name}'s halt documents started on ${nodeId}`];
   } catch (error) {

@@ -13,11 +13,12 @@ import { JoinFailedError } from '../../core/errors.ts';
 import { healthCheckBudgetSeconds } from '../../core/load-balancing.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { nextReadinessAttempt, touchClaim, type ClaimItem } from '../adapters/claims.ts';
-import { advanceDocuments } from '../adapters/commands.ts';
+import { advanceDocuments, cancelCommands } from '../adapters/commands.ts';
 import { describeTargetGroups } from '../adapters/load-balancers.ts';
 import { registerTarget, setDeregistrationDelay, targetHealth } from '../adapters/targets.ts';
+import { commandDeps } from '../command-deps.ts';
 import { lazyHandler } from '../deps.ts';
-import { ClaimedStateSchema, JOIN_PREPARE_MARGIN_SECONDS, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
+import { ClaimedStateSchema, JOIN_PREPARE_MARGIN_SECONDS, claimOf, clusterTarget, explain, overdue, secondsSince, stillPending } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
 /** Target states that mean "not in the group (any more)": register again. */
@@ -87,15 +88,23 @@ async function prepareApplication(ctx: StepContext, state: WorkflowState, held: 
   const budget = { elapsed, limit, what: `starting ${app.name} on ${nodeId}` };
   const context = { app: app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId };
 
-  const run = await advanceDocuments(deps.ssm, { instanceId: nodeId, documents: app.run, incidentId: state.incidentId, purpose: 'run', context });
+  const commands = commandDeps(ctx, state);
+  const run = await advanceDocuments(commands, { instanceId: nodeId, documents: app.run, incidentId: state.incidentId, purpose: 'run', context });
   if (run.status === 'failed') throw new JoinFailedError(run.reason);
-  if (run.status === 'pending') stillPending(`run documents on ${nodeId}: ${run.detail}`, budget);
+  if (run.status === 'pending') {
+    // Giving up on the node: its run documents must not go on running there.
+    if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === 'run');
+    stillPending(`run documents on ${nodeId}: ${run.detail}`, budget);
+  }
 
   const readiness = app.cluster.readinessCommand;
   if (!readiness) return;
   const attempt = held.readinessAttempt ?? 1;
-  const check = await advanceDocuments(deps.ssm, { instanceId: nodeId, documents: [readiness], incidentId: state.incidentId, purpose: `ready#${attempt}`, context });
-  if (check.status === 'pending') stillPending(`readiness check ${attempt} on ${nodeId}: ${check.detail}`, budget);
+  const check = await advanceDocuments(commands, { instanceId: nodeId, documents: [readiness], incidentId: state.incidentId, purpose: `ready#${attempt}`, context });
+  if (check.status === 'pending') {
+    if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === `ready#${attempt}`);
+    stillPending(`readiness check ${attempt} on ${nodeId}: ${check.detail}`, budget);
+  }
   if (check.status === 'failed') {
     if (elapsed > limit) throw new JoinFailedError(`${app.name} is not ready on ${nodeId} after ${Math.round(elapsed)} s (allowed ${limit} s); ${check.reason}`);
     await nextReadinessAttempt(deps.ddb, deps.env.tables.claims, { nodeId, app: app.name, incidentId: state.incidentId, failedAttempt: attempt });

@@ -1,14 +1,14 @@
 // ProvisionNode: make the claimed node able to run the application. Preempted tenants are
 // halted first (A5); then activate (A2), install (A3) or boot-volume (A4). Every poll derives
-// where it is from AWS itself (instance state, the root-volume task by ClientToken, SSM
-// commands by Comment), so a retried step continues and never repeats an effect.
+// where it is from AWS itself (instance state, the root-volume task by ClientToken) and from the
+// incident's command ledger (SSM command ids), so a retried step continues and never repeats an effect.
 import { findApplication } from '../../core/config.ts';
 import { ProvisioningFailedError } from '../../core/errors.ts';
 import { ServiceDetailTypes } from '../../core/metrics.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { getAppState, updateAppState } from '../adapters/app-state.ts';
 import { forgetPreempted, touchClaim } from '../adapters/claims.ts';
-import { advanceDocuments } from '../adapters/commands.ts';
+import { advanceDocuments, cancelCommands } from '../adapters/commands.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { startInstance } from '../adapters/instances.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
@@ -16,8 +16,9 @@ import { replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volum
 import { deregisterTarget } from '../adapters/targets.ts';
 import { errorMessage, errorName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
+import { commandDeps } from '../command-deps.ts';
 import { beginFencing } from '../fencing.ts';
-import { ClaimedStateSchema, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
+import { ClaimedStateSchema, claimOf, clusterTarget, explain, overdue, secondsSince, stillPending } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
@@ -74,7 +75,8 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     notes.push(`${nodeId} rebooted from ${provisioning.source.imageId} (task ${task.taskId}, A4)`);
   }
 
-  const run = await advanceDocuments(deps.ssm, {
+  const commands = commandDeps(ctx, state);
+  const run = await advanceDocuments(commands, {
     instanceId: nodeId,
     documents: provisioning.documents,
     incidentId: state.incidentId,
@@ -82,7 +84,11 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     context: { app: ctx.app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId },
   });
   if (run.status === 'failed') throw new ProvisioningFailedError(run.reason);
-  if (run.status === 'pending') stillPending(`provisioning documents on ${nodeId}: ${run.detail}`, budget);
+  if (run.status === 'pending') {
+    // Giving up on the node: its provisioning command must not go on running there.
+    if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === 'provision');
+    stillPending(`provisioning documents on ${nodeId}: ${run.detail}`, budget);
+  }
   if (run.status === 'done' && run.commandIds.length > 0) progress['provision.commands'] = run.commandIds.join(',');
 
   const how = { activate: 'activated (A2)', install: 'installed (A3)', 'boot-volume': 'booted from the new image (A4)' }[provisioning.method];
@@ -129,7 +135,7 @@ async function preempt(ctx: StepContext, state: WorkflowState, nodeId: string, v
   if (victim && stillThere) {
     // Out of the victim's cluster first: its clients must not reach the node it is leaving (A8).
     await deregisterTarget(deps.elb, clusterTarget(victim, nodeId));
-    const run = await advanceDocuments(deps.ssm, {
+    const run = await advanceDocuments(commandDeps(ctx, state), {
       instanceId: nodeId,
       documents: victim.halt,
       incidentId: state.incidentId,

@@ -6,7 +6,8 @@ import type { WorkflowState } from '../../core/workflow-state.ts';
 import { raiseAlert } from '../alerting.ts';
 import { updateAppState } from '../adapters/app-state.ts';
 import { releaseClaim, setAside } from '../adapters/claims.ts';
-import { advanceDocuments } from '../adapters/commands.ts';
+import { advanceDocuments, cancelCommands } from '../adapters/commands.ts';
+import { commandDeps } from '../command-deps.ts';
 import { describeInstance, statusChecksPass } from '../adapters/fleet.ts';
 import { stopInstance } from '../adapters/instances.ts';
 import { lazyHandler } from '../deps.ts';
@@ -34,12 +35,14 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
   // C3/C9: the halt documents shift started, in order, to the end.
   const problems: string[] = [];
   if (running && app.halt.length > 0 && state.progress['shift.fence'] !== 'stopped') {
-    const run = await advanceDocuments(deps.ssm, { instanceId: old, documents: app.halt, incidentId: state.incidentId, purpose: 'halt' });
+    const commands = commandDeps(ctx, state);
+    const run = await advanceDocuments(commands, { instanceId: old, documents: app.halt, incidentId: state.incidentId, purpose: 'halt' });
     const limit = app.halt.reduce((sum, doc) => sum + doc.timeoutSeconds, 0) + HALT_GRACE_SECONDS;
     const elapsed = secondsSince(state.progress['shift.shiftedAt'], ctx.now);
     if (run.status === 'failed') problems.push(run.reason);
     if (run.status === 'pending') {
       if (elapsed <= limit) stillPending(`halting ${app.name} on ${old}: ${run.detail}`, null);
+      await cancelCommands(commands, (c) => c.instanceId === old && c.purpose === 'halt');
       problems.push(`halt documents did not finish within ${limit} s`);
     }
   }

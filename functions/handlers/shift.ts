@@ -11,6 +11,7 @@ import { configuredPrivateIps, describeAddress, moveAddress } from '../adapters/
 import { updateAppState } from '../adapters/app-state.ts';
 import { commitServing, touchClaim } from '../adapters/claims.ts';
 import { advanceDocuments } from '../adapters/commands.ts';
+import { commandDeps } from '../command-deps.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { isolateInstance, stopInstance } from '../adapters/instances.ts';
 import { updateRecord } from '../adapters/records.ts';
@@ -172,7 +173,7 @@ async function isolate(ctx: StepContext, old: string, securityGroupIds: string[]
 async function startHalting(ctx: StepContext, state: WorkflowState, old: string): Promise<void> {
   if (ctx.app.halt.length === 0) return;
   try {
-    const run = await advanceDocuments(ctx.deps.ssm, { instanceId: old, documents: ctx.app.halt, incidentId: state.incidentId, purpose: 'halt' });
+    const run = await advanceDocuments(commandDeps(ctx, state), { instanceId: old, documents: ctx.app.halt, incidentId: state.incidentId, purpose: 'halt' });
     if (run.status === 'failed') ctx.log.warn('halt documents failed on the old node', { old, reason: run.reason });
   } catch (error) {
     if (isThrottling(error)) throw error;

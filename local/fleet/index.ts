@@ -45,7 +45,7 @@ import { awsError, NotSimulatedError, requestId, THROTTLING_ERRORS } from './err
 import { FaultInjector } from './faults.ts';
 import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, type InstanceSpec } from './instances.ts';
 import { resolveLatency, type LatencyModel, type LatencyOverrides, type ServiceName } from './latency.ts';
-import { World, type ImageDefinition } from './model.ts';
+import { World, type ImageDefinition, type SimInstance } from './model.ts';
 import { eventBridgeHandlers, snsHandlers, type NotifyState, type PublishedMessage, type PutEvent } from './notify.ts';
 import type { Handlers } from './service.ts';
 import { createSsmState, ssmHandlers, type DocumentEffect, type SsmState } from './ssm.ts';
@@ -105,7 +105,9 @@ export interface InstanceSnapshot {
   statusChecks: 'ok' | 'initializing' | 'impaired' | 'not-applicable';
   appsRunning: string[];
   appsInstalled: string[];
-  documents: Array<{ documentName: string; commandId: string; status: string }>;
+  documents: Array<{ documentName: string; commandId: string; status: string; requestedAt: string }>;
+  /** The SSM Agent as DescribeInstanceInformation reports it (not-listed: stopped, or never registered). */
+  ssmAgent: 'Online' | 'ConnectionLost' | 'not-listed';
 }
 
 export interface FleetSnapshot {
@@ -140,6 +142,7 @@ export class SimulatedFleet {
   private alarmEvaluation = false;
   private readonly handlers: Record<ServiceName, Handlers>;
   private readonly counts = new Map<string, number>();
+  private readonly errorCounts = new Map<string, number>();
 
   constructor(options: FleetOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
@@ -400,7 +403,14 @@ export class SimulatedFleet {
         httpStatusCode: service === 'ec2' ? 503 : 400,
       });
     }
-    const output = (handler as (input: unknown) => object)(structuredClone(input ?? {}));
+    let output: object;
+    try {
+      output = (handler as (input: unknown) => object)(structuredClone(input ?? {}));
+    } catch (error) {
+      const errorKey = `${key}:${(error as Error).name}`;
+      this.errorCounts.set(errorKey, (this.errorCounts.get(errorKey) ?? 0) + 1);
+      throw error;
+    }
     return { ...structuredClone(output), $metadata: { httpStatusCode: 200, requestId: requestId(), attempts: 1, totalRetryDelay: 0 } };
   }
 
@@ -432,6 +442,12 @@ export class SimulatedFleet {
 
   resetCallCounts(): void {
     this.counts.clear();
+    this.errorCounts.clear();
+  }
+
+  /** Calls answered with an AWS error, by "service:Command:ErrorName" (e.g. "ssm:SendCommand:InvalidInstanceId"). */
+  callErrors(): Record<string, number> {
+    return Object.fromEntries(this.errorCounts);
   }
 
   published(): PublishedMessage[] {
@@ -467,7 +483,8 @@ export class SimulatedFleet {
         statusChecks: statusCheck(this.world, instance),
         appsRunning: [...instance.apps].filter(([, r]) => r.running).map(([app]) => app),
         appsInstalled: [...instance.apps].filter(([, r]) => r.installed).map(([app]) => app),
-        documents: instance.documents.map((d) => ({ documentName: d.documentName, commandId: d.commandId, status: d.status })),
+        documents: instance.documents.map((d) => ({ documentName: d.documentName, commandId: d.commandId, status: d.status, requestedAt: new Date(d.requestedAt).toISOString() })),
+        ssmAgent: ssmAgentStatus(instance),
       };
     });
     const apps: Record<string, string[]> = {};
@@ -511,6 +528,11 @@ export class SimulatedFleet {
       calls: this.callCounts(),
     };
   }
+}
+
+function ssmAgentStatus(instance: SimInstance): InstanceSnapshot['ssmAgent'] {
+  if (instance.agent.registeredAt === null || instance.state === 'stopped' || instance.state === 'terminated') return 'not-listed';
+  return instance.agent.online ? 'Online' : 'ConnectionLost';
 }
 
 // ---- wiring into SDK clients -------------------------------------------------------------------

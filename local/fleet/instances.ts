@@ -85,6 +85,8 @@ export function createInstance(world: World, spec: InstanceSpec): SimInstance {
     servicesUp: running,
     statusOkAt: running ? now : null,
     documents: [],
+    // A pool node was set up as a managed node before the scenario: registered, Online while it runs.
+    agent: { online: running, registeredAt: now, lastPingAt: now, whenOnline: [] },
   };
   instance.tagHistory.push({ at: Number.NEGATIVE_INFINITY, tags: [...instance.tags] });
   world.instances.set(instanceId, instance);
@@ -202,12 +204,38 @@ function bootServices(world: World, instance: SimInstance, generation: number): 
       for (const [app, runtime] of instance.apps) {
         if (runtime.installed && runtime.startOnBoot) setAppRunning(world, instance, app, true);
       }
+      connectAgent(world, instance, generation);
     },
     `boot ${instance.instanceId}`,
   );
 }
 
+/** The SSM Agent, a boot-time service, registers with Systems Manager a while after the OS is up. */
+function connectAgent(world: World, instance: SimInstance, generation: number): void {
+  world.clock.after(
+    world.latency.ssm.agentRegistrationMs,
+    () => {
+      if (instance.bootGeneration !== generation || instance.state !== 'running') return;
+      const agent = instance.agent;
+      agent.online = true;
+      agent.registeredAt ??= world.now();
+      agent.lastPingAt = world.now();
+      const waiting = agent.whenOnline.splice(0);
+      for (const fn of waiting) fn();
+    },
+    `ssm agent ${instance.instanceId}`,
+  );
+}
+
+/** Whether Systems Manager can reach the instance's agent now (PingStatus Online). */
+export function agentOnline(world: World, instance: SimInstance): boolean {
+  if (instance.agent.online) instance.agent.lastPingAt = world.now();
+  return instance.agent.online;
+}
+
 function shutDownServices(world: World, instance: SimInstance): void {
+  if (instance.agent.online) instance.agent.lastPingAt = world.now();
+  instance.agent.online = false;
   instance.servicesUp = false;
   for (const [app, runtime] of instance.apps) {
     if (runtime.running) setAppRunning(world, instance, app, false);

@@ -40,6 +40,13 @@ export interface LatencyModel {
     documentRunMsByName: Record<string, number>;
     /** A command that hangs times out after the document's executionTimeout parameter, else this. */
     defaultExecutionTimeoutMs: number;
+    /**
+     * After the OS has booted (a start or a reboot), until the SSM Agent has registered and
+     * DescribeInstanceInformation reports it Online; SendCommand fails with InvalidInstanceId before.
+     */
+    agentRegistrationMs: number;
+    /** ListCommands shows a new command only this long after SendCommand (eventual consistency). */
+    commandListingLagMs: number;
   };
   /** Target group defaults, used when a scenario's target group does not set its own. */
   elbv2: {
@@ -108,6 +115,17 @@ export const DEFAULT_LATENCY: LatencyModel = {
     documentRunMsByName: {},
     // AWS-RunShellScript's executionTimeout parameter defaults to 3600 s (SSM document reference).
     defaultExecutionTimeoutMs: 3_600_000,
+    // AWS Systems Manager API Reference, SendCommand, InvalidInstanceId: "SSM Agent isn't running
+    // ... SSM Agent isn't registered with the SSM endpoint"; DescribeInstanceInformation reports
+    // PingStatus (Online | ConnectionLost). ASSUMPTION: AWS gives no duration; the agent is a
+    // boot-time service that fetches instance-profile credentials from IMDS and then connects to
+    // the Systems Manager endpoints: about 10 s after the OS is up.
+    agentRegistrationMs: 10_000,
+    // AWS Systems Manager API Reference, GetCommandInvocation: "The Run Command API follows an
+    // eventual consistency model ... the result of an API command you run that affects your
+    // resources might not be immediately visible to all subsequent commands you run."
+    // ASSUMPTION: no bound is published; a few seconds, the order seen for other AWS APIs.
+    commandListingLagMs: 5_000,
   },
   elbv2: {
     // The same for both load balancer types: Elastic Load Balancing API Reference,

@@ -26,6 +26,18 @@ export interface DocumentRun {
   completedAt?: number;
 }
 
+/** The SSM Agent on an instance, as Systems Manager sees it (DescribeInstanceInformation). */
+export interface SimAgent {
+  /** Connected and reporting: PingStatus Online. SendCommand needs it. */
+  online: boolean;
+  /** When the agent first registered the instance as a managed node (null: never; not listed). */
+  registeredAt: number | null;
+  /** Its last contact with Systems Manager (LastPingDateTime). */
+  lastPingAt: number | null;
+  /** Run once, when the agent next comes Online (commands waiting for delivery). */
+  whenOnline: Array<() => void>;
+}
+
 export interface SimInstance {
   instanceId: string;
   instanceType: string;
@@ -67,6 +79,7 @@ export interface SimInstance {
   statusOkAt: number | null;
   transition?: TimerHandle;
   documents: DocumentRun[];
+  agent: SimAgent;
 }
 
 export interface SimSubnet {

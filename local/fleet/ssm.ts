@@ -1,19 +1,30 @@
-// SSM Run Command: SendCommand, GetCommandInvocation, ListCommands. A command runs on running
-// instances: Pending until the agent picks it up, InProgress while the document runs, then
-// Success (and the document's effects happen), or Failed / TimedOut when a fault is injected.
+// SSM Run Command and the managed-node view: SendCommand, GetCommandInvocation, ListCommands,
+// CancelCommand, DescribeInstanceInformation. A command is accepted only for an instance whose
+// SSM Agent is Online; its invocation is Pending until the agent picks it up (DeliveryTimedOut
+// if that does not happen within TimeoutSeconds), InProgress while the document runs (TimedOut,
+// ExecutionTimedOut, past the document's executionTimeout), then Success (the document's effects
+// happen) or Failed; CancelCommand moves it to Cancelled (through Cancelling once delivered).
+// AWS Systems Manager User Guide, "Understanding command statuses" (monitor-commands.html):
+// statuses, and "Understanding command timeout values": TimeoutSeconds is the delivery timeout,
+// the document's executionTimeout bounds the run.
 import type {
+  CancelCommandCommandInput,
+  CancelCommandCommandOutput,
   Command,
   CommandInvocationStatus,
   CommandStatus,
+  DescribeInstanceInformationCommandInput,
+  DescribeInstanceInformationCommandOutput,
   GetCommandInvocationCommandInput,
   GetCommandInvocationCommandOutput,
+  InstanceInformation,
   ListCommandsCommandInput,
   ListCommandsCommandOutput,
   SendCommandCommandInput,
   SendCommandCommandOutput,
 } from '@aws-sdk/client-ssm';
 import { errorsFor } from './errors.ts';
-import { installApp, setAppRunning, uninstallApp, visibleTags } from './instances.ts';
+import { agentOnline, installApp, setAppRunning, uninstallApp, visibleTags } from './instances.ts';
 import type { DocumentRun, SimInstance, World } from './model.ts';
 import { paginate } from './query.ts';
 import type { Handlers, Output } from './service.ts';
@@ -67,7 +78,10 @@ interface SimCommand {
   instanceIds: string[];
   targets: Array<{ Key?: string; Values?: string[] }>;
   requestedAt: number;
+  /** Delivery timeout (SendCommand TimeoutSeconds). */
   timeoutSeconds: number;
+  /** How long a delivered invocation may run (the executionTimeout parameter). */
+  executionTimeoutMs: number;
   invocations: Map<string, SimInvocation>;
 }
 
@@ -84,6 +98,14 @@ export function createSsmState(strictDocuments = false): SsmState {
 
 const DONE: ReadonlySet<CommandInvocationStatus> = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
+/** SendCommand's TimeoutSeconds: 30 s to 30 days (API Reference, SendCommand). */
+const DELIVERY_TIMEOUT_RANGE = { min: 30, max: 2_592_000 };
+/** ASSUMPTION: the API Reference gives no default for TimeoutSeconds; the console proposes 3600. */
+const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 3_600;
+/** AWS-RunShellScript / AWS-RunPowerShellScript: executionTimeout 1-172800 s (their document parameters). */
+const SHELL_DOCUMENTS = new Set(['AWS-RunShellScript', 'AWS-RunPowerShellScript']);
+const EXECUTION_TIMEOUT_MAX = 172_800;
+
 export function ssmHandlers(world: World, state: SsmState): Handlers {
   return {
     SendCommand: (input: SendCommandCommandInput): Output<SendCommandCommandOutput> => {
@@ -93,16 +115,29 @@ export function ssmHandlers(world: World, state: SsmState): Handlers {
       if (!effect && state.strictDocuments && !/^AWS(EC2|Support|FleetManager|-)/.test(documentName)) {
         throw error('InvalidDocument', `Document with name ${documentName} does not exist.`);
       }
+      const timeoutSeconds = input.TimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS;
+      if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < DELIVERY_TIMEOUT_RANGE.min || timeoutSeconds > DELIVERY_TIMEOUT_RANGE.max) {
+        throw error('ValidationException', `TimeoutSeconds must be between ${DELIVERY_TIMEOUT_RANGE.min} and ${DELIVERY_TIMEOUT_RANGE.max}; got ${timeoutSeconds}`);
+      }
+      const parameters = structuredClone(input.Parameters ?? {});
+      const executionTimeout = parameters.executionTimeout?.[0];
+      if (SHELL_DOCUMENTS.has(documentName) && executionTimeout !== undefined && !validExecutionTimeout(executionTimeout)) {
+        throw error('InvalidParameters', `executionTimeout must be a whole number of seconds from 1 to ${EXECUTION_TIMEOUT_MAX}; got '${executionTimeout}'`);
+      }
       const instanceIds = resolveTargets(world, input);
       if (instanceIds.length === 0) throw error('ValidationException', 'InstanceIds or Targets must name at least one instance');
       if (instanceIds.length > 50) throw error('ValidationException', 'InstanceIds may list at most 50 instances');
-      const unusable = instanceIds.filter((id) => world.instances.get(id)?.state !== 'running');
+      // API Reference, SendCommand, InvalidInstanceId: "SSM Agent isn't running ... isn't registered
+      // with the SSM endpoint ... The managed node isn't in a valid state".
+      const unusable = instanceIds.filter((id) => {
+        const instance = world.instances.get(id);
+        return !instance || !agentOnline(world, instance);
+      });
       if (unusable.length > 0) {
         throw error('InvalidInstanceId', `Instances [[${unusable.join(', ')}]] not in a valid state for account ${world.accountId}`);
       }
 
       const now = world.now();
-      const parameters = structuredClone(input.Parameters ?? {});
       const command: SimCommand = {
         commandId: world.uuid(),
         documentName,
@@ -111,7 +146,8 @@ export function ssmHandlers(world: World, state: SsmState): Handlers {
         instanceIds,
         targets: structuredClone(input.Targets ?? []),
         requestedAt: now,
-        timeoutSeconds: input.TimeoutSeconds ?? 3_600,
+        timeoutSeconds,
+        executionTimeoutMs: executionTimeoutMs(world, parameters),
         invocations: new Map(),
       };
       state.commands.set(command.commandId, command);
@@ -130,7 +166,7 @@ export function ssmHandlers(world: World, state: SsmState): Handlers {
           run,
         };
         command.invocations.set(instanceId, invocation);
-        execute(world, command, instance, invocation, effect);
+        deliver(world, command, instance, invocation, effect);
       }
       return { Command: describeCommand(world, command) };
     },
@@ -169,7 +205,9 @@ export function ssmHandlers(world: World, state: SsmState): Handlers {
 
     ListCommands: (input: ListCommandsCommandInput): Output<ListCommandsCommandOutput> => {
       if (input.CommandId && !state.commands.has(input.CommandId)) throw error('InvalidCommandId', `Command ${input.CommandId} does not exist`);
-      let commands = input.CommandId ? [state.commands.get(input.CommandId)!] : [...state.commands.values()].reverse();
+      // Eventual consistency: a command sent within the listing lag is not listed yet.
+      const listedBy = world.now() - world.latency.ssm.commandListingLagMs;
+      let commands = (input.CommandId ? [state.commands.get(input.CommandId)!] : [...state.commands.values()].reverse()).filter((c) => c.requestedAt <= listedBy);
       if (input.InstanceId) commands = commands.filter((c) => c.invocations.has(input.InstanceId!));
       for (const filter of input.Filters ?? []) {
         const value = filter.value ?? '';
@@ -196,7 +234,101 @@ export function ssmHandlers(world: World, state: SsmState): Handlers {
       const { page, nextToken } = paginate(commands, input.MaxResults, input.NextToken, { min: 1, max: 50, default: 50 }, error, 'InvalidNextToken');
       return { Commands: page.map((c) => describeCommand(world, c)), ...(nextToken ? { NextToken: nextToken } : {}) };
     },
+
+    // API Reference, CancelCommand: "Attempts to cancel the command ... If not provided [InstanceIds],
+    // the command is canceled on every node on which it was requested." An empty HTTP 200 answer.
+    CancelCommand: (input: CancelCommandCommandInput): Output<CancelCommandCommandOutput> => {
+      const command = input.CommandId ? state.commands.get(input.CommandId) : undefined;
+      if (!command) throw error('InvalidCommandId', `The specified command ID isn't valid: ${input.CommandId ?? '(none)'}`);
+      const targets = input.InstanceIds?.length ? input.InstanceIds : command.instanceIds;
+      const unknown = targets.filter((id) => !command.invocations.has(id));
+      if (unknown.length > 0) throw error('InvalidInstanceId', `Command ${command.commandId} was not sent to [[${unknown.join(', ')}]]`);
+      for (const id of targets) cancelInvocation(world, command.invocations.get(id)!);
+      return {};
+    },
+
+    // API Reference, DescribeInstanceInformation: "does not return information for nodes that are
+    // either Stopped or Terminated"; an instance id that is not valid is an error; Filters and the
+    // deprecated InstanceInformationFilterList may not be combined; MaxResults 5-50.
+    DescribeInstanceInformation: (input: DescribeInstanceInformationCommandInput): Output<DescribeInstanceInformationCommandOutput> => {
+      const filters = [
+        ...(input.Filters ?? []).map((f) => ({ key: f.Key ?? '', values: f.Values ?? [] })),
+        ...(input.InstanceInformationFilterList ?? []).map((f) => ({ key: f.key ?? '', values: f.valueSet ?? [], legacy: true })),
+      ];
+      if (input.Filters?.length && input.InstanceInformationFilterList?.length) {
+        throw error('InvalidFilterKey', 'Filters and InstanceInformationFilterList cannot be used together');
+      }
+      for (const filter of filters) {
+        if (filter.values.length === 0) throw error('InvalidInstanceInformationFilterValue', `The filter ${filter.key} needs at least one value`);
+        if (filter.key === 'InstanceIds') {
+          const unknown = filter.values.filter((id) => !world.instances.has(id));
+          if (unknown.length > 0) throw error('InvalidInstanceId', `Instance ids [${unknown.join(', ')}] are not valid`);
+        }
+      }
+      const listed = [...world.instances.values()].filter(
+        (instance) => instance.agent.registeredAt !== null && instance.state !== 'stopped' && instance.state !== 'terminated',
+      );
+      const matching = listed
+        .map((instance) => ({ instance, info: instanceInformation(world, instance) }))
+        .filter(({ instance, info }) => filters.every((f) => matchesInstanceFilter(world, instance, info, f.key, f.values, 'legacy' in f)));
+      const { page, nextToken } = paginate(matching, input.MaxResults, input.NextToken, { min: 5, max: 50, default: 50 }, error, 'InvalidNextToken');
+      return { InstanceInformationList: page.map(({ info }) => info), ...(nextToken ? { NextToken: nextToken } : {}) };
+    },
   };
+}
+
+function validExecutionTimeout(value: string): boolean {
+  return /^[1-9][0-9]*$/.test(value) && Number(value) <= EXECUTION_TIMEOUT_MAX;
+}
+
+/**
+ * How long a delivered command may run. AWS-RunShellScript's executionTimeout parameter defaults
+ * to 3600 s (its document); ASSUMPTION: other documents' aws:runShellScript steps have the same
+ * plugin default (timeoutSeconds 3600, Command document plugin reference).
+ */
+function executionTimeoutMs(world: World, parameters: Record<string, string[]>): number {
+  const seconds = Number(parameters.executionTimeout?.[0]);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : world.latency.ssm.defaultExecutionTimeoutMs;
+}
+
+function instanceInformation(world: World, instance: SimInstance): InstanceInformation {
+  const online = agentOnline(world, instance);
+  const eni = world.enis.get(instance.networkInterfaceId);
+  const ip = eni?.primaryIp ?? '';
+  return {
+    InstanceId: instance.instanceId,
+    PingStatus: online ? 'Online' : 'ConnectionLost',
+    LastPingDateTime: new Date(instance.agent.lastPingAt ?? world.now()),
+    AgentVersion: '3.3.1142.0',
+    IsLatestVersion: true,
+    PlatformType: 'Linux',
+    PlatformName: 'Amazon Linux',
+    PlatformVersion: '2023',
+    ResourceType: 'EC2Instance',
+    IPAddress: ip,
+    ComputerName: `ip-${ip.replaceAll('.', '-')}.${world.region}.compute.internal`,
+    SourceId: instance.instanceId,
+    SourceType: 'AWS::EC2::Instance',
+  };
+}
+
+function matchesInstanceFilter(world: World, instance: SimInstance, info: InstanceInformation, key: string, values: string[], legacy: boolean): boolean {
+  switch (key) {
+    case 'InstanceIds':
+      return values.includes(instance.instanceId);
+    case 'PingStatus':
+      return values.includes(info.PingStatus ?? '');
+    case 'PlatformTypes':
+      return values.includes(info.PlatformType ?? '');
+    case 'ResourceType':
+      return values.includes(info.ResourceType ?? '');
+    case 'AgentVersion':
+      return values.includes(info.AgentVersion ?? '');
+    default:
+      if (!legacy && key === 'tag-key') return visibleTags(world, instance).some(([k]) => values.includes(k));
+      if (!legacy && key.startsWith('tag:')) return visibleTags(world, instance).some(([k, v]) => k === key.slice(4) && values.includes(v));
+      throw error('InvalidFilterKey', `The filter key ${key} is not valid`);
+  }
 }
 
 function resolveTargets(world: World, input: SendCommandCommandInput): string[] {
@@ -216,68 +348,102 @@ function resolveTargets(world: World, input: SendCommandCommandInput): string[] 
   return [...ids];
 }
 
+function setStatus(world: World, invocation: SimInvocation, status: CommandInvocationStatus, details: string): void {
+  invocation.status = status;
+  invocation.statusDetails = details;
+  invocation.run.status = status;
+  if (DONE.has(status)) {
+    invocation.endedAt = world.now();
+    invocation.run.completedAt = world.now();
+  }
+}
+
+/**
+ * Pending until the agent picks the command up: after deliveryMs if it is Online then, else when
+ * it next comes Online; past TimeoutSeconds it is DeliveryTimedOut and never runs.
+ */
+function deliver(world: World, command: SimCommand, instance: SimInstance, invocation: SimInvocation, effect?: DocumentEffect): void {
+  const pickUp = () => {
+    if (invocation.status !== 'Pending') return;
+    if (!agentOnline(world, instance)) {
+      instance.agent.whenOnline.push(() => world.clock.after(world.latency.ssm.deliveryMs, pickUp, `ssm ${command.commandId} delivery`));
+      return;
+    }
+    execute(world, command, instance, invocation, effect);
+  };
+  world.clock.after(world.latency.ssm.deliveryMs, pickUp, `ssm ${command.commandId} delivery`);
+  world.clock.after(
+    command.timeoutSeconds * 1000,
+    () => {
+      if (invocation.status !== 'Pending') return;
+      invocation.stderr = `The command was not delivered to ${instance.instanceId} within ${command.timeoutSeconds} s`;
+      setStatus(world, invocation, 'TimedOut', 'DeliveryTimedOut');
+    },
+    `ssm ${command.commandId} delivery timeout`,
+  );
+}
+
+/** The agent runs the document: done after its run time, unless it is cancelled, exceeds executionTimeout or the instance goes down. */
 function execute(world: World, command: SimCommand, instance: SimInstance, invocation: SimInvocation, effect?: DocumentEffect): void {
   const generation = instance.bootGeneration;
-  const setStatus = (status: CommandInvocationStatus, details: string) => {
-    invocation.status = status;
-    invocation.statusDetails = details;
-    invocation.run.status = status;
-    if (DONE.has(status)) {
-      invocation.endedAt = world.now();
-      invocation.run.completedAt = world.now();
-    }
-  };
   const interrupted = () => instance.bootGeneration !== generation || instance.state !== 'running';
+  invocation.startedAt = world.now();
+  setStatus(world, invocation, 'InProgress', 'InProgress');
+  const fault = world.faults.takeCommandFault(instance.instanceId, command.documentName);
+  const runMs = fault?.mode === 'hang' ? Number.POSITIVE_INFINITY : (effect?.runMs ?? world.latency.ssm.documentRunMsByName[command.documentName] ?? world.latency.ssm.documentRunMs);
+  if (runMs >= command.executionTimeoutMs) {
+    world.clock.after(
+      command.executionTimeoutMs,
+      () => {
+        if (invocation.status !== 'InProgress') return;
+        invocation.stderr = fault?.mode === 'hang' ? 'Command execution timed out (fault injected)' : `Command execution timed out after ${command.executionTimeoutMs / 1000} s`;
+        setStatus(world, invocation, 'TimedOut', 'ExecutionTimedOut');
+      },
+      `ssm ${command.commandId} execution timeout`,
+    );
+    return;
+  }
+  world.clock.after(
+    runMs,
+    () => {
+      if (invocation.status !== 'InProgress') return;
+      const fail = (message: string) => {
+        invocation.responseCode = 1;
+        invocation.stderr = message;
+        setStatus(world, invocation, 'Failed', 'Failed');
+      };
+      if (interrupted()) return fail('The instance stopped or rebooted while the command ran');
+      if (fault) return fail(fault.message);
+      const problem = applyEffect(world, instance, command, effect);
+      if (problem) return fail(problem);
+      invocation.responseCode = 0;
+      invocation.stdout = `${command.documentName} completed on ${instance.instanceId}`;
+      setStatus(world, invocation, 'Success', 'Success');
+    },
+    `ssm ${command.commandId} on ${instance.instanceId}`,
+  );
+}
+
+/**
+ * A Pending invocation is cancelled at once (it never reaches the agent); an InProgress one is
+ * Cancelling until the agent gets the cancel (deliveryMs), then Cancelled and its document's
+ * effect never happens. Finished invocations stay as they are.
+ */
+function cancelInvocation(world: World, invocation: SimInvocation): void {
+  if (invocation.status === 'Pending') {
+    setStatus(world, invocation, 'Cancelled', 'Cancelled');
+    return;
+  }
+  if (invocation.status !== 'InProgress') return;
+  setStatus(world, invocation, 'Cancelling', 'Cancelling');
   world.clock.after(
     world.latency.ssm.deliveryMs,
     () => {
-      if (interrupted()) {
-        setStatus('Failed', 'Undeliverable');
-        return;
-      }
-      invocation.startedAt = world.now();
-      setStatus('InProgress', 'InProgress');
-      const fault = world.faults.takeCommandFault(instance.instanceId, command.documentName);
-      if (fault?.mode === 'hang') {
-        const timeoutMs = Number(command.parameters.executionTimeout?.[0]) * 1000 || world.latency.ssm.defaultExecutionTimeoutMs;
-        world.clock.after(timeoutMs, () => {
-          if (DONE.has(invocation.status)) return;
-          invocation.stderr = 'Command execution timed out (fault injected)';
-          setStatus('TimedOut', 'ExecutionTimedOut');
-        });
-        return;
-      }
-      const runMs = effect?.runMs ?? world.latency.ssm.documentRunMsByName[command.documentName] ?? world.latency.ssm.documentRunMs;
-      world.clock.after(
-        runMs,
-        () => {
-          if (interrupted()) {
-            invocation.responseCode = 1;
-            invocation.stderr = 'The instance stopped or rebooted while the command ran';
-            setStatus('Failed', 'Failed');
-            return;
-          }
-          if (fault) {
-            invocation.responseCode = 1;
-            invocation.stderr = fault.message;
-            setStatus('Failed', 'Failed');
-            return;
-          }
-          const problem = applyEffect(world, instance, command, effect);
-          if (problem) {
-            invocation.responseCode = 1;
-            invocation.stderr = problem;
-            setStatus('Failed', 'Failed');
-            return;
-          }
-          invocation.responseCode = 0;
-          invocation.stdout = `${command.documentName} completed on ${instance.instanceId}`;
-          setStatus('Success', 'Success');
-        },
-        `ssm ${command.commandId} on ${instance.instanceId}`,
-      );
+      if (invocation.status !== 'Cancelling') return;
+      invocation.stderr = 'The command was cancelled';
+      setStatus(world, invocation, 'Cancelled', 'Cancelled');
     },
-    `ssm ${command.commandId} delivery`,
+    `ssm cancel on ${invocation.instanceId}`,
   );
 }
 
@@ -316,7 +482,7 @@ function isComplete(command: SimCommand): boolean {
 function commandStatus(command: SimCommand): CommandStatus {
   const statuses = [...command.invocations.values()].map((i) => i.status);
   if (statuses.every((s) => s === 'Pending')) return 'Pending';
-  if (!statuses.every((s) => DONE.has(s))) return 'InProgress';
+  if (!statuses.every((s) => DONE.has(s))) return statuses.includes('Cancelling') ? 'Cancelling' : 'InProgress';
   if (statuses.includes('Failed')) return 'Failed';
   if (statuses.includes('TimedOut')) return 'TimedOut';
   if (statuses.includes('Cancelled')) return 'Cancelled';
@@ -331,7 +497,8 @@ function describeCommand(world: World, command: SimCommand): Command {
     DocumentName: command.documentName,
     DocumentVersion: '$DEFAULT',
     Comment: command.comment,
-    ExpiresAfter: new Date(command.requestedAt + (command.timeoutSeconds + 3_600) * 1000),
+    // API Reference, Command: ExpiresAfter "is calculated based on the total timeout": delivery + execution.
+    ExpiresAfter: new Date(command.requestedAt + command.timeoutSeconds * 1000 + command.executionTimeoutMs),
     Parameters: structuredClone(command.parameters),
     InstanceIds: [...command.instanceIds],
     Targets: structuredClone(command.targets),
@@ -342,8 +509,9 @@ function describeCommand(world: World, command: SimCommand): Command {
     MaxErrors: '0',
     TargetCount: invocations.length,
     CompletedCount: done.length,
-    ErrorCount: done.filter((i) => i.status !== 'Success').length,
-    DeliveryTimedOutCount: 0,
+    // API Reference, Command: ErrorCount counts Failed and Execution Timed Out; delivery timeouts apart.
+    ErrorCount: done.filter((i) => i.status === 'Failed' || i.statusDetails === 'ExecutionTimedOut').length,
+    DeliveryTimedOutCount: done.filter((i) => i.statusDetails === 'DeliveryTimedOut').length,
     TimeoutSeconds: command.timeoutSeconds,
     ServiceRole: '',
     NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: 'Command' },

@@ -428,6 +428,7 @@ class Simulation {
       case 'provisioning-fails':
         if (event.how === 'root-volume-fails') this.fleet.faults.rootVolumeFails(event.node);
         else if (event.how === 'start-fails') this.fleet.faults.instanceWontStart(event.node);
+        else if (event.how === 'command-hangs') this.fleet.faults.commandFails(event.node, { mode: 'hang', times: 1 });
         else this.fleet.faults.commandFails(event.node, { mode: 'fail' });
         return;
       case 'stuck-stopping':
@@ -837,9 +838,11 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
   /** probe: a readiness command, which succeeds only where the application runs. */
   type Effect = { install: Set<string>; start: Set<string>; stop: Set<string>; probe: Set<string> };
   const effects = new Map<string, Map<string, Effect>>();
+  // The workflow adds executionTimeout (a document's timeoutSeconds): what a document does is keyed without it.
+  const keyOf = ({ executionTimeout: _, ...parameters }: Record<string, string[]>) => JSON.stringify(parameters);
   const add = (name: string, parameters: Record<string, string[]>, kind: keyof Effect, app: string) => {
     const byParams = effects.get(name) ?? new Map<string, Effect>();
-    const key = JSON.stringify(parameters);
+    const key = keyOf(parameters);
     const effect = byParams.get(key) ?? { install: new Set(), start: new Set(), stop: new Set(), probe: new Set() };
     effect[kind].add(app);
     byParams.set(key, effect);
@@ -856,7 +859,7 @@ function defineDocuments(fleet: SimulatedFleet, config: Config): void {
   for (const [name, byParams] of effects) {
     fleet.defineDocument(name, {
       run: (ctx) => {
-        const effect = byParams.get(JSON.stringify(ctx.parameters));
+        const effect = byParams.get(keyOf(ctx.parameters));
         if (!effect) return;
         for (const app of effect.install) ctx.install(app, true);
         for (const app of effect.start) {

@@ -4,22 +4,37 @@
 // (Step Functions: the local runtime's), seeded alike; answers compared by label.
 import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CancelCommandCommand,
+  CancelCommandRequest$,
+  DescribeInstanceInformationCommand,
+  DescribeInstanceInformationRequest$,
+  GetCommandInvocationCommand,
+  InstanceInformation$,
+  ListCommandsCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { NormalizedSchema } from '@smithy/core/schema';
 import { expect, it } from 'vitest';
 import { PerformanceDetectionSchema, SsmDocumentSchema } from '../../core/config.ts';
 import { EVENT_SOURCE } from '../../core/metrics.ts';
 import { describeAlert } from '../../core/decisions.ts';
-import { advanceDocuments, type DocumentRun } from '../../functions/adapters/commands.ts';
+import type { CommandEntry, CommandLedger } from '../../functions/adapters/command-ledger.ts';
+import { advanceDocuments, agentStatus, cancelCommands, DELIVERY_TIMEOUT_SECONDS, type CommandDeps, type DocumentRun } from '../../functions/adapters/commands.ts';
 import { startIncident } from '../../functions/adapters/executions.ts';
 import { stopInstance } from '../../functions/adapters/instances.ts';
 import { readPerformance } from '../../functions/adapters/metrics-source.ts';
 import { publishAlert, putServiceEvent } from '../../functions/adapters/notify.ts';
 import { deregisterTarget, registerTarget, setDeregistrationDelay, targetHealth } from '../../functions/adapters/targets.ts';
 import { IncidentInputSchema, type IncidentInput } from '../../core/workflow-state.ts';
-import { bothSides, CASE_START, describeCall, sorted, useMoto } from './contract.ts';
+import { bothSides, CASE_START, describeCall, useMoto } from './contract.ts';
+import { MOTO_CLIENT_CONFIG } from './moto-server.ts';
+import type { Side } from './sides.ts';
 import { seedFleet } from './world.ts';
 
-useMoto();
+const moto = useMoto();
 
 const UNKNOWN_INSTANCE = 'i-0123456789abcdef0';
 
@@ -33,16 +48,62 @@ function provisionRun(instanceId: string): DocumentRun {
   return { instanceId, documents: documents('install web', 'start web'), incidentId: '20300101T000000-web-failure-abc123', purpose: 'provision' };
 }
 
+/** The command ledger in memory: DynamoDB is not what these cases compare (DynamoDB Local tests it). */
+function memoryLedger(): CommandLedger {
+  const entries = new Map<string, CommandEntry>();
+  return {
+    read: async (tags) => new Map(tags.flatMap((tag) => (entries.has(tag) ? [[tag, { ...entries.get(tag)! }] as const] : []))),
+    readAll: async () => new Map([...entries].map(([tag, entry]) => [tag, { ...entry }])),
+    recordIntent: async (tag, entry, replacing) => {
+      const current = entries.get(tag);
+      if (replacing === undefined ? current !== undefined : current?.intentAt !== replacing || current.commandId !== undefined) return false;
+      entries.set(tag, { ...entry });
+      return true;
+    },
+    recordSent: async (tag, entry) => void entries.set(tag, { ...entry }),
+    forgetIntent: async (tag) => void entries.delete(tag),
+    recordCancelled: async (tag, at) => void entries.set(tag, { ...entries.get(tag)!, cancelledAt: at }),
+  };
+}
+
+/**
+ * The SSM client a side's adapter uses. moto has no DescribeInstanceInformation (see its own case
+ * below): on moto's side the adapter's agent check is answered from EC2 (a running instance is
+ * Online, a stopped one is not listed), so the calls moto does implement can be compared.
+ */
+function ssmOf(side: Side): SSMClient {
+  if (side.name !== 'moto') return side.ssm;
+  return new Proxy(side.ssm, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: { input: unknown }) => {
+        if (!(command instanceof DescribeInstanceInformationCommand)) return target.send(command as SendCommandCommand);
+        const ids = command.input.Filters?.find((f) => f.Key === 'InstanceIds')?.Values ?? [];
+        const described = await side.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+        const running = (described.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name === 'running');
+        return { InstanceInformationList: running.map((i) => ({ InstanceId: i.InstanceId, PingStatus: 'Online' })) };
+      };
+    },
+  });
+}
+
+/** What advanceDocuments needs on a side, with one ledger for the case and the side's clock read at each call. */
+function commandsOn(side: Side, ledger: CommandLedger = memoryLedger()): () => CommandDeps {
+  const ssm = ssmOf(side);
+  return () => ({ ssm, ledger, now: side.now() });
+}
+
 describeCall('ssm:SendCommand', () => {
   it('agreed: advanceDocuments sends the first document, then the second once the first succeeded, then reports both done', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'] });
       const run = provisionRun(fleet.node('web-1'));
-      const steps = [await advanceDocuments(side.ssm, run)];
+      const deps = commandsOn(side);
+      const steps = [await advanceDocuments(deps(), run)];
       side.settle();
-      steps.push(await advanceDocuments(side.ssm, run));
+      steps.push(await advanceDocuments(deps(), run));
       side.settle();
-      steps.push(await advanceDocuments(side.ssm, run));
+      steps.push(await advanceDocuments(deps(), run));
       return steps;
     });
 
@@ -57,15 +118,15 @@ describeCall('ssm:SendCommand', () => {
     });
   });
 
-  it('agreed: the command carries the instance, document, parameters, timeout and the Comment the adapter finds it by', async () => {
+  it('agreed: the command carries the instance, document, parameters (timeoutSeconds as executionTimeout), the delivery timeout and the Comment', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'] });
       const out = await side.ssm.send(
         new SendCommandCommand({
           InstanceIds: [fleet.node('web-1')],
           DocumentName: 'AWS-RunShellScript',
-          Parameters: { commands: ['install web'] },
-          TimeoutSeconds: 600,
+          Parameters: { commands: ['install web'], executionTimeout: ['600'] },
+          TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
           Comment: 'rf-0123456789abcdef provision#0 incident',
         }),
       );
@@ -79,8 +140,8 @@ describeCall('ssm:SendCommand', () => {
       value: {
         id: '<uuid 1>',
         document: 'AWS-RunShellScript',
-        parameters: { commands: ['install web'] },
-        timeout: 600,
+        parameters: { commands: ['install web'], executionTimeout: ['600'] },
+        timeout: DELIVERY_TIMEOUT_SECONDS,
         comment: 'rf-0123456789abcdef provision#0 incident',
         targets: ['<web-1>'],
       },
@@ -90,42 +151,42 @@ describeCall('ssm:SendCommand', () => {
   // moto defect: moto runs commands on stopped instances. AWS, SSM InvalidInstanceId: "The
   // following problems can cause this exception: ... SSM Agent isn't running. Verify that SSM
   // Agent is running." (SSM API reference, SendCommand errors); on a stopped instance no agent
-  // runs. The adapter turns it into "not ready, poll again" (a node that is still booting).
-  it('moto defect (runs commands on stopped instances): advanceDocuments on a stopped node is pending with "SSM agent not ready" (InvalidInstanceId)', async () => {
+  // runs. The adapter does not send before DescribeInstanceInformation says Online.
+  it('moto defect (runs commands on stopped instances): SendCommand to a stopped node is InvalidInstanceId', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['spare'] });
-      return advanceDocuments(side.ssm, provisionRun(fleet.node('spare')));
+      const out = await side.ssm.send(new SendCommandCommand({ InstanceIds: [fleet.node('spare')], DocumentName: 'AWS-RunShellScript', Parameters: { commands: ['install web'] } }));
+      return out.Command?.Status;
     });
 
-    expect(simulator).toEqual({ ok: true, value: { status: 'pending', index: 0, commandId: null, detail: 'SSM agent on <spare> not ready' } });
-    expect(moto).toEqual({ ok: true, value: { status: 'pending', index: 0, commandId: '<uuid 1>', detail: 'sent AWS-RunShellScript' } });
+    expect(simulator).toEqual({ ok: false, error: 'InvalidInstanceId' });
+    expect(moto).toEqual({ ok: true, value: 'Success' });
   });
 });
 
 describeCall('ssm:ListCommands', () => {
-  it('agreed: once the documents ran, advancing again finds both commands by their Comment and sends nothing', async () => {
+  it('agreed: after a crash between SendCommand and the record of its id, advancing finds the command by its Comment tag and sends it no second time', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'] });
       const run = provisionRun(fleet.node('web-1'));
-      for (let i = 0; i < 3; i++) {
-        await advanceDocuments(side.ssm, run);
-        side.settle();
-      }
-      const again = await advanceDocuments(side.ssm, run);
-      const listed = await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-1'), MaxResults: 50 }));
-      return { again, listed: (listed.Commands ?? []).map((c) => [c.CommandId, c.Status, c.Comment?.split(' ')[1]]) };
-      // ListCommands documents no order (SSM API reference): compare as a set.
-    }, (value) => ({ ...(value as object), listed: sorted((value as { listed: unknown }).listed) }));
+      const ledger = memoryLedger();
+      const crashing: CommandLedger = { ...ledger, recordSent: () => Promise.reject(new Error('crashed before recording the id')) };
+      await advanceDocuments(commandsOn(side, crashing)(), run).catch(() => undefined);
+      side.settle();
+      const again = await advanceDocuments(commandsOn(side, ledger)(), run);
+      side.settle(); // past ListCommands' lag
+      const listed = (await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-1'), MaxResults: 50 }))).Commands ?? [];
+      const second = listed.find((c) => c.Comment?.split(' ')[1] === 'provision#1')?.CommandId;
+      // ListCommands documents no order (SSM API reference): compare the documents as a set.
+      return { again: { ...again, commandId: again.status === 'pending' && again.commandId === second ? 'the second document' : again }, listed: listed.map((c) => c.Comment?.split(' ')[1]).sort() };
+    });
 
     expect(moto).toEqual(simulator);
     expect(simulator).toEqual({
       ok: true,
       value: {
-        again: { status: 'done', commandIds: ['<uuid 1>', '<uuid 2>'] },
-        listed: [
-          ['<uuid 1>', 'Success', 'provision#0'],
-          ['<uuid 2>', 'Success', 'provision#1'],
-        ],
+        again: { status: 'pending', index: 1, commandId: 'the second document', detail: 'sent AWS-RunShellScript' },
+        listed: ['provision#0', 'provision#1'],
       },
     });
   });
@@ -140,6 +201,7 @@ describeCall('ssm:ListCommands', () => {
       for (const command of ['one', 'two', 'three']) {
         await side.ssm.send(new SendCommandCommand({ InstanceIds: [fleet.node('web-1')], DocumentName: 'AWS-RunShellScript', Parameters: { commands: [command] } }));
       }
+      side.settle(); // past ListCommands' lag (eventual consistency)
       const page = await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-1'), MaxResults: 2 }));
       return { listed: page.Commands?.length, nextToken: page.NextToken !== undefined };
     });
@@ -154,13 +216,15 @@ describeCall('ssm:ListCommands', () => {
   it('moto defect (commands reach every instance): ListCommands for an instance lists only the commands sent to it', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1', 'web-3'] });
-      await advanceDocuments(side.ssm, provisionRun(fleet.node('web-1')));
+      await advanceDocuments(commandsOn(side)(), provisionRun(fleet.node('web-1')));
+      side.settle();
+      const mine = await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-1'), MaxResults: 50 }));
       const other = await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-3'), MaxResults: 50 }));
-      return other.Commands?.length;
+      return [mine.Commands?.length, other.Commands?.length];
     });
 
-    expect(simulator).toEqual({ ok: true, value: 0 });
-    expect(moto).toEqual({ ok: true, value: 1 });
+    expect(simulator).toEqual({ ok: true, value: [1, 0] });
+    expect(moto).toEqual({ ok: true, value: [1, 1] });
   });
 });
 
@@ -168,7 +232,7 @@ describeCall('ssm:GetCommandInvocation', () => {
   it('agreed: the invocation of a document that ran reads Status Success, StatusDetails Success and no error output', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'] });
-      const sent = await advanceDocuments(side.ssm, provisionRun(fleet.node('web-1')));
+      const sent = await advanceDocuments(commandsOn(side)(), provisionRun(fleet.node('web-1')));
       side.settle();
       const commandId = sent.status === 'pending' ? sent.commandId! : '';
       const out = await side.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: fleet.node('web-1') }));
@@ -177,6 +241,108 @@ describeCall('ssm:GetCommandInvocation', () => {
 
     expect(moto).toEqual(simulator);
     expect(simulator).toEqual({ ok: true, value: { command: '<uuid 1>', instance: '<web-1>', status: 'Success', details: 'Success', stderr: '' } });
+  });
+});
+
+/** moto answers an SSM action it does not implement with HTTP 500. */
+async function expectMotoLacks(command: DescribeInstanceInformationCommand | CancelCommandCommand): Promise<void> {
+  const error = await moto
+    .sides()
+    .moto.ssm.send(command as CancelCommandCommand)
+    .then(
+      () => null,
+      (e: { $metadata?: { httpStatusCode?: number } }) => e,
+    );
+  expect(error?.$metadata?.httpStatusCode).toBe(500);
+}
+
+/** The first request `run` makes through an SSM client that never reaches a server: its input and JSON body. */
+async function firstSsmRequest(name: string, run: (ssm: SSMClient) => Promise<unknown>): Promise<{ input: Record<string, unknown>; target: string; body: Record<string, unknown> }> {
+  const client = new SSMClient({ ...MOTO_CLIENT_CONFIG, endpoint: 'http://127.0.0.1:9' });
+  let captured: { input: Record<string, unknown>; target: string; body: Record<string, unknown> } | undefined;
+  let input: Record<string, unknown> = {};
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === `${name}Command`) input = structuredClone(args.input as Record<string, unknown>);
+      return next(args);
+    },
+    { step: 'initialize', name: 'captureInput', priority: 'high' },
+  );
+  client.middlewareStack.add(
+    () => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      captured ??= { input, target: request.headers?.['x-amz-target'] ?? '', body: JSON.parse(String(request.body ?? '{}')) as Record<string, unknown> };
+      throw new Error('captured');
+    },
+    { step: 'finalizeRequest', name: 'captureRequest', priority: 'low' },
+  );
+  await run(client).catch(() => undefined);
+  client.destroy();
+  if (!captured) throw new Error(`no ${name} request was made`);
+  return captured;
+}
+
+function members(schema: unknown): Record<string, string> {
+  const normalized = NormalizedSchema.of(schema as Parameters<typeof NormalizedSchema.of>[0]);
+  return Object.fromEntries(
+    [...normalized.structIterator()].map(([name, member]) => [
+      name,
+      member.isStringSchema() ? 'string' : member.isBooleanSchema() ? 'boolean' : member.isNumericSchema() ? 'number' : member.isTimestampSchema() ? 'timestamp' : member.isListSchema() ? 'list' : 'structure',
+    ]),
+  );
+}
+
+function kindOf(value: unknown): string {
+  return value instanceof Date ? 'timestamp' : Array.isArray(value) ? 'list' : typeof value === 'object' ? 'structure' : typeof value;
+}
+
+describeCall('ssm:DescribeInstanceInformation', { notCoveredByMoto: true }, () => {
+  it("agentStatus sends a DescribeInstanceInformationRequest filtered by instance id; the simulator answers InstanceInformation members only, PingStatus as documented", async () => {
+    await expectMotoLacks(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [UNKNOWN_INSTANCE] }] }));
+    const request = await firstSsmRequest('DescribeInstanceInformation', (ssm) => agentStatus(ssm, UNKNOWN_INSTANCE));
+    expect(request.target).toBe('AmazonSSM.DescribeInstanceInformation');
+    expect(request.body).toEqual({ Filters: [{ Key: 'InstanceIds', Values: [UNKNOWN_INSTANCE] }] });
+    const shape = members(DescribeInstanceInformationRequest$);
+    for (const [key, value] of Object.entries(request.input)) expect(shape[key], `${key} is a member of DescribeInstanceInformationRequest`).toBe(kindOf(value));
+
+    const { simulator } = moto.sides();
+    const fleet = await seedFleet(simulator, { nodes: ['web-1', 'spare'] });
+    const out = await simulator.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [fleet.node('web-1'), fleet.node('spare')] }] }));
+    const listed = out.InstanceInformationList ?? [];
+    // API reference: "This operation does not return information for nodes that are either Stopped or Terminated."
+    expect(listed.map((i) => i.InstanceId)).toEqual([fleet.node('web-1')]);
+    const info = listed[0] as Record<string, unknown>;
+    const infoShape = members(InstanceInformation$);
+    for (const [key, value] of Object.entries(info)) expect(infoShape[key], `${key} is a member of InstanceInformation`).toBe(kindOf(value));
+    // API reference, InstanceInformation: PingStatus "Online | ConnectionLost | Inactive".
+    expect(['Online', 'ConnectionLost', 'Inactive']).toContain(info.PingStatus);
+    expect(await agentStatus(simulator.ssm, fleet.node('web-1'))).toBe('Online');
+  });
+});
+
+describeCall('ssm:CancelCommand', { notCoveredByMoto: true }, () => {
+  it('cancelCommands sends a CancelCommandRequest (CommandId and the instance); the simulator accepts it and the invocation ends Cancelled', async () => {
+    await expectMotoLacks(new CancelCommandCommand({ CommandId: '00000000-0000-4000-8000-000000000000' }));
+    const { simulator } = moto.sides();
+    const fleet = await seedFleet(simulator, { nodes: ['web-1'] });
+    const ledger = memoryLedger();
+    const deps = () => ({ ssm: simulator.ssm, ledger, now: simulator.now() });
+    const sent = await advanceDocuments(deps(), provisionRun(fleet.node('web-1')));
+    const commandId = sent.status === 'pending' ? sent.commandId! : '';
+
+    const request = await firstSsmRequest('CancelCommand', async (ssm) => {
+      // The same ledger; only the cancel goes to the capturing client.
+      await cancelCommands({ ssm: new Proxy(simulator.ssm, { get: (t, p, r) => (p === 'send' ? (c: unknown) => (c instanceof CancelCommandCommand ? ssm.send(c) : t.send(c as SendCommandCommand)) : Reflect.get(t, p, r)) }), ledger, now: simulator.now() }, () => true);
+    });
+    expect(request.target).toBe('AmazonSSM.CancelCommand');
+    expect(request.body).toEqual({ CommandId: commandId, InstanceIds: [fleet.node('web-1')] });
+    const shape = members(CancelCommandRequest$);
+    for (const [key, value] of Object.entries(request.input)) expect(shape[key], `${key} is a member of CancelCommandRequest`).toBe(kindOf(value));
+
+    expect(await cancelCommands(deps(), () => true)).toEqual([commandId]);
+    simulator.settle();
+    const invocation = await simulator.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: fleet.node('web-1') }));
+    expect(invocation.Status).toBe('Cancelled');
   });
 });
 

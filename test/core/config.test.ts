@@ -98,6 +98,16 @@ describe('parseConfig: each problem is one line naming the field', () => {
     ]);
   });
 
+  it('A3: an executionTimeout parameter on AWS-RunShellScript (timeoutSeconds is passed as it)', () => {
+    const problems = problemsOf(
+      withApp({ provisioning: { method: 'install', documents: [{ name: 'AWS-RunShellScript', parameters: { commands: ['install'], executionTimeout: ['7200'] } }] } }),
+    );
+
+    expect(problems).toEqual([
+      "applications[0].provisioning.documents[0].parameters.executionTimeout: remove it and set timeoutSeconds instead: the workflow passes timeoutSeconds as AWS-RunShellScript's executionTimeout",
+    ]);
+  });
+
   it('A9: a readiness command that is not an SSM document', () => {
     const cluster = { ...appInput().cluster, readinessCommand: { name: 'x', timeoutSeconds: 5, command: 'curl' } };
 

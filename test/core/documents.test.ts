@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withIncidentContext } from '../../core/documents.ts';
+import { sendParameters, withIncidentContext } from '../../core/documents.ts';
 
 describe('withIncidentContext', () => {
   const context = { app: 'orders', incidentId: 'inc-7', fromNode: 'i-0aaa0000000000001', toNode: 'i-0bbb0000000000002' };
@@ -16,3 +16,21 @@ describe('withIncidentContext', () => {
     expect(filled.commands).toEqual(['from "" {{ ssm:param }} {{rapid-failover.nope}}']);
   });
 });
+
+describe('sendParameters: where a document\'s timeoutSeconds goes (SendCommand TimeoutSeconds is only a delivery timeout)', () => {
+  it('AWS-RunShellScript and AWS-RunPowerShellScript (by name or ARN): timeoutSeconds is their executionTimeout parameter', () => {
+    const shell = sendParameters({ name: 'AWS-RunShellScript', parameters: { commands: ['install'] }, timeoutSeconds: 1_800 });
+    const powershell = sendParameters({ name: 'arn:aws:ssm:eu-west-1::document/AWS-RunPowerShellScript', parameters: { commands: ['Install'] }, timeoutSeconds: 90 });
+
+    expect(shell).toEqual({ commands: ['install'], executionTimeout: ['1800'] });
+    expect(powershell).toEqual({ commands: ['Install'], executionTimeout: ['90'] });
+  });
+
+  it('another document gets no parameter it may not declare (the workflow enforces timeoutSeconds by cancelling), placeholders filled', () => {
+    const own = { name: 'Acme-InstallOrders', parameters: { from: ['{{rapid-failover.fromNode}}'] }, timeoutSeconds: 600 };
+
+    expect(sendParameters(own, { app: 'orders', incidentId: 'inc-7', fromNode: 'i-0aaa0000000000001', toNode: 'i-0bbb0000000000002' })).toEqual({ from: ['i-0aaa0000000000001'] });
+    expect(own.parameters).toEqual({ from: ['{{rapid-failover.fromNode}}'] });
+  });
+});
+

@@ -1,12 +1,13 @@
 import { AssociateAddressCommand, DescribeAddressesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand, DescribeTargetHealthCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import { CancelCommandCommand, GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
 import { GetCommand, ScanCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { makeHandler } from '../../functions/handlers/compensate.ts';
-import { EIP, INCIDENT, NEW, OLD, TABLES, TG_WEB, TG_WEB_2, claimItem, ec2Instance, lambdaCause, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+import { EIP, INCIDENT, NEW, OLD, TABLES, TG_WEB, TG_WEB_2, claimItem, ec2Instance, lambdaCause, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
 
 const performance = { kind: 'performance' as const, source: 'rapid-failover-web-performance', reason: 'slow', observedAt: '2025-03-01T11:55:00.000Z' };
 
@@ -37,6 +38,23 @@ describe('compensate', () => {
     expect(state).toMatchObject({ claim: null, triedNodes: [NEW], pendingAlert: null, outcome: null, attempt: 1 });
     expect(state.failure).toBeUndefined();
     expect(state.explanation.at(-1)).toContain('trying another node (A13)');
+  });
+
+  it('A13: a hung command this incident started on the node given up is cancelled (not one that ended, not on another node)', async () => {
+    ledgerHas(t, [
+      { instanceId: NEW, purpose: 'provision', index: 0, commandId: 'install-0' },
+      { instanceId: NEW, purpose: 'provision', index: 1, commandId: 'install-1' },
+      { instanceId: OLD, purpose: 'halt', index: 0, commandId: 'halt-0' },
+    ]);
+    t.ssm.on(GetCommandInvocationCommand, { CommandId: 'install-0' }).resolves({ Status: 'Success' });
+    t.ssm.on(GetCommandInvocationCommand, { CommandId: 'install-1' }).resolves({ Status: 'InProgress' });
+    t.ssm.on(GetCommandInvocationCommand, { CommandId: 'halt-0' }).resolves({ Status: 'InProgress' });
+
+    const state = await makeHandler(t.deps)(failed(ErrorNames.StepTimeout, 'provisioning took too long'));
+
+    expect(t.ssm).toHaveReceivedCommandTimes(CancelCommandCommand, 1);
+    expect(t.ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'install-1', InstanceIds: [NEW] });
+    expect(state.explanation.join('\n')).toContain(`cancelled 1 command(s) still running on ${NEW}: install-1`);
   });
 
   it('A13: a node the failure says is bad (failed root-volume swap) is quarantined with the reason', async () => {

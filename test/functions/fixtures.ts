@@ -8,8 +8,8 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DescribeInstanceInformationCommand, SendCommandCommand, SSMClient, type DescribeInstanceInformationCommandInput } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
@@ -19,6 +19,8 @@ import type { Environment } from '../../core/environment.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../core/metrics.ts';
 import { CLAIMS_TABLE, RECORDS_TABLE, STATE_TABLE } from '../../core/tables.ts';
 import type { IncidentInput, WorkflowState } from '../../core/workflow-state.ts';
+import { LEDGER_ATTRIBUTE_PREFIX, type CommandEntry } from '../../functions/adapters/command-ledger.ts';
+import { commandTag } from '../../functions/adapters/commands.ts';
 import { DOCUMENT_CLIENT_OPTIONS, type Deps } from '../../functions/deps.ts';
 
 export const NOW = new Date('2025-03-01T12:00:00.000Z');
@@ -207,6 +209,13 @@ export function makeTestDeps(config: Config = testConfig()): TestContext {
   };
   stubs.ec2.onAnyCommand().resolves({});
   stubs.ssm.onAnyCommand().resolves({});
+  // SSM answers every SendCommand with a new command id (as AWS does).
+  let sent = 0;
+  stubs.ssm.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-sent-${++sent}`, Status: 'Pending' } }));
+  // Every node's SSM Agent is Online unless a test says otherwise.
+  stubs.ssm.on(DescribeInstanceInformationCommand).callsFake((input: DescribeInstanceInformationCommandInput) => ({
+    InstanceInformationList: (input.Filters?.find((f) => f.Key === 'InstanceIds')?.Values ?? []).map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
+  }));
   stubs.elb.onAnyCommand().resolves({});
   stubs.ddb.onAnyCommand().resolves({});
   stubs.sns.onAnyCommand().resolves({});
@@ -325,4 +334,31 @@ export async function createControlPlaneTables(raw: DynamoDBClient, prefix: stri
     create(tables.records, RECORDS_TABLE.partitionKey, RECORDS_TABLE.sortKey),
   ]);
   return tables;
+}
+
+/** A command the incident's ledger recorded (sent at NOW unless told). */
+export interface RecordedCommand {
+  instanceId: string;
+  purpose: string;
+  index: number;
+  commandId: string;
+  sentAt?: string;
+}
+
+/** The incident's command ledger (on its failover record) holds these commands. */
+export function ledgerHas(t: TestContext, commands: RecordedCommand[], incidentId = INCIDENT): void {
+  const item: Record<string, CommandEntry> = {};
+  for (const c of commands) {
+    const at = c.sentAt ?? NOW.toISOString();
+    item[`${LEDGER_ATTRIBUTE_PREFIX}${commandTag(incidentId, c.purpose, c.index, c.instanceId)}`] = {
+      instanceId: c.instanceId,
+      purpose: c.purpose,
+      index: c.index,
+      documentName: 'AWS-RunShellScript',
+      intentAt: at,
+      commandId: c.commandId,
+      sentAt: at,
+    };
+  }
+  t.ddb.on(GetCommand, { TableName: TABLES.records }).resolves({ Item: item });
 }

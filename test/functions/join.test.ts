@@ -5,14 +5,13 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, type Command } from '@aws-sdk/client-ssm';
+import { CancelCommandCommand, GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../core/config.ts';
 import { ErrorNames } from '../../core/errors.ts';
-import { commandComment } from '../../functions/adapters/commands.ts';
 import { makeHandler } from '../../functions/handlers/join.ts';
-import { INCIDENT, NEW, NOW, TABLES, TG_WEB, TG_WEB_2, claimItem, makeTestDeps, testConfigInput, workflowState, type TestContext } from './fixtures.ts';
+import { NEW, NOW, TABLES, TG_WEB, TG_WEB_2, claimItem, ledgerHas, makeTestDeps, testConfigInput, workflowState, type TestContext } from './fixtures.ts';
 
 const READINESS = { name: 'AWS-RunShellScript', parameters: { commands: ['curl -fsS localhost:8080/ready'] } };
 const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000).toISOString();
@@ -35,13 +34,21 @@ function claim(t: TestContext, fields: Record<string, unknown> = {}) {
   });
 }
 
-function listed(purpose: string, status: string): Command {
-  return { CommandId: `${purpose}-0`, Status: status as never, Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose }, 0) };
+interface Listed {
+  purpose: string;
+  status: string;
+  sentAt: string;
 }
 
-function commands(t: TestContext, ...found: Command[]) {
-  t.ssm.on(ListCommandsCommand).resolves({ Commands: found });
-  for (const command of found) t.ssm.on(GetCommandInvocationCommand, { CommandId: command.CommandId }).resolves({ Status: command.Status as never, StatusDetails: command.Status });
+/** A command the join sent earlier (the first document of `purpose`), and its status now. */
+function listed(purpose: string, status: string, sentAt = NOW.toISOString()): Listed {
+  return { purpose, status, sentAt };
+}
+
+/** The incident's command ledger holds these commands on NEW; SSM reports their statuses. */
+function commands(t: TestContext, ...found: Listed[]) {
+  ledgerHas(t, found.map((c) => ({ instanceId: NEW, purpose: c.purpose, index: 0, commandId: `${c.purpose}-0`, sentAt: c.sentAt })));
+  for (const c of found) t.ssm.on(GetCommandInvocationCommand, { CommandId: `${c.purpose}-0` }).resolves({ Status: c.status as never, StatusDetails: c.status });
 }
 
 /** Both target groups behind one load balancer of `type`, with these health-check settings. */
@@ -78,9 +85,18 @@ describe('join: the application first, registration after (A9, C3)', () => {
 
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('run documents') });
 
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { commands: ['systemctl start web-sidecar'] } });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { commands: ['systemctl start web-sidecar'], executionTimeout: ['600'] } });
     expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
     expect(t.elb).not.toHaveReceivedCommand(ModifyTargetGroupAttributesCommand);
+  });
+
+  it('a run document still running when the join gives up (600 + 60 s) is cancelled before StepTimeoutError', async () => {
+    claim(t, { joinStartedAt: ago(661) });
+    health(t, { [TG_WEB]: 'unused', [TG_WEB_2]: 'unused' });
+    commands(t, listed('run', 'InProgress', ago(650)));
+
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepTimeout });
+    expect(t.ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'run-0', InstanceIds: [NEW] });
   });
 
   it("A9: once the run documents succeed, sets the application's deregistration delay and registers the node (with its port) in every target group", async () => {
@@ -179,7 +195,7 @@ describe('join: the readiness command (A9, cluster.readinessCommand)', () => {
 
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('readiness check 1') });
 
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: READINESS.parameters });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { ...READINESS.parameters, executionTimeout: ['600'] } });
     expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
   });
 

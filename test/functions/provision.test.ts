@@ -7,15 +7,22 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { GetCommandInvocationCommand, InvalidInstanceId, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import {
+  CancelCommandCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  InvalidInstanceId,
+  ListCommandsCommand,
+  SendCommandCommand,
+} from '@aws-sdk/client-ssm';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
-import { commandComment } from '../../functions/adapters/commands.ts';
+import { DELIVERY_TIMEOUT_SECONDS, commandComment } from '../../functions/adapters/commands.ts';
 import { rootVolumeClientToken } from '../../functions/adapters/root-volume.ts';
 import { makeHandler } from '../../functions/handlers/provision.ts';
-import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
 
 function leaseHeld(t: TestContext, provisionStartedAt = NOW.toISOString()) {
   t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { provisionStartedAt }) });
@@ -25,15 +32,9 @@ function instanceIs(t: TestContext, state: string) {
   t.ec2.on(DescribeInstancesCommand).resolves(reservations(ec2Instance(NEW, { state })));
 }
 
-/** SSM knows these commands on NEW, made by earlier polls of this step. */
-function commandsOnNode(t: TestContext, purpose: string, statuses: string[]) {
-  t.ssm.on(ListCommandsCommand).resolves({
-    Commands: statuses.map((status, index) => ({
-      CommandId: `cmd-${index}`,
-      Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose }, index),
-      Status: status === 'Success' ? 'Success' : 'InProgress',
-    })),
-  });
+/** The ledger recorded these commands on NEW, sent by earlier polls of this step; SSM reports these statuses. */
+function commandsOnNode(t: TestContext, purpose: string, statuses: string[], sentAt = NOW.toISOString()) {
+  ledgerHas(t, statuses.map((_, index) => ({ instanceId: NEW, purpose, index, commandId: `cmd-${index}`, sentAt })));
   statuses.forEach((status, index) => {
     t.ssm.on(GetCommandInvocationCommand, { CommandId: `cmd-${index}` }).resolves({ Status: status as never, StandardErrorContent: status === 'Failed' ? 'exit 3: web.service failed' : '' });
   });
@@ -79,24 +80,41 @@ describe('provision', () => {
     expect(t.ec2).not.toHaveReceivedCommand(StopInstancesCommand);
   });
 
-  it('A2/A3: on a running node sends the first document, tagged in its Comment, and polls', async () => {
+  it('A2/A3: on a running node whose agent is Online, records the intent, sends the first document (tagged in its Comment), records its id, and polls', async () => {
     instanceIs(t, 'running');
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
     expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, {
       InstanceIds: [NEW],
       DocumentName: 'AWS-RunShellScript',
-      Parameters: { commands: ['systemctl start web'] },
-      Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose: 'provision' }, 0),
+      // timeoutSeconds (600 by default) bounds the run: AWS-RunShellScript's executionTimeout.
+      Parameters: { commands: ['systemctl start web'], executionTimeout: ['600'] },
+      TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+      Comment: commandComment({ instanceId: NEW, incidentId: INCIDENT, purpose: 'provision' }, 0),
     });
+    const ledgerWrites = t.ddb.commandCalls(UpdateCommand, { TableName: TABLES.records }).map((c) => JSON.stringify(c.args[0].input.ExpressionAttributeValues));
+    expect(ledgerWrites.filter((w) => w.includes('"intentAt"') && !w.includes('commandId'))).toHaveLength(1);
+    expect(ledgerWrites.filter((w) => w.includes('"commandId":"cmd-sent-1"'))).toHaveLength(1);
   });
 
-  it('re-entry finds the running command with ListCommands and does not send it twice', async () => {
+  it('A2: waits for the SSM Agent to be Online after a start (DescribeInstanceInformation), sending nothing before', async () => {
+    instanceIs(t, 'running');
+    t.ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: NEW, PingStatus: 'ConnectionLost' }] });
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({
+      name: ErrorNames.StepPending,
+      message: expect.stringContaining(`waiting for the SSM Agent on ${NEW} to come Online (it is ConnectionLost)`),
+    });
+    expect(t.ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [NEW] }] });
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('re-entry finds the running command in the ledger and does not send it twice (no ListCommands)', async () => {
     instanceIs(t, 'running');
     commandsOnNode(t, 'provision', ['InProgress']);
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('InProgress') });
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
-    expect(t.ssm).toHaveReceivedCommandWith(ListCommandsCommand, { InstanceId: NEW });
+    expect(t.ssm).not.toHaveReceivedCommand(ListCommandsCommand);
+    expect(t.ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: 'cmd-0', InstanceId: NEW });
   });
 
   it('C3: documents run in order: the second is sent only once the first succeeded', async () => {
@@ -104,7 +122,7 @@ describe('provision', () => {
     commandsOnNode(t, 'provision', ['Success']);
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
     expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: ['/opt/web/warm-cache'] } });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: ['/opt/web/warm-cache'], executionTimeout: ['600'] } });
   });
 
   it('finishes when every document succeeded, recording the command ids', async () => {
@@ -125,17 +143,27 @@ describe('provision', () => {
     });
   });
 
-  it('an SSM agent that is not online yet is polled, not failed', async () => {
+  it('an agent that drops between the check and the send (InvalidInstanceId) is polled, not failed, and its intent is withdrawn', async () => {
     instanceIs(t, 'running');
     t.ssm.on(SendCommandCommand).rejects(new InvalidInstanceId({ message: 'not registered', $metadata: {} }));
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('not ready') });
+    const removals = t.ddb.commandCalls(UpdateCommand, { TableName: TABLES.records }).filter((c) => c.args[0].input.UpdateExpression?.startsWith('REMOVE'));
+    expect(removals).toHaveLength(1);
   });
 
-  it('times out from when the step first started (durable on the claim), not from this poll', async () => {
+  it('times out from when the step first started (durable on the claim), not from this poll, and cancels the command it gives up on', async () => {
     leaseHeld(t, new Date(NOW.getTime() - 601_000).toISOString());
     instanceIs(t, 'running');
-    commandsOnNode(t, 'provision', ['InProgress']);
+    commandsOnNode(t, 'provision', ['InProgress'], new Date(NOW.getTime() - 590_000).toISOString());
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepTimeout });
+    expect(t.ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'cmd-0', InstanceIds: [NEW] });
+  });
+
+  it('a command still running within the step budget is not cancelled', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['InProgress']);
+    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    expect(t.ssm).not.toHaveReceivedCommand(CancelCommandCommand);
   });
 
   it('a lost lease stops the step before it touches the node', async () => {
@@ -194,8 +222,8 @@ describe('provision', () => {
       t.ddb.on(GetCommand, { TableName: TABLES.state }).resolves({ Item: { app: 'low', currentNode: NEW } });
       await expect(makeHandler(t.deps)(preempting())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('halting preempted low') });
       expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, {
-        Parameters: { commands: ['systemctl stop low'] },
-        Comment: commandComment({ instanceId: NEW, documents: [], incidentId: INCIDENT, purpose: 'preempt:low' }, 0),
+        Parameters: { commands: ['systemctl stop low'], executionTimeout: ['600'] },
+        Comment: commandComment({ instanceId: NEW, incidentId: INCIDENT, purpose: 'preempt:low' }, 0),
       });
       expect(t.events).not.toHaveReceivedCommand(PutEventsCommand);
     });

@@ -1,12 +1,11 @@
 import { CreateTagsCommand, DeleteTagsCommand, DescribeInstanceStatusCommand, DescribeInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { CancelCommandCommand, GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
-import { commandComment } from '../../functions/adapters/commands.ts';
 import { makeHandler } from '../../functions/handlers/release.ts';
-import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
 
 const performance = { kind: 'performance' as const, source: 'rapid-failover-web-performance', reason: 'slow', observedAt: '2025-03-01T11:59:00.000Z' };
 
@@ -20,10 +19,10 @@ function oldIs(t: TestContext, state: string, pool = 'general') {
   t.ec2.on(DescribeInstancesCommand).resolves(reservations(ec2Instance(OLD, { state, pool })));
 }
 
+/** The halt commands shift sent to OLD, as the ledger recorded them, and their statuses. */
 function haltCommands(t: TestContext, statuses: string[]) {
-  t.ssm.on(ListCommandsCommand).resolves({
-    Commands: statuses.map((Status, i) => ({ CommandId: `halt-${i}`, Status: Status as never, Comment: commandComment({ instanceId: OLD, documents: [], incidentId: INCIDENT, purpose: 'halt' }, i) })),
-  });
+  ledgerHas(t, statuses.map((_, index) => ({ instanceId: OLD, purpose: 'halt', index, commandId: `halt-${index}` })));
+  statuses.forEach((Status, i) => t.ssm.on(GetCommandInvocationCommand, { CommandId: `halt-${i}` }).resolves({ Status: Status as never }));
 }
 
 function claimWrites(t: TestContext) {
@@ -44,7 +43,7 @@ describe('release', () => {
     oldIs(t, 'running');
     haltCommands(t, ['Success']);
     await expect(makeHandler(t.deps)(afterShift())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('halting web') });
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [OLD], Parameters: { commands: ['systemctl stop web-sidecar'] } });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [OLD], Parameters: { commands: ['systemctl stop web-sidecar'], executionTimeout: ['60'] } });
   });
 
   it('A8: a halted, healthy old node goes back to the pool: its claim is deleted and it is tagged free', async () => {
@@ -82,12 +81,13 @@ describe('release', () => {
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
-  it('halt documents that do not finish in time get the node quarantined, not waited for forever', async () => {
+  it('halt documents that do not finish in time get the node quarantined, not waited for forever, and are cancelled', async () => {
     oldIs(t, 'running');
     haltCommands(t, ['InProgress']);
     const state = await makeHandler(t.deps)(afterShift({}, 3_600));
     expect(state.progress['release.disposition']).toBe('quarantined');
     expect(state.pendingAlert?.message).toContain('did not finish');
+    expect(t.ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: 'halt-0', InstanceIds: [OLD] });
   });
 
   it('impaired status checks quarantine the old node', async () => {

@@ -66,7 +66,7 @@ describe('shift', () => {
     const state = await makeHandler(t.deps)(workflowState({ trigger: performance }));
     expect(t.ec2).not.toHaveReceivedCommand(StopInstancesCommand);
     expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [OLD], Parameters: { commands: ['systemctl stop web'] } });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [OLD], Parameters: { commands: ['systemctl stop web'], executionTimeout: ['60'] } });
     expect(state.progress['shift.fence']).toBe('halting');
   });
 

@@ -1,14 +1,16 @@
 // Adapters over EC2 and SSM, and the error mapping, with mocked clients.
 import { DescribeInstanceStatusCommand, DescribeInstanceTypesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetCommandInvocationCommand, InvocationDoesNotExist, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../../core/errors.ts';
-import { advanceDocuments, commandComment } from '../../../functions/adapters/commands.ts';
+import { LEDGER_ATTRIBUTE_PREFIX, recordLedger } from '../../../functions/adapters/command-ledger.ts';
+import { advanceDocuments, commandComment, commandTag } from '../../../functions/adapters/commands.ts';
 import { instanceTypeFacts, listPoolMembers, statusChecksPass } from '../../../functions/adapters/fleet.ts';
 import { rootVolumeClientToken } from '../../../functions/adapters/root-volume.ts';
 import { isConditionFailure, isThrottling, toNamedError } from '../../../functions/aws-errors.ts';
 import { whereRuns } from '../../../functions/pool-view.ts';
-import { NEW, OLD, OTHER, ec2Instance, makeTestDeps, nodeId, testConfig, type TestContext } from '../fixtures.ts';
+import { NEW, NOW, OLD, OTHER, TABLES, ec2Instance, ledgerHas, makeTestDeps, nodeId, testConfig, type TestContext } from '../fixtures.ts';
 
 describe('fleet adapter', () => {
   let t: TestContext;
@@ -94,6 +96,8 @@ describe('fleet adapter', () => {
 describe('commands adapter', () => {
   let t: TestContext;
   const run = (documents = testConfig().applications[0]!.provisioning.documents) => ({ instanceId: NEW, documents, incidentId: 'x'.repeat(80), purpose: 'preempt:a-forty-character-application-name-xx' });
+  const commands = () => ({ ssm: t.deps.ssm, ledger: recordLedger(t.deps.ddb, TABLES.records, { app: 'web', incidentId: 'x'.repeat(80) }), now: NOW });
+  const tagOf = (index: number) => commandTag('x'.repeat(80), run().purpose, index, NEW);
 
   beforeEach(() => {
     t = makeTestDeps();
@@ -106,34 +110,41 @@ describe('commands adapter', () => {
     expect(commandComment(run(), 0)).not.toBe(comment);
   });
 
-  it('finds its commands on later pages of ListCommands', async () => {
+  it('an intent with no recorded id (a crash after SendCommand): finds the command by its Comment tag, on a later page of ListCommands, and records it', async () => {
+    const intentAt = new Date(NOW.getTime() - 10_000).toISOString();
+    t.ddb.on(GetCommand, { TableName: TABLES.records }).resolves({
+      Item: { [`${LEDGER_ATTRIBUTE_PREFIX}${tagOf(0)}`]: { instanceId: NEW, purpose: run().purpose, index: 0, documentName: 'AWS-RunShellScript', intentAt } },
+    });
     t.ssm
       .on(ListCommandsCommand)
       .resolvesOnce({ Commands: [{ CommandId: 'someone-elses', Comment: 'manual run' }], NextToken: 'next' })
-      .resolves({ Commands: [{ CommandId: 'c0', Status: 'Success', Comment: commandComment(run(), 0) }, { CommandId: 'c1', Status: 'Success', Comment: commandComment(run(), 1) }] });
-    expect(await advanceDocuments(t.deps.ssm, run())).toEqual({ status: 'done', commandIds: ['c0', 'c1'] });
+      .resolves({ Commands: [{ CommandId: 'c0', Status: 'InProgress', Comment: commandComment(run(), 0), RequestedDateTime: new Date(intentAt) }] });
+    t.ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress' });
+
+    expect(await advanceDocuments(commands(), run())).toMatchObject({ status: 'pending', index: 0, commandId: 'c0' });
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+    expect(t.ssm).toHaveReceivedNthCommandWith(ListCommandsCommand, 2, { InstanceId: NEW, NextToken: 'next' });
+    const recorded = t.ddb.commandCalls(UpdateCommand, { TableName: TABLES.records }).map((c) => JSON.stringify(c.args[0].input.ExpressionAttributeValues));
+    expect(recorded.some((values) => values.includes('"commandId":"c0"'))).toBe(true);
   });
 
   it('an invocation not visible yet right after sending is pending, not an error', async () => {
-    t.ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: 'c0', Status: 'Pending', Comment: commandComment(run(), 0) }] });
+    ledgerHas(t, [{ instanceId: NEW, purpose: run().purpose, index: 0, commandId: 'c0' }], 'x'.repeat(80));
     t.ssm.on(GetCommandInvocationCommand).rejects(new InvocationDoesNotExist({ message: 'no', $metadata: {} }));
-    expect(await advanceDocuments(t.deps.ssm, run())).toMatchObject({ status: 'pending', index: 0, commandId: 'c0' });
+    expect(await advanceDocuments(commands(), run())).toMatchObject({ status: 'pending', index: 0, commandId: 'c0' });
   });
 
   it('A16: fills the incident placeholders so the application can resume its checkpoint from the old node', async () => {
-    t.ssm.on(ListCommandsCommand).resolves({ Commands: [] });
-    t.ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'c0' } });
     const documents = [{ name: 'AWS-RunShellScript', parameters: { commands: ['restore --from {{rapid-failover.fromNode}} --to {{rapid-failover.toNode}} # {{rapid-failover.app}}'] }, timeoutSeconds: 600 }];
     const context = { app: 'orders', incidentId: 'inc-1', fromNode: OLD, toNode: NEW };
 
-    await advanceDocuments(t.deps.ssm, { ...run(documents), context });
+    await advanceDocuments(commands(), { ...run(documents), context });
 
-    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: [`restore --from ${OLD} --to ${NEW} # orders`] } });
+    expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: [`restore --from ${OLD} --to ${NEW} # orders`], executionTimeout: ['600'] } });
   });
 
   it('no documents: done at once, without calling SSM', async () => {
-    expect(await advanceDocuments(t.deps.ssm, run([]))).toEqual({ status: 'done', commandIds: [] });
+    expect(await advanceDocuments(commands(), run([]))).toEqual({ status: 'done', commandIds: [] });
     expect(t.ssm.calls()).toHaveLength(0);
   });
 });

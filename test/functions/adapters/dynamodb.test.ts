@@ -21,6 +21,7 @@ import {
   touchClaim,
   type ClaimItem,
 } from '../../../functions/adapters/claims.ts';
+import { recordLedger, type CommandEntry } from '../../../functions/adapters/command-ledger.ts';
 import { getRecord, recordStepTiming, updateRecord } from '../../../functions/adapters/records.ts';
 import { DOCUMENT_CLIENT_OPTIONS } from '../../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal, type DynamoDbLocal } from '../../../local/dynamodb-local.ts';
@@ -187,5 +188,52 @@ describe('failover records on DynamoDB Local', () => {
       shiftedAt: t1.toISOString(),
       toNode: NODE,
     });
+  });
+});
+
+describe('the SSM command ledger on the failover record, on DynamoDB Local', () => {
+  beforeAll(createTables);
+  const intent = (intentAt: string): CommandEntry => ({ instanceId: NODE, purpose: 'provision', index: 0, documentName: 'AWS-RunShellScript', intentAt });
+  const T0 = NOW.toISOString();
+  const T1 = new Date(NOW.getTime() + 61_000).toISOString();
+
+  it('A3: one intent per command: a second writer is refused; an unsent intent is superseded only by naming it', async () => {
+    const ledger = recordLedger(ddb, tables.records, { app: 'web', incidentId: 'ledger-1' });
+
+    const first = await ledger.recordIntent('rf-a', intent(T0));
+    const second = await ledger.recordIntent('rf-a', intent(T1));
+    const wrongPrevious = await ledger.recordIntent('rf-a', intent(T1), T1);
+    const superseded = await ledger.recordIntent('rf-a', intent(T1), T0);
+
+    expect([first, second, wrongPrevious, superseded]).toEqual([true, false, false, true]);
+    expect((await ledger.read(['rf-a'])).get('rf-a')).toEqual(intent(T1));
+  });
+
+  it('A3: once a command id is recorded, no intent replaces it and no other id overwrites it', async () => {
+    const ledger = recordLedger(ddb, tables.records, { app: 'web', incidentId: 'ledger-2' });
+    await ledger.recordIntent('rf-a', intent(T0));
+    await ledger.recordSent('rf-a', { ...intent(T0), commandId: 'cmd-1', sentAt: T0 });
+
+    await ledger.recordSent('rf-a', { ...intent(T0), commandId: 'cmd-1', sentAt: T0 }); // the same id again: fine
+    await expect(ledger.recordSent('rf-a', { ...intent(T0), commandId: 'cmd-2', sentAt: T1 })).rejects.toThrow(/already records another command/);
+    expect(await ledger.recordIntent('rf-a', intent(T1), T0)).toBe(false);
+    await ledger.forgetIntent('rf-a', T0); // only an unsent intent may go
+    await ledger.recordCancelled('rf-a', T1);
+
+    expect((await ledger.read(['rf-a'])).get('rf-a')).toEqual({ ...intent(T0), commandId: 'cmd-1', sentAt: T0, cancelledAt: T1 });
+  });
+
+  it('forgets an unsent intent; reads only the tags asked for, or every entry, beside the record\'s other attributes', async () => {
+    const key = { app: 'web', incidentId: 'ledger-3' };
+    const ledger = recordLedger(ddb, tables.records, key);
+    await recordStepTiming(ddb, tables.records, key, { step: 'provision', startedAt: NOW, endedAt: NOW, error: null });
+    await ledger.recordIntent('rf-a', intent(T0));
+    await ledger.recordIntent('rf-b', intent(T0));
+    await ledger.recordIntent('rf-c', intent(T0));
+    await ledger.forgetIntent('rf-c', T0);
+
+    expect([...(await ledger.read(['rf-b', 'rf-missing'])).keys()]).toEqual(['rf-b']);
+    expect([...(await ledger.readAll()).keys()].sort()).toEqual(['rf-a', 'rf-b']);
+    expect(await getRecord(ddb, tables.records, key)).toMatchObject({ provisionInvocations: 1, 'command#rf-a': intent(T0) });
   });
 });
