@@ -37,7 +37,7 @@ import type {
 import { errorsFor } from './errors.ts';
 import { SIMULATED_VPC_ID } from './subnets.ts';
 import { isReachable } from './instances.ts';
-import type { World } from './model.ts';
+import type { SimInstance, World } from './model.ts';
 import type { Handlers, Output } from './service.ts';
 
 const error = errorsFor('elbv2');
@@ -193,10 +193,7 @@ export function syncTargetHealth(world: World, groups: Map<string, SimTargetGrou
         target.lastCheckAt = Math.max(target.lastCheckAt, now);
         continue;
       }
-      const ok =
-        isReachable(world, instance) &&
-        (group.app ? instance.apps.get(group.app)?.running === true : instance.servicesUp) &&
-        !world.faults.healthCheckFails(instance.instanceId, group.arn);
+      const ok = passesChecks(world, group, instance);
       let due = Math.floor((now - target.lastCheckAt) / interval);
       while (due > 0) {
         target.lastCheckAt += interval;
@@ -224,6 +221,33 @@ export function syncTargetHealth(world: World, groups: Map<string, SimTargetGrou
       }
     }
   }
+}
+
+/** Whether a health check of this instance in this group passes under the conditions as they are now. */
+function passesChecks(world: World, group: SimTargetGroup, instance: SimInstance): boolean {
+  return (
+    isReachable(world, instance) &&
+    (group.app ? instance.apps.get(group.app)?.running === true : instance.servicesUp) &&
+    !world.faults.healthCheckFails(instance.instanceId, group.arn)
+  );
+}
+
+/**
+ * A target whose state the checks still due under today's conditions will change (a healthy
+ * target failing its checks, a new one passing them), or null: health checks are not timers,
+ * so a run that waits for what can still happen asks here.
+ */
+export function pendingTargetHealthChange(world: World, groups: Map<string, SimTargetGroup>, loadBalancers: Map<string, SimLoadBalancer>): string | null {
+  for (const group of groups.values()) {
+    for (const target of group.targets.values()) {
+      if (target.state === 'draining' || target.state === 'unused') continue;
+      const instance = world.instances.get(target.id);
+      if (instance?.state !== 'running' || !enabledZones(group, loadBalancers).has(instance.availabilityZone)) continue;
+      const ok = passesChecks(world, group, instance);
+      if (ok !== (target.state === 'healthy')) return `${target.id} in ${group.name} is ${target.state} and its checks ${ok ? 'pass' : 'fail'}`;
+    }
+  }
+  return null;
 }
 
 /** The health a target reports now (what DescribeTargetHealth shows). */

@@ -34,6 +34,7 @@ import {
   createLoadBalancer,
   createTargetGroup,
   elbHandlers,
+  pendingTargetHealthChange,
   reportedHealth,
   syncTargetHealth,
   type LoadBalancerSpec,
@@ -314,10 +315,10 @@ export class SimulatedFleet {
     this.clock.schedule(now % evaluationStepMs(this.cloudwatch) === 0 ? now : next(), tick, 'cloudwatch');
   }
 
-  /** What alarm or contributor would still change state if nothing else happened (null: none). */
+  /** What alarm, contributor or target's health would still change if nothing else happened (null: none). */
   pendingAlarmChange(): string | null {
     this.world.sync();
-    return pendingAlarmChange(this.world, this.cloudwatch);
+    return pendingAlarmChange(this.world, this.cloudwatch) ?? pendingTargetHealthChange(this.world, this.targetGroups, this.loadBalancers);
   }
 
   /**
