@@ -8,6 +8,7 @@ import { parseConfig, type Config } from '../core/config.ts';
 import { EnvNames } from '../core/environment.ts';
 import { STEPS, type StepName } from '../core/workflow-state.ts';
 import { Alerts } from './alerts.ts';
+import { AwaitedEvents } from './awaited-events.ts';
 import { FailoverDashboard } from './dashboard.ts';
 import { Detection } from './detection.ts';
 import { controlPlaneFunction } from './lambda-factory.ts';
@@ -39,6 +40,9 @@ export class RapidFailover extends Construct {
   public readonly dashboard: FailoverDashboard;
   public readonly intake: lambda.Function;
   public readonly steps: Readonly<Record<StepName, lambda.Function>>;
+  /** Stores waiting steps' task tokens and resumes them on their AWS events. */
+  public readonly callback: lambda.Function;
+  public readonly awaitedEvents: AwaitedEvents;
   public readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RapidFailoverProps) {
@@ -96,11 +100,37 @@ export class RapidFailover extends Construct {
     }
     this.steps = steps;
 
+    // Its own role (the factory's): the token store, and resuming tasks of this state machine.
+    this.callback = controlPlaneFunction(this, 'CallbackStep', {
+      handlerName: 'callback',
+      description: 'rapid-failover callback: stores waiting steps\' task tokens, resumes them on SSM and EC2 events',
+      environment: { ...environment, [EnvNames.TokensTable]: this.store.tokensTable.tableName, [EnvNames.Step]: 'callback' },
+      bundling,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      timeout: Duration.seconds(30),
+    });
+    this.store.tokensTable.grant(this.callback, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
+
     this.workflow = new Workflow(this, 'Workflow', {
       steps,
+      callback: this.callback,
       alertTopic: this.alerts.topic,
       logRetention,
       removalPolicy,
+    });
+    // A policy of its own, not the role's default one: the function does not wait for it, so
+    // the state machine (which names the function) and this grant (which names the state
+    // machine) make no cycle. CDK's grantTaskResponse would add SendTaskHeartbeat, which nothing sends.
+    new iam.Policy(this, 'CallbackTaskResponses', {
+      roles: [this.callback.role!],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ResumeWaitingSteps',
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          resources: [this.workflow.stateMachine.stateMachineArn],
+        }),
+      ],
     });
 
     this.intake = controlPlaneFunction(this, 'Intake', {
@@ -133,6 +163,8 @@ export class RapidFailover extends Construct {
       removalPolicy,
     });
 
+    this.awaitedEvents = new AwaitedEvents(this, 'AwaitedEvents', { callback: this.callback, deadLetterQueue: this.deadLetterQueue });
+
     this.dashboard = new FailoverDashboard(this, 'Dashboard', {
       stateMachine: this.workflow.stateMachine,
       dashboardName: props.dashboardName,
@@ -164,6 +196,8 @@ export class RapidFailover extends Construct {
     }
     ack(machineRole, 'Resource::*', 'X-Ray trace writes and CloudWatch Logs delivery for the state machine support no resource-level permissions.');
     ack(this.intake.role!, 'Resource::*', 'X-Ray trace writes support no resource-level permissions.');
+    ack(this.callback.role!, 'Resource::*', 'X-Ray trace writes support no resource-level permissions.');
+    ack(machineRole, `Resource::${arnOf(this.callback)}:*`, 'Step Functions invokes the callback function and its versions (the :* qualifier), nothing else.');
 
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',

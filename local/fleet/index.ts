@@ -46,7 +46,7 @@ import { awsError, NotSimulatedError, requestId, THROTTLING_ERRORS } from './err
 import { FaultInjector } from './faults.ts';
 import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, type InstanceSpec } from './instances.ts';
 import { resolveLatency, type LatencyModel, type LatencyOverrides, type ServiceName } from './latency.ts';
-import { World, type ImageDefinition, type SimInstance } from './model.ts';
+import { World, type ImageDefinition, type ServiceEvent, type SimInstance } from './model.ts';
 import { eventBridgeHandlers, snsHandlers, type NotifyState, type PublishedMessage, type PutEvent } from './notify.ts';
 import type { Handlers } from './service.ts';
 import { createSsmState, ssmHandlers, type DocumentEffect, type SsmState } from './ssm.ts';
@@ -63,7 +63,7 @@ export type { ElasticIpSpec } from './ec2-network.ts';
 export type { DocumentContext, DocumentEffect } from './ssm.ts';
 export type { AlarmDefinition, AlarmEvent, MetricBinding } from './cloudwatch.ts';
 export type { PublishedMessage, PutEvent } from './notify.ts';
-export type { ImageDefinition } from './model.ts';
+export type { ImageDefinition, ServiceEvent } from './model.ts';
 
 export interface FleetOptions {
   /** Shared with whatever else runs in virtual time (default: a new clock at 2030-01-01T00:00:00Z). */
@@ -313,6 +313,14 @@ export class SimulatedFleet {
     };
     const now = this.clock.nowMs();
     this.clock.schedule(now % evaluationStepMs(this.cloudwatch) === 0 ? now : next(), tick, 'cloudwatch');
+  }
+
+  /**
+   * Every event EC2 and SSM put on EventBridge from now on (instance state changes, command and
+   * invocation status changes), at the moment they happen; delivery latency is the listener's.
+   */
+  onServiceEvent(listener: (event: ServiceEvent) => void): void {
+    this.world.onServiceEvent(listener);
   }
 
   /** What alarm, contributor or target's health would still change if nothing else happened (null: none). */

@@ -17,13 +17,14 @@ import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
 import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage, type ServiceName } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
 import { subnetOf, type Scenario, type TimelineEvent } from '../scenario.ts';
-import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
+import { extractStateMachine, localFunctionArn, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
 import { createTablesFromTemplate } from '../tables.ts';
 import { BundleHost, type DeployedBundles } from './bundles.ts';
-import { routed, rulePatterns, type BusEvent } from './event-rules.ts';
+import { deliveries, ruleRoutes, type BusEvent } from './event-rules.ts';
 import { LambdaEnvironments } from './lambda-environments.ts';
 import { attachLocalStepFunctions, LOCAL_STATE_MACHINE_ARN, LocalStepFunctions } from './local-step-functions.ts';
 import { synthesizeTemplate } from './synthesize.ts';
+import { TaskTokens } from './task-tokens.ts';
 import { VirtualTime } from './virtual-time.ts';
 import { WorkflowRunner, type ExecutionResult, type TaskEvent, type TaskHandler } from './workflow-runner.ts';
 
@@ -75,7 +76,8 @@ export interface SimulationResult {
 
 export interface ProgressEvent {
   at: Date;
-  kind: 'trigger' | 'intake' | 'task' | 'execution';
+  /** callback: an EventBridge delivery to the callback Lambda (an SSM or EC2 event that may end a wait). */
+  kind: 'trigger' | 'intake' | 'callback' | 'task' | 'execution';
   text: string;
   execution?: string;
   task?: TaskEvent;
@@ -189,11 +191,14 @@ class Simulation {
   private readonly time = new VirtualTime(this.clock);
   readonly fleet: SimulatedFleet;
   private readonly metrics = new CapturedMetrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
-  private readonly patterns;
+  private readonly routes;
   private pendingTriggers = 0;
+  private readonly tokens = new TaskTokens(this.time);
   /** The last answer of fleet.pendingAlarmChange(), by virtual time and API calls made (nothing else changes the metrics). */
   private alarmsQuiet = { key: '', pending: null as string | null };
   private intakeInFlight = 0;
+  /** Event deliveries to the callback Lambda under way. */
+  private callbacksInFlight = 0;
   private eventSeq = 0;
   private routedEventCount = 0;
   /**
@@ -204,11 +209,13 @@ class Simulation {
   private readonly dedupedStarts: Array<{ incidentId: string; at: Date; how: 'refused' | 'collapsed' }> = [];
   private readonly startsByIncident = new Map<string, number>();
   deps!: Deps;
-  private tables!: { state: string; claims: string; records: string };
+  private tables!: { state: string; claims: string; records: string; tokens: string };
   /** Table logical id → its name in DynamoDB Local. */
   private tableNames: Record<string, string> = {};
   bundleHost: BundleHost | undefined;
   private intake!: TaskHandler;
+  /** The callback Lambda (logical id, handler), when the template has one. */
+  private callback: { logicalId: string; handler: TaskHandler } | undefined;
   private sfn!: LocalStepFunctions;
   /** The control plane's Lambda functions (the steps and intake): cold and warm starts. */
   private readonly environments: LambdaEnvironments;
@@ -220,7 +227,7 @@ class Simulation {
     private readonly options: SimulationOptions,
   ) {
     this.fleet = new SimulatedFleet({ clock: this.clock, latency: scenario.latency as LatencyOverrides, spendLatency: this.time.sleep, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
-    this.patterns = rulePatterns(template);
+    this.routes = ruleRoutes(template);
     this.environments = new LambdaEnvironments(this.fleet.latency.lambda);
   }
 
@@ -257,9 +264,10 @@ class Simulation {
       await this.bundleHost.start();
     }
     const handlers: Record<string, TaskHandler> = {};
-    for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
+    for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>)) {
       if (state.Type !== 'Task') continue;
-      const logicalId = functionArns.get(state.Resource ?? '') ?? '';
+      // A Lambda ARN as the resource, or the lambda:invoke integration naming it in FunctionName.
+      const logicalId = functionArns.get(state.Resource ?? '') ?? functionArns.get(state.Parameters?.FunctionName ?? '') ?? '';
       const step = this.stepOf(logicalId);
       const handler = this.bundleHost ? this.bundleHost.handler(logicalId) : (await loadHandler(step))(this.deps);
       handlers[stateName] = this.options.wrapTask ? this.options.wrapTask(handler, { state: stateName, step }) : handler;
@@ -271,11 +279,20 @@ class Simulation {
       sleep: this.time.sleep,
       environments: this.environments,
       stateTransitionMs: this.fleet.latency.stepFunctions.stateTransitionMs,
+      taskTokens: this.tokens,
       onTask: (task) => this.progress('task', `${task.state} ${task.phase}${task.error ? ` (${task.error})` : ''}`, { execution: task.execution, task }),
     });
-    this.sfn = new LocalStepFunctions(runner, this.time);
+    this.sfn = new LocalStepFunctions(runner, this.time, this.tokens);
     attachLocalStepFunctions(this.deps.sfn, this.sfn);
     this.intake = this.bundleHost ? this.bundleHost.handler(this.functionOf('intake')) : (await loadHandler('intake'))(this.deps);
+    const callbackId = this.findFunction('callback');
+    if (callbackId) this.callback = { logicalId: callbackId, handler: this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps) };
+    const intakeId = this.functionOf('intake');
+    for (const route of this.routes) {
+      for (const fn of route.functions) {
+        if (fn !== intakeId && fn !== callbackId) throw new Error(`an EventBridge rule targets function ${fn}, which the local runtime does not deliver to (only intake and the callback)`);
+      }
+    }
   }
 
   async drive<T>(work: (deps: Deps) => Promise<T>): Promise<T> {
@@ -287,6 +304,8 @@ class Simulation {
 
   async run(wallStart: number): Promise<SimulationResult> {
     await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps });
+    // EC2 and SSM put their events on the bus as things happen; the stack's rules route them.
+    this.fleet.onServiceEvent((event) => this.publish(event));
     this.scheduleTimeline();
     // CloudWatch evaluates the stack's alarms from here on; its events go through the stack's rules.
     this.fleet.startAlarmEvaluation((event) => this.publish(this.busEvent('aws.cloudwatch', event.detailType, event.resources, event.detail)));
@@ -301,7 +320,7 @@ class Simulation {
   /** Nothing left to happen: no trigger due, no intake or execution running, and no alarm that would still change state. */
   private settled(): boolean {
     this.routeServiceEvents();
-    if (this.pendingTriggers !== 0 || this.intakeInFlight !== 0 || this.sfn.running() !== 0) return false;
+    if (this.pendingTriggers !== 0 || this.intakeInFlight !== 0 || this.callbacksInFlight !== 0 || this.sfn.running() !== 0) return false;
     const key = `${this.clock.nowMs()}|${this.fleet.callCounts().total}`;
     if (this.alarmsQuiet.key !== key) this.alarmsQuiet = { key, pending: this.fleet.pendingAlarmChange() };
     return this.alarmsQuiet.pending === null;
@@ -322,7 +341,15 @@ class Simulation {
       if (!name) throw new Error(`the template's ${variable} does not name a table`);
       return name;
     };
-    return { state: table(EnvNames.StateTable), claims: table(EnvNames.ClaimsTable), records: table(EnvNames.RecordsTable) };
+    const callback = this.findFunction('callback');
+    const callbackEnv = callback ? (this.template.Resources[callback]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables : undefined;
+    const tokensRef = (callbackEnv?.[EnvNames.TokensTable] as { Ref?: string } | undefined)?.Ref;
+    return {
+      state: table(EnvNames.StateTable),
+      claims: table(EnvNames.ClaimsTable),
+      records: table(EnvNames.RecordsTable),
+      tokens: (tokensRef ? names[tokensRef] : undefined) ?? '',
+    };
   }
 
   private stepEnvironment(): Record<string, unknown> {
@@ -336,11 +363,15 @@ class Simulation {
 
   /** The logical id of the template's function that runs `step`. */
   private functionOf(step: string): string {
-    const found = Object.entries(this.template.Resources).find(
-      ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.Step] === step,
-    );
+    const found = this.findFunction(step);
     if (!found) throw new Error(`the template has no ${step} function`);
-    return found[0];
+    return found;
+  }
+
+  private findFunction(step: string): string | undefined {
+    return Object.entries(this.template.Resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.Step] === step,
+    )?.[0];
   }
 
   private stepOf(logicalId: string): string {
@@ -350,13 +381,14 @@ class Simulation {
     return step;
   }
 
-  private buildDeps(tables: { state: string; claims: string; records: string }): Deps {
+  private buildDeps(tables: { state: string; claims: string; records: string; tokens: string }): Deps {
     const client = { region: LOCAL_REGION, credentials: LOCAL_CLIENT_CONFIG.credentials };
     const env = readEnvironment(
       {
         [EnvNames.StateTable]: tables.state,
         [EnvNames.ClaimsTable]: tables.claims,
         [EnvNames.RecordsTable]: tables.records,
+        ...(tables.tokens ? { [EnvNames.TokensTable]: tables.tokens } : {}),
         [EnvNames.AlertTopicArn]: `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rapid-failover-alerts`,
         [EnvNames.EventBusName]: 'default',
         [EnvNames.StateMachineArn]: LOCAL_STATE_MACHINE_ARN,
@@ -417,9 +449,8 @@ class Simulation {
         this.fleet.failInstance(event.node);
         return;
       case 'instance-stopped':
+        // EC2 emits stopping now and stopped when it is (the fleet's state-change events).
         this.fleet.stopInstance(event.node);
-        this.publish(ec2StateChange(event.node, 'stopping', this.clock.now()));
-        this.later(this.fleet.latency.ec2.instanceStopMs, () => this.publish(ec2StateChange(event.node, 'stopped', this.clock.now())));
         return;
       case 'health-check-failing':
         // A11: the target turns unhealthy after its failed checks; UnHealthyHostCount and the target-health alarm follow.
@@ -505,13 +536,37 @@ class Simulation {
     };
   }
 
-  /** EventBridge: an event reaches intake only if a rule of the stack matches it, after the bus's delivery latency. */
+  /**
+   * EventBridge: an event reaches a function only if a rule of the stack matches it (once per
+   * matching rule and target), after the bus's delivery latency: intake, or the callback Lambda.
+   */
   private publish(event: BusEvent): void {
-    if (!routed(this.patterns, event)) {
-      // CloudWatch sends every state change (OK, INSUFFICIENT_DATA, other alarms): not worth a line each.
-      if (event.source !== 'aws.cloudwatch') this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
+    const targets = deliveries(this.routes, event);
+    if (targets.length === 0) {
+      // CloudWatch sends every state change (OK, INSUFFICIENT_DATA, other alarms), EC2 and SSM every status: not worth a line each.
+      if (!['aws.cloudwatch', 'aws.ec2', 'aws.ssm'].includes(event.source)) this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
       return;
     }
+    for (const target of targets) {
+      if (target === this.callback?.logicalId) this.deliverToCallback(event);
+      else this.deliverToIntake(event);
+    }
+  }
+
+  private deliverToCallback(event: BusEvent): void {
+    const callback = this.callback!;
+    this.callbacksInFlight++;
+    void this.time
+      .flow(async () => {
+        await this.time.sleep(this.fleet.latency.eventBridge.deliveryMs);
+        const result = (await this.environments.invoke(localFunctionArn(callback.logicalId), this.time.sleep, () => callback.handler(event))) as { key: string; outcome: string };
+        this.progress('callback', `${event['detail-type']}: ${result.key} ${result.outcome}`);
+      })
+      .catch((error: Error) => this.progress('callback', `callback rejected the event: ${error.name}: ${error.message}`))
+      .finally(() => this.callbacksInFlight--);
+  }
+
+  private deliverToIntake(event: BusEvent): void {
     this.intakeInFlight++;
     void this.time
       .flow(async () => {
@@ -671,19 +726,6 @@ function timeoutResult(name: string, now: Date): ExecutionResult {
   return { name, status: 'FAILED', output: null, error: { Error: 'SimulationEnded', Cause: 'still running when the scenario ended' }, startedAt: now, endedAt: now, steps: [], path: [] };
 }
 
-function ec2StateChange(node: string, state: string, at: Date): BusEvent {
-  return {
-    version: '0',
-    id: `local-ec2-${node}-${state}`,
-    source: 'aws.ec2',
-    'detail-type': 'EC2 Instance State-change Notification',
-    time: at.toISOString(),
-    region: LOCAL_REGION,
-    account: LOCAL_ACCOUNT,
-    resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT}:instance/${node}`],
-    detail: { 'instance-id': node, state },
-  };
-}
 
 export function describeTimelineEvent(event: TimelineEvent): string {
   switch (event.event) {
