@@ -37,6 +37,15 @@ const FAILED_TASK_STATES = new Set(['failed', 'failed-detached']);
 export const ROOT_VOLUME_FIRST_LOOK_SECONDS = 20;
 export const ROOT_VOLUME_LOOK_SECONDS = 5;
 
+/**
+ * How long a started node's running event is waited for before the step looks itself (the
+ * fallback poll: a lost event costs this much, not the node). The EC2 User Guide ("Amazon EC2
+ * instance state changes") gives pending → running no duration. ASSUMPTION: EBS-backed
+ * instances reach running in 30-60 s; two minutes is a wide margin. A node still pending then
+ * is waited for again, within provisioning's budget.
+ */
+export const INSTANCE_START_WAIT_SECONDS = 120;
+
 export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ctx, state) => {
   const { deps, app } = ctx;
   const claim = claimOf(state);
@@ -157,8 +166,8 @@ function untilRunning(nodeId: string, detail: string, budget: { elapsed: number;
   if (budget.elapsed > budget.limit) {
     throw new ProvisioningFailedError(`${nodeId} never reached running within ${budget.limit} s (${Math.round(budget.elapsed)} s so far): ${detail}`);
   }
-  // Its running event (or stopped: a start that failed) resumes the step; if none comes before the budget ends, the step looks once more.
-  return stillPending(detail, null, onInstanceState(nodeId, ['running', 'stopped'], since, remainingSeconds(budget)));
+  // Its running event (or stopped: a start that failed) resumes the step; if none comes by the time a start takes (or the budget ends), the step looks once more.
+  return stillPending(detail, null, onInstanceState(nodeId, ['running', 'stopped'], since, Math.min(INSTANCE_START_WAIT_SECONDS, remainingSeconds(budget))));
 }
 
 /**

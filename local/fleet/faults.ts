@@ -1,5 +1,18 @@
 // Fault injection for tests and scenarios: things that go wrong in AWS, on demand.
 import type { ServiceName } from './latency.ts';
+import type { ServiceEvent } from './model.ts';
+
+/**
+ * What happens to a service event on its way to EventBridge: EventBridge delivers events from
+ * AWS services "on a best effort basis" (the Systems Manager event reference), at least once,
+ * not necessarily in order.
+ */
+interface EventFault {
+  match: (event: ServiceEvent) => boolean;
+  remaining: number;
+  copies: number;
+  delayMs: number;
+}
 
 export type CommandFaultMode = 'fail' | 'hang';
 
@@ -32,6 +45,7 @@ export class FaultInjector {
   private readonly healthFaults = new Map<string, Set<string> | 'all'>();
   private readonly impairedInstances = new Set<string>();
   private readonly healthyLate = new Map<string, number>();
+  private readonly eventFaults: EventFault[] = [];
   /** DescribeInstances shows tags as they were this long ago (eventual consistency after CreateTags/DeleteTags). */
   tagVisibilityLagMs = 0;
   /** GetCommandInvocation answers InvocationDoesNotExist for this long after SendCommand. */
@@ -57,6 +71,32 @@ export class FaultInjector {
       }
     }
     return null;
+  }
+
+  /** The next `times` events `match` selects are lost. */
+  loseEvents(match: (event: ServiceEvent) => boolean, times = 1): this {
+    this.eventFaults.push({ match, remaining: times, copies: 0, delayMs: 0 });
+    return this;
+  }
+
+  /** The next `times` events `match` selects are delivered `copies` times (at least once: duplicates). */
+  duplicateEvents(match: (event: ServiceEvent) => boolean, copies = 2, times = 1): this {
+    this.eventFaults.push({ match, remaining: times, copies, delayMs: 0 });
+    return this;
+  }
+
+  /** The next `times` events `match` selects reach the bus `delayMs` late. */
+  delayEvents(match: (event: ServiceEvent) => boolean, delayMs: number, times = 1): this {
+    this.eventFaults.push({ match, remaining: times, copies: 1, delayMs });
+    return this;
+  }
+
+  /** How many copies of `event` reach the bus (0: lost), and how late. */
+  eventFate(event: ServiceEvent): { copies: number; delayMs: number } {
+    const fault = this.eventFaults.find((f) => f.remaining > 0 && f.match(event));
+    if (!fault) return { copies: 1, delayMs: 0 };
+    fault.remaining -= 1;
+    return { copies: fault.copies, delayMs: fault.delayMs };
   }
 
   /** The instance goes pending on StartInstances, then back to stopped (Server.InternalError). */

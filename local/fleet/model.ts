@@ -244,7 +244,14 @@ export class World {
       resources,
       detail,
     };
-    for (const listener of this.eventListeners) listener(event);
+    const { copies, delayMs } = this.faults.eventFate(event);
+    for (let copy = 0; copy < copies; copy++) {
+      const deliver = () => {
+        for (const listener of this.eventListeners) listener(structuredClone(event));
+      };
+      if (delayMs > 0) this.clock.after(delayMs, deliver, `event ${event.id} (late)`);
+      else deliver();
+    }
   }
 
   instance(instanceId: string): SimInstance | undefined {

@@ -92,8 +92,8 @@ export interface SimulationOptions {
    * state machine's state name, `step` the workflow step it runs.
    */
   wrapTask?: (handler: TaskHandler, task: { state: string; step: string }) => TaskHandler;
-  /** Called once the fleet is built and before the timeline runs (extra faults, latency). */
-  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps }) => void | Promise<void>;
+  /** Called once the fleet is built and before the timeline runs (extra faults, latency). `sleep` waits in virtual time (a slow Lambda in a wrapped task). */
+  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps; sleep: (ms: number) => Promise<void> }) => void | Promise<void>;
   /** Called once the run has settled, before the report reads the tables (the benchmark stops counting here). */
   onSettled?: () => void;
   /**
@@ -303,7 +303,7 @@ class Simulation {
   }
 
   async run(wallStart: number): Promise<SimulationResult> {
-    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps });
+    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps, sleep: this.time.sleep });
     // EC2 and SSM put their events on the bus as things happen; the stack's rules route them.
     this.fleet.onServiceEvent((event) => this.publish(event));
     this.scheduleTimeline();

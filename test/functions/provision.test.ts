@@ -21,7 +21,7 @@ import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { AGENT_POLL_SECONDS, DELIVERY_TIMEOUT_SECONDS, commandComment } from '../../functions/adapters/commands.ts';
 import { rootVolumeClientToken } from '../../functions/adapters/root-volume.ts';
-import { makeHandler } from '../../functions/handlers/provision.ts';
+import { INSTANCE_START_WAIT_SECONDS, makeHandler } from '../../functions/handlers/provision.ts';
 import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext, waitOf } from './fixtures.ts';
 
 function leaseHeld(t: TestContext, provisionStartedAt = NOW.toISOString()) {
@@ -54,8 +54,8 @@ describe('provision', () => {
     const wait = await waitOf(makeHandler(t.deps)(workflowState()));
     expect(t.ec2).toHaveReceivedCommandWith(StartInstancesCommand, { InstanceIds: [NEW] });
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
-    // The budget is the provisioning timeout (600 s for activate), counted from the first run.
-    expect(wait.event).toEqual({ key: `ec2:${NEW}`, since: NOW.toISOString(), expect: ['running', 'stopped'], then: 'again', timeoutSeconds: 600 });
+    // No longer than a start takes (INSTANCE_START_WAIT_SECONDS), not the whole provisioning budget (600 s for activate): a lost event costs that much.
+    expect(wait.event).toEqual({ key: `ec2:${NEW}`, since: NOW.toISOString(), expect: ['running', 'stopped'], then: 'again', timeoutSeconds: INSTANCE_START_WAIT_SECONDS });
   });
 
   it('C9: on a failure trigger the first poll starts stopping the failed host beside provisioning; later polls leave it to the shift', async () => {
