@@ -311,18 +311,29 @@ describeCall('ec2:DescribeAddresses', () => {
     expect(simulator).toEqual({ ok: false, error: 'InvalidAllocationID.NotFound' });
   });
 
-  // moto defect: moto answers InstanceId "" for an unassociated address, so the adapter's `?? null`
-  // keeps "". AWS leaves the member out: Address, "InstanceId: The ID of the instance that the
-  // address is associated with (if any)"; the AWS CLI example for describe-addresses shows an
-  // unassociated VPC address as { "PublicIp", "Domain": "vpc", "AllocationId" } only.
-  it('moto defect (InstanceId ""): addressHolder of an unassociated Elastic IP is null', async () => {
+  it('agreed: addressHolder of an unassociated Elastic IP is null', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'], elasticIps: true });
       return addressHolder(side.ec2, { kind: 'elastic-ip', allocationId: fleet.freeEip });
     });
 
+    expect(moto).toEqual(simulator);
     expect(simulator).toEqual({ ok: true, value: null });
-    expect(moto).toEqual({ ok: true, value: '' });
+  });
+
+  // moto defect: moto answers InstanceId "" for an unassociated address (the adapter reads "" as
+  // no holder too). AWS leaves the member out: Address, "InstanceId: The ID of the instance that
+  // the address is associated with (if any)"; the AWS CLI example for describe-addresses shows an
+  // unassociated VPC address as { "PublicIp", "Domain": "vpc", "AllocationId" } only.
+  it('moto defect (InstanceId ""): an unassociated Elastic IP has no InstanceId', async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const fleet = await seedFleet(side, { nodes: ['web-1'], elasticIps: true });
+      const address = (await side.ec2.send(new DescribeAddressesCommand({ AllocationIds: [fleet.freeEip] }))).Addresses?.[0];
+      return { hasInstanceId: address !== undefined && 'InstanceId' in address, instanceId: address?.InstanceId };
+    });
+
+    expect(simulator).toEqual({ ok: true, value: { hasInstanceId: false, instanceId: undefined } });
+    expect(moto).toEqual({ ok: true, value: { hasInstanceId: true, instanceId: '' } });
   });
 });
 
