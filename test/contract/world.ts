@@ -35,7 +35,10 @@ export const NODES: readonly NodeSeed[] = [
 export interface FleetOptions {
   /** Labels of the NODES to launch (default: all), or other nodes. */
   nodes?: ReadonlyArray<string | NodeSeed>;
-  /** A target group `web` (label tg-web) on port 80. */
+  /**
+   * A target group `web` (label tg-web) on port 80, forwarded to by an application load balancer
+   * `web` (label lb-web) enabled in us-east-1a and us-east-1b (subnets a1, b1).
+   */
   targetGroup?: boolean;
   /** eip-web, associated with web-1's primary private IP, and eip-free, associated with nothing. */
   elasticIps?: boolean;
@@ -95,7 +98,10 @@ export async function seedFleet(side: Side, options: FleetOptions = {}): Promise
   });
   for (const node of nodes) await side.seed.node(node);
   const seeded: { targetGroup?: string; webEip?: string; freeEip?: string } = {};
-  if (options.targetGroup) seeded.targetGroup = await side.seed.targetGroup({ label: 'tg-web', name: 'web', port: 80 });
+  if (options.targetGroup) {
+    await side.seed.loadBalancer({ label: 'lb-web', name: 'web', type: 'application', subnets: ['a1', 'b1'] });
+    seeded.targetGroup = await side.seed.targetGroup({ label: 'tg-web', name: 'web', port: 80, loadBalancer: 'lb-web' });
+  }
   if (options.elasticIps) {
     seeded.webEip = await side.seed.elasticIp({ label: 'eip-web', on: 'web-1' });
     seeded.freeEip = await side.seed.elasticIp({ label: 'eip-free' });
