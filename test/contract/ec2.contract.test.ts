@@ -389,7 +389,7 @@ describeCall('ec2:DeleteTags', () => {
 });
 
 describeCall('ec2:ModifyInstanceAttribute', () => {
-  it('agreed: isolateInstance replaces all of a node\'s security groups by the isolation group alone (as shift does when a stop is refused); other nodes keep theirs', async () => {
+  it("agreed: isolateInstance replaces all of a node's security groups by the isolation group alone (as shift does when a stop is refused); other nodes keep theirs", async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1', 'web-3'] });
       const isolation = await side.seed.securityGroup('sg-isolation');
@@ -404,6 +404,24 @@ describeCall('ec2:ModifyInstanceAttribute', () => {
 
     expect(moto).toEqual(simulator);
     expect(simulator).toEqual({ ok: true, value: { before: ['<sg-web>', '<sg-app>'], after: ['<sg-isolation>'], other: ['<sg-app>'] } });
+  });
+
+  // moto defect: moto adds the new group to the primary interface's groups instead of replacing
+  // them (the instance's own list is replaced, above). AWS, ModifyInstanceAttribute, Groups:
+  // "Replaces the security groups of the instance with the specified security groups", and
+  // "Using this action to change the security groups associated with an elastic network interface
+  // (ENI) attached to an instance can result in an error if the instance has more than one ENI":
+  // the groups it sets are the primary interface's, where traffic is filtered.
+  it("moto defect (adds to the interface's groups): after isolateInstance the node's primary network interface is in the isolation group alone", async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const fleet = await seedFleet(side, { nodes: ['web-1'] });
+      await isolateInstance(side.ec2, fleet.node('web-1'), await side.seed.securityGroup('sg-isolation'));
+      const out = await side.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [fleet.eni('web-1')] }));
+      return (out.NetworkInterfaces?.[0]?.Groups ?? []).map((g) => g.GroupId);
+    }, sorted);
+
+    expect(simulator).toEqual({ ok: true, value: ['<sg-isolation>'] });
+    expect(moto).toEqual({ ok: true, value: ['<sg-app>', '<sg-isolation>', '<sg-web>'] });
   });
 
   it('agreed: isolating an instance EC2 does not know is InvalidInstanceID.NotFound', async () => {
