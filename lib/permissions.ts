@@ -15,7 +15,7 @@ import type { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Config, SsmDocument } from '../core/config.ts';
 import { EVENT_SOURCE, ServiceDetailTypes } from '../core/metrics.ts';
-import { CONTROL_TAG_KEY_PATTERNS, MANAGED_TAG_KEY } from '../core/tags.ts';
+import { CONTROL_TAG_KEY_PATTERNS, CONTROL_TAGS, MANAGED_TAG_KEY } from '../core/tags.ts';
 import type { StepName } from '../core/workflow-state.ts';
 
 /** Every Lambda of the control plane: the workflow's steps and intake. */
@@ -425,4 +425,31 @@ export function functionStatements(fn: ControlPlaneFunction, targets: Permission
         ...(grant.conditions ? { conditions: grant.conditions } : {}),
       }),
   );
+}
+
+/**
+ * The deploy-time custom resource that tags the preferred nodes `rapid-failover:role=serving`
+ * (lib/detection.ts): only that key, and by tag like the workflow (a preferred node is a pool
+ * member or carries MANAGED_TAG_KEY), so that its policy does not grow with the applications either.
+ */
+export function servingTagStatements(stack: Stack, config: Config): iam.PolicyStatement[] {
+  const instances = `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:instance/*`;
+  const onlyServing = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [CONTROL_TAGS.role] } };
+  return [
+    ...[...poolTagsByKey(config)].map(
+      ([key, values]) =>
+        new iam.PolicyStatement({
+          sid: sidOf('PreferredPoolNodes', key),
+          actions: ['ec2:CreateTags'],
+          resources: [instances],
+          conditions: { ...onlyServing, StringEquals: { [`aws:ResourceTag/${key}`]: values }, Null: { 'aws:TagKeys': 'false' } },
+        }),
+    ),
+    new iam.PolicyStatement({
+      sid: 'PreferredNodes',
+      actions: ['ec2:CreateTags'],
+      resources: [instances],
+      conditions: { ...onlyServing, Null: { 'aws:TagKeys': 'false', [`aws:ResourceTag/${MANAGED_TAG_KEY}`]: 'false' } },
+    }),
+  ];
 }

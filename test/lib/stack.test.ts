@@ -310,19 +310,19 @@ describe('RapidFailover stack', () => {
       ]);
     });
 
-    it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag on those instances', () => {
+    it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag, on pool or rapid-failover:managed instances', () => {
       const [resource, ...more] = Object.values(template.findResources('Custom::AWS')) as Array<{ Properties: { Create: string; Update: string } }>;
       expect(more).toEqual([]);
       const call = { service: 'EC2', action: 'CreateTags', parameters: { Resources: ['i-0aaa0000000000001', 'i-0ccc0000000000001'], Tags: [{ Key: 'rapid-failover:role', Value: 'serving' }] } };
       expect(JSON.parse(resource!.Properties.Create)).toMatchObject(call);
       expect(JSON.parse(resource!.Properties.Update)).toMatchObject(call);
       const tagging = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags') && s.Condition?.['ForAllValues:StringEquals'] !== undefined);
-      expect(tagging).toHaveLength(1);
-      expect(tagging[0]!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rapid-failover:role'] } });
-      const resources = (tagging[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
-      expect(resources).toHaveLength(2);
-      expect(resources[0]).toContain(':ec2:eu-west-1:123456789012:instance/i-0aaa0000000000001');
-      expect(resources[1]).toContain(':ec2:eu-west-1:123456789012:instance/i-0ccc0000000000001');
+      const onlyServing = { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rapid-failover:role'] } };
+      expect(tagging.map((s) => s.Condition)).toEqual([
+        { ...onlyServing, StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] }, Null: { 'aws:TagKeys': 'false' } },
+        { ...onlyServing, Null: { 'aws:TagKeys': 'false', 'aws:ResourceTag/rapid-failover:managed': 'false' } },
+      ]);
+      for (const s of tagging) expect(JSON.stringify(s.Resource)).toContain(':ec2:eu-west-1:123456789012:instance/*');
     });
 
     it('A11: no role may write an alarm (PutMetricAlarm could attach EC2 stop/terminate actions to any instance), nor needs to read one', () => {
