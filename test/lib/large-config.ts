@@ -33,6 +33,7 @@ export function largeConfig(applicationCount = 50): Config {
       : method === 'install' ? { method, documents: [shell(`/opt/bootstrap/install-${name} --from {{rapid-failover.fromNode}}`), ownDocument], timeoutSeconds: 1_200 }
       : {
           method,
+          // An AMI: a snapshot is refused at load (core/config.ts, SNAPSHOT_REFUSED).
           source: { imageId: `ami-0${hex(i, 16)}` },
           deleteReplacedRootVolume: i % 4 === 1,
           documents: [ownDocument],
