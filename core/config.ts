@@ -1,6 +1,7 @@
 // The one configuration file a user writes: pools, applications and alerts.
 // Validated at synth (lib/), at cold start (functions/) and by the local runtime (local/).
 import { z } from 'zod';
+import { CONTROL_TAG_KEY_PATTERNS, MANAGED_TAG_KEY, isControlTagKey } from './tags.ts';
 
 export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const TARGET_GROUP_ARN =
@@ -55,7 +56,14 @@ export const PoolSchema = z.strictObject({
   name: name('pool name'),
   /** The tag that marks an instance as a member of this pool. */
   tag: z.strictObject({
-    key: z.string().min(1).max(128),
+    key: z
+      .string()
+      .min(1)
+      .max(128)
+      // IAM grants on the pool tag and lets the workflow write only its own keys: the two must differ.
+      .refine((key) => !isControlTagKey(key) && key !== MANAGED_TAG_KEY, {
+        message: `a key the control plane writes itself (${CONTROL_TAG_KEY_PATTERNS.join(', ')}) or ${MANAGED_TAG_KEY} cannot mark pool members; use another key, e.g. rapid-failover:pool`,
+      }),
     value: z.string().min(1).max(256),
   }),
   /** 'failover' nodes are tried first; 'backup' nodes take over when the failover tier cannot (B2). */

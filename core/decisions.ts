@@ -118,7 +118,10 @@ export interface AlertDetails {
   triedNodes?: readonly string[];
 }
 
-const SUBJECT_MAX = 100;
+// Amazon SNS API Reference, Publish (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html),
+// Subject: "Subjects must be UTF-8 text with no line breaks or control characters, and less than
+// 100 characters long." A longer subject is InvalidParameterException: the alert would be lost.
+const SUBJECT_MAX = 99;
 
 /** An administrator alert: what happened, then what to do about it. */
 export function describeAlert(kind: AlertKind, details: AlertDetails): Alert {
@@ -178,8 +181,15 @@ function formatList(items: readonly string[] | undefined): string {
   return items && items.length > 0 ? ` (${items.join(', ')})` : '';
 }
 
+/** At most `max` UTF-16 units (so at most `max` characters however they are counted), never cutting a character in two. */
 function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  let kept = '';
+  for (const character of text) {
+    if (kept.length + character.length > max - 1) break;
+    kept += character;
+  }
+  return `${kept}…`;
 }
 
 export interface ThresholdEvaluation {

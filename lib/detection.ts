@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { servingTagStatements } from './permissions.ts';
 import type { Application, Config, PerformanceDetection } from '../core/config.ts';
 import {
   ALARM_STATE_CHANGE,
@@ -210,8 +211,6 @@ export class Detection extends Construct {
    * create and when the list changes; a tag is no stack resource, so nothing drifts.
    */
   private tagPreferredNodes(nodeIds: string[], props: DetectionProps): cr.AwsCustomResource {
-    const stack = Stack.of(this);
-    const instances = nodeIds.map((id) => `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:instance/${id}`);
     const call: cr.AwsSdkCall = {
       service: 'EC2',
       action: 'CreateTags',
@@ -228,20 +227,22 @@ export class Detection extends Construct {
       description: 'rapid-failover: tags the preferred nodes serving at deploy',
     });
     logGroup.grantWrite(role);
-    return new cr.AwsCustomResource(this, 'ServingTags', {
+    const tagger = new cr.AwsCustomResource(this, 'ServingTags', {
       onCreate: call,
       onUpdate: call,
       role,
       logGroup,
       installLatestAwsSdk: false,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({
-          actions: ['ec2:CreateTags'],
-          resources: instances,
-          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [SERVING_TAG.key] } },
-        }),
-      ]),
+      // By tag, not by instance ARN: a policy listing every preferred node outgrows IAM's limits (lib/permissions.ts).
+      policy: cr.AwsCustomResourcePolicy.fromStatements(servingTagStatements(Stack.of(this), props.config)),
     });
+    const stack = Stack.of(this);
+    const [region, account] = [stack.region, stack.account].map((v, i) => (Token.isUnresolved(v) ? `<AWS::${i === 0 ? 'Region' : 'AccountId'}>` : v));
+    Validations.of(tagger).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:${region}:${account}:instance/*]`,
+      reason: 'The preferred nodes are reached by tag (a pool tag or rapid-failover:managed), not listed by ARN, so the policy does not grow with the applications; only the serving tag key may be written (aws:TagKeys).',
+    });
+    return tagger;
   }
 
   private performanceAlarm(app: Application, perf: PerformanceDetection): cloudwatch.Alarm {

@@ -1,5 +1,4 @@
 import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -12,7 +11,7 @@ import { AwaitedEvents } from './awaited-events.ts';
 import { FailoverDashboard } from './dashboard.ts';
 import { Detection } from './detection.ts';
 import { controlPlaneFunction } from './lambda-factory.ts';
-import { fleetStatements } from './permissions.ts';
+import { functionGrants, functionStatements, type ControlPlaneFunction, type PermissionTargets } from './permissions.ts';
 import { StateStore } from './state-store.ts';
 import { Workflow } from './workflow.ts';
 
@@ -67,29 +66,25 @@ export class RapidFailover extends Construct {
     // The config travels inside the bundle, not the 4 KB environment.
     const bundling = { define: { [`process.env.${EnvNames.Config}`]: JSON.stringify(JSON.stringify(this.config)) } };
 
-    const stepRole = new iam.Role(this, 'StepRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'rapid-failover workflow steps: pool nodes by tag, configured target groups, documents and addresses',
-    });
-    for (const statement of fleetStatements(stack, this.config)) stepRole.addToPolicy(statement);
-    this.store.stateTable.grantReadWriteData(stepRole);
-    this.store.claimsTable.grantReadWriteData(stepRole);
-    this.store.recordsTable.grantReadWriteData(stepRole);
-    this.alerts.topic.grantPublish(stepRole);
-    stepRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ServiceEvents',
-        actions: ['events:PutEvents'],
-        resources: [`arn:${stack.partition}:events:${stack.region}:${stack.account}:event-bus/default`],
-      }),
-    );
+    // Each Lambda gets its own role (controlPlaneFunction), with exactly the calls its code makes (lib/permissions.ts).
+    const targets: PermissionTargets = {
+      stack,
+      config: this.config,
+      tableArns: {
+        state: this.store.stateTable.tableArn,
+        claims: this.store.claimsTable.tableArn,
+        records: this.store.recordsTable.tableArn,
+        tokens: this.store.tokensTable.tableArn,
+      },
+      alertTopicArn: this.alerts.topic.topicArn,
+      alertKeyArn: this.alerts.key.keyArn,
+    };
 
     const steps = {} as Record<StepName, lambda.Function>;
     for (const name of STEPS) {
       steps[name] = controlPlaneFunction(this, `${pascal(name)}Step`, {
         handlerName: name,
         description: `rapid-failover workflow step: ${name}`,
-        role: stepRole,
         environment: { ...environment, [EnvNames.Step]: name },
         bundling,
         logRetention,
@@ -97,10 +92,11 @@ export class RapidFailover extends Construct {
         // Polling steps return quickly; the slowest call is a DescribeInstances page walk over a big pool.
         timeout: Duration.seconds(60),
       });
+      for (const statement of functionStatements(name, targets)) steps[name].addToRolePolicy(statement);
     }
     this.steps = steps;
 
-    // Its own role (the factory's): the token store, and resuming tasks of this state machine.
+    // Its own role (the factory's), from its row of the table: the token store, and resuming tasks of this state machine.
     this.callback = controlPlaneFunction(this, 'CallbackStep', {
       handlerName: 'callback',
       description: 'rapid-failover callback: stores waiting steps\' task tokens, resumes them on SSM and EC2 events',
@@ -110,7 +106,7 @@ export class RapidFailover extends Construct {
       logRemovalPolicy: removalPolicy,
       timeout: Duration.seconds(30),
     });
-    this.store.tokensTable.grant(this.callback, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
+    for (const statement of functionStatements('callback', targets)) this.callback.addToRolePolicy(statement);
 
     this.workflow = new Workflow(this, 'Workflow', {
       steps,
@@ -118,19 +114,6 @@ export class RapidFailover extends Construct {
       alertTopic: this.alerts.topic,
       logRetention,
       removalPolicy,
-    });
-    // A policy of its own, not the role's default one: the function does not wait for it, so
-    // the state machine (which names the function) and this grant (which names the state
-    // machine) make no cycle. CDK's grantTaskResponse would add SendTaskHeartbeat, which nothing sends.
-    new iam.Policy(this, 'CallbackTaskResponses', {
-      roles: [this.callback.role!],
-      statements: [
-        new iam.PolicyStatement({
-          sid: 'ResumeWaitingSteps',
-          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-          resources: [this.workflow.stateMachine.stateMachineArn],
-        }),
-      ],
     });
 
     this.intake = controlPlaneFunction(this, 'Intake', {
@@ -142,8 +125,8 @@ export class RapidFailover extends Construct {
       logRemovalPolicy: removalPolicy,
       timeout: Duration.seconds(30),
     });
-    this.workflow.stateMachine.grantStartExecution(this.intake);
-    this.store.stateTable.grantReadData(this.intake);
+    const intakeTargets = { ...targets, stateMachineArn: this.workflow.stateMachine.stateMachineArn };
+    for (const statement of functionStatements('intake', intakeTargets)) this.intake.addToRolePolicy(statement);
 
     this.deadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetters', {
       encryption: sqs.QueueEncryption.KMS_MANAGED,
@@ -170,33 +153,42 @@ export class RapidFailover extends Construct {
       dashboardName: props.dashboardName,
     });
 
-    this.acknowledgeJustifiedFindings(stepRole);
+    this.acknowledgeJustifiedFindings(targets, intakeTargets);
   }
 
   /** Each acknowledgement names the exact finding and why it is acceptable. */
-  private acknowledgeJustifiedFindings(stepRole: iam.Role): void {
+  private acknowledgeJustifiedFindings(targets: PermissionTargets, intakeTargets: PermissionTargets): void {
     const stack = Stack.of(this);
-    const region = findingText(stack.region, 'AWS::Region');
-    const account = findingText(stack.account, 'AWS::AccountId');
     const arnOf = (construct: Construct) => `<${stack.getLogicalId(construct.node.defaultChild as CfnElement)}.Arn>`;
     const ack = (scope: Construct, finding: string, reason: string) =>
       Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
 
-    const tagScoped =
-      'Pool nodes are found at run time by tag: this resource pattern is limited by an aws:ResourceTag / ssm:resourceTag condition on the pool tag (or, for the swap task and volume, usable only together with such an instance).';
-    for (const resource of ['instance/*', 'network-interface/*', 'replace-root-volume-task/*', 'volume/*']) {
-      ack(stepRole, `Resource::arn:<AWS::Partition>:ec2:${region}:${account}:${resource}`, tagScoped);
+    // Every wildcard a role's table-generated statements carry, with the reason the table gives for it.
+    const xray = 'X-Ray trace writes support no resource-level permissions.';
+    const roles: [ControlPlaneFunction, lambda.Function, PermissionTargets][] = [
+      ...STEPS.map((name): [ControlPlaneFunction, lambda.Function, PermissionTargets] => [name, this.steps[name], targets]),
+      ['intake', this.intake, intakeTargets],
+      ['callback', this.callback, targets],
+    ];
+    for (const [name, fn, fnTargets] of roles) {
+      const reasons = new Map<string, string[]>([['Resource::*', [xray]]]);
+      for (const grant of functionGrants(name, fnTargets)) {
+        for (const resource of grant.resources.filter((r) => r.includes('*'))) {
+          const finding = `Resource::${findingArn(stack, resource)}`;
+          reasons.set(finding, [...new Set([...(reasons.get(finding) ?? []), grant.wildcard ?? 'see lib/permissions.ts'])]);
+        }
+        if (grant.actions?.includes('kms:GenerateDataKey*')) {
+          reasons.set('Action::kms:GenerateDataKey*', ["Publishing to the KMS-encrypted alert topic needs GenerateDataKey* on the topic's own key only, through SNS (kms:ViaService)."]);
+        }
+      }
+      for (const [finding, why] of reasons) ack(fn.role!, finding, why.join(' '));
     }
-    ack(stepRole, 'Resource::*', 'Describe/Get/List calls of EC2, SSM, ELB and CloudWatch and X-Ray trace writes support no resource-level permissions; every mutating action is scoped.');
-    ack(stepRole, 'Action::kms:GenerateDataKey*', "Publishing to the KMS-encrypted alert topic needs GenerateDataKey* on the topic's own key only.");
 
     const machineRole = this.workflow.stateMachine.role;
     for (const fn of Object.values(this.steps)) {
       ack(machineRole, `Resource::${arnOf(fn)}:*`, 'Step Functions invokes the step function and its versions (the :* qualifier), nothing else.');
     }
     ack(machineRole, 'Resource::*', 'X-Ray trace writes and CloudWatch Logs delivery for the state machine support no resource-level permissions.');
-    ack(this.intake.role!, 'Resource::*', 'X-Ray trace writes support no resource-level permissions.');
-    ack(this.callback.role!, 'Resource::*', 'X-Ray trace writes support no resource-level permissions.');
     ack(machineRole, `Resource::${arnOf(this.callback)}:*`, 'Step Functions invokes the callback function and its versions (the :* qualifier), nothing else.');
 
     Validations.of(this).acknowledge({
@@ -204,6 +196,17 @@ export class RapidFailover extends Construct {
       reason: 'Pinned to Node.js 22, the runtime the local runtime and the test suite execute the same handlers on; moving is one line in lib/lambda-factory.ts.',
     });
   }
+}
+
+/** An ARN as cdk-nag prints it in a finding: pseudo parameters as <AWS::Partition>, literals as they are. */
+function findingArn(stack: Stack, arn: string): string {
+  return arn
+    .split(stack.partition)
+    .join('<AWS::Partition>')
+    .split(stack.region)
+    .join(findingText(stack.region, 'AWS::Region'))
+    .split(stack.account)
+    .join(findingText(stack.account, 'AWS::AccountId'));
 }
 
 /** How cdk-nag prints a region or account in a finding: the literal, or the pseudo parameter in an env-agnostic stack. */

@@ -18,12 +18,13 @@ export function describeAddress(address: LogicalAddress): string {
 export async function addressHolder(ec2: EC2Client, address: LogicalAddress): Promise<string | null> {
   if (address.kind === 'elastic-ip') {
     const out = await ec2.send(new DescribeAddressesCommand({ AllocationIds: [address.allocationId] }));
-    return out.Addresses?.[0]?.InstanceId ?? null;
+    // `||`: an empty InstanceId (moto's answer for an unassociated address) is no holder either.
+    return out.Addresses?.[0]?.InstanceId || null;
   }
   const out = await ec2.send(
     new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'addresses.private-ip-address', Values: [address.ipAddress] }] }),
   );
-  return out.NetworkInterfaces?.[0]?.Attachment?.InstanceId ?? null;
+  return out.NetworkInterfaces?.[0]?.Attachment?.InstanceId || null;
 }
 
 /** The secondary private IPs the config uses as logical addresses: never borrowed for an Elastic IP. */

@@ -1,5 +1,5 @@
 // Single-instance operations on pool nodes: start, stop (fence), control tags.
-import { SERVING_TAG } from '../../core/detection.ts';
+import { CONTROL_TAGS } from '../../core/tags.ts';
 import {
   CreateTagsCommand,
   DeleteTagsCommand,
@@ -9,14 +9,14 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 
-/** Tags the control plane writes (IAM lets it write only `rapid-failover:*` keys on pool nodes). */
+/** Tags the control plane writes (IAM lets it write exactly these keys, core/tags.ts, and only on pool nodes). */
 export const Tags = {
-  Application: 'rapid-failover:application',
+  Application: CONTROL_TAGS.application,
   /** `serving` on a node that serves: the status-check alarm's filter (core/detection.ts). */
-  Role: SERVING_TAG.key,
-  Incident: 'rapid-failover:incident',
+  Role: CONTROL_TAGS.role,
+  Incident: CONTROL_TAGS.incident,
   /** On a virtual-node host: one tag per application it hosts. */
-  hostedApp: (app: string) => `rapid-failover:app:${app}`,
+  hostedApp: (app: string) => `${CONTROL_TAGS.hostedAppPrefix}${app}`,
 } as const;
 
 export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {

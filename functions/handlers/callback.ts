@@ -35,24 +35,30 @@ export interface CallbackResult {
 
 export function makeHandler(deps: Deps): (event: unknown) => Promise<CallbackResult> {
   return async (event) => {
-    const table = deps.env.tables.tokens;
-    if (!table) throw new ConfigError('environment', [`${EnvNames.TokensTable}: the callback Lambda needs its token store`]);
-    if (isRecord(event) && 'taskToken' in event) return register(deps, table, parseInput(RegisterInputSchema, event, 'callback: input is not a valid wait registration'));
+    if (!hasTokenStore(deps)) throw new ConfigError('environment', [`${EnvNames.TokensTable}: the callback Lambda needs its token store`]);
+    if (isRecord(event) && 'taskToken' in event) return register(deps, parseInput(RegisterInputSchema, event, 'callback: input is not a valid wait registration'));
     if (isRecord(event) && event['detail-type'] === COMMAND_STATUS_CHANGE) {
       throw new ValidationError(`callback: '${COMMAND_STATUS_CHANGE}' names no instance; route 'EC2 Command Invocation Status-change Notification' instead`);
     }
-    return arrive(deps, table, parseInput(AwaitedEventSchema, event, 'callback: input is neither a wait registration nor an SSM command invocation or EC2 instance state-change event'));
+    return arrive(deps, parseInput(AwaitedEventSchema, event, 'callback: input is neither a wait registration nor an SSM command invocation or EC2 instance state-change event'));
   };
 }
 
-async function register(deps: Deps, table: string, input: z.infer<typeof RegisterInputSchema>): Promise<CallbackResult> {
+/** The callback's deps once its token store is known to be configured. */
+type CallbackDeps = Deps & { env: { tables: { tokens: string } } };
+
+function hasTokenStore(deps: Deps): deps is CallbackDeps {
+  return Boolean(deps.env.tables.tokens);
+}
+
+async function register(deps: CallbackDeps, input: z.infer<typeof RegisterInputSchema>): Promise<CallbackResult> {
   const event = input.wait.event;
   if (!event) throw new ValidationError('callback: wait.event: an Await state needs a wait on an event (a wait with `until` is a Wait state)');
   deps.logger.appendKeys({ incidentId: input.incidentId, app: input.app, step: input.wait.step });
   try {
     const item = await registerToken(
       deps.ddb,
-      table,
+      deps.env.tables.tokens,
       {
         key: event.key,
         token: input.taskToken,
@@ -67,7 +73,7 @@ async function register(deps: Deps, table: string, input: z.infer<typeof Registe
       deps.clock(),
     );
     // The event may have come before the token: it is in the item already.
-    if (item.arrival && endsWait(item.arrival, { since: event.since, expect: event.expect, failWith: event.failWith })) return end(deps, table, item, item.arrival, 'arrived first');
+    if (item.arrival && endsWait(item.arrival, { since: event.since, expect: event.expect, failWith: event.failWith })) return end(deps, item, item.arrival, 'arrived first');
     deps.logger.info('waiting for an event', { key: event.key, detail: input.wait.detail });
     return { key: event.key, outcome: 'stored' };
   } finally {
@@ -75,24 +81,24 @@ async function register(deps: Deps, table: string, input: z.infer<typeof Registe
   }
 }
 
-async function arrive(deps: Deps, table: string, event: z.infer<typeof AwaitedEventSchema>): Promise<CallbackResult> {
+async function arrive(deps: CallbackDeps, event: z.infer<typeof AwaitedEventSchema>): Promise<CallbackResult> {
   const arrival = arrivalOf(event);
-  const item = await recordArrival(deps.ddb, table, arrival, deps.clock());
+  const item = await recordArrival(deps.ddb, deps.env.tables.tokens, arrival, deps.clock());
   if (!item) return { key: arrival.key, outcome: 'stale' };
   if (!item.token || !item.since || !endsWait(arrival, { since: item.since, expect: item.expect ?? [], failWith: item.failWith })) return { key: arrival.key, outcome: 'stored' };
   // A duplicated (or redelivered) event: this token was resumed already.
   if (item.resumed?.token === item.token) return { key: arrival.key, outcome: 'closed' };
-  return end(deps, table, item, arrival, 'event');
+  return end(deps, item, arrival, 'event');
 }
 
 /** Resumes (or fails) the item's token with what the arrival says, once. */
-async function end(deps: Deps, table: string, item: TokenItem, arrival: Arrival, via: string): Promise<CallbackResult> {
+async function end(deps: CallbackDeps, item: TokenItem, arrival: Arrival, via: string): Promise<CallbackResult> {
   const token = item.token!;
   const how =
     outcomeOf(arrival, { expect: item.expect ?? [], failWith: item.failWith }) === 'resume'
       ? await resumeTask(deps.sfn, token, { key: arrival.key, status: arrival.status, at: arrival.at, eventId: arrival.eventId, via })
       : await failTask(deps.sfn, token, item.failWith!, `${arrival.key} ended ${arrival.status} (expected ${(item.expect ?? []).join(' or ')}; event ${arrival.eventId} at ${arrival.at})`);
-  await markResumed(deps.ddb, table, item.key, { token, at: deps.clock().toISOString(), how });
+  await markResumed(deps.ddb, deps.env.tables.tokens, item.key, { token, at: deps.clock().toISOString(), how });
   deps.logger.info('wait ended', { key: item.key, status: arrival.status, how, via, incidentId: item.incidentId });
   return { key: item.key, outcome: how };
 }

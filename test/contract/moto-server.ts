@@ -9,7 +9,9 @@
 //   exception kill every server still running.
 // - Missing moto is an error that says what to install; the suite never skips.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from '../../local/dynamodb-local.ts';
 
 export const MOTO_INSTALL_HINT =
@@ -45,6 +47,12 @@ export const MOTO_CLIENT_CONFIG = {
   // A contract answer must be moto's first answer, not a retried one.
   maxAttempts: 1,
 } as const;
+
+/** Amazon Linux 2 (HVM, gp2) images from AWS's public catalogue, one per architecture, the only images moto loads. */
+const MOTO_AMIS_FILE = fileURLToPath(new URL('./fixtures/moto-amis.json', import.meta.url));
+export const MOTO_LAUNCH_IMAGES: Readonly<Record<string, string>> = Object.fromEntries(
+  (JSON.parse(readFileSync(MOTO_AMIS_FILE, 'utf8')) as Array<{ ami_id: string; architecture: string }>).map((image) => [image.architecture, image.ami_id]),
+);
 
 const STOP_GRACE_MS = 5_000;
 const BIND_ATTEMPTS = 3;
@@ -112,8 +120,9 @@ async function launch(command: string, port: number, timeoutMs: number): Promise
   const child = spawn(file, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     // Without its catalogue of public AMIs, a reset EC2 backend starts in ~30 ms of CPU instead of
-    // ~330 ms (measured); the cases launch from one image id and never read the image.
-    env: { ...process.env, MOTO_EC2_LOAD_DEFAULT_AMIS: 'false' },
+    // ~330 ms (measured). MOTO_AMIS_PATH gives it the two public images the cases launch from
+    // instead (MOTO_LAUNCH_IMAGES): an instance from an image moto does not know is paravirtual.
+    env: { ...process.env, MOTO_EC2_LOAD_DEFAULT_AMIS: 'false', MOTO_AMIS_PATH: MOTO_AMIS_FILE },
   });
   let output = '';
   const keep = (chunk: Buffer) => {

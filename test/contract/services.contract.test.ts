@@ -2,7 +2,7 @@
 // adapters make (functions/adapters/commands.ts, targets.ts, alarms.ts, metrics-source.ts,
 // notify.ts, executions.ts): the same adapter code against moto and against the simulated fleet
 // (Step Functions: the local runtime's), seeded alike; answers compared by label.
-import { DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeLoadBalancersCommand, DescribeTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
@@ -21,18 +21,21 @@ import { expect, it } from 'vitest';
 import { PerformanceDetectionSchema, SsmDocumentSchema } from '../../core/config.ts';
 import { EVENT_SOURCE } from '../../core/metrics.ts';
 import { describeAlert } from '../../core/decisions.ts';
+import type { TargetGroupFacts } from '../../core/load-balancing.ts';
 import type { CommandEntry, CommandLedger } from '../../functions/adapters/command-ledger.ts';
 import { advanceDocuments, agentStatus, cancelCommands, DELIVERY_TIMEOUT_SECONDS, type CommandDeps, type DocumentRun } from '../../functions/adapters/commands.ts';
 import { startIncident } from '../../functions/adapters/executions.ts';
+import { describeTargetGroups } from '../../functions/adapters/load-balancers.ts';
+import { failTask, resumeTask } from '../../functions/adapters/task-callbacks.ts';
 import { stopInstance } from '../../functions/adapters/instances.ts';
 import { readPerformance } from '../../functions/adapters/metrics-source.ts';
 import { publishAlert, putServiceEvent } from '../../functions/adapters/notify.ts';
 import { deregisterTarget, registerTarget, setDeregistrationDelay, targetHealth } from '../../functions/adapters/targets.ts';
 import { IncidentInputSchema, type IncidentInput } from '../../core/workflow-state.ts';
-import { bothSides, CASE_START, describeCall, useMoto } from './contract.ts';
+import { bothSides, CASE_START, describeCall, useMoto, type Outcome } from './contract.ts';
 import { MOTO_CLIENT_CONFIG } from './moto-server.ts';
 import type { Side } from './sides.ts';
-import { seedFleet } from './world.ts';
+import { POOL_TAG, seedFleet } from './world.ts';
 
 const moto = useMoto();
 
@@ -377,6 +380,33 @@ describeCall('elbv2:DescribeTargetHealth', () => {
     });
   });
 
+  // moto defect: moto reports a registered running instance healthy whatever its zone. AWS,
+  // Elastic Load Balancing API reference, TargetHealth, Reason: "Target.NotInUse - The target
+  // group is not used by any load balancer or the target is in an Availability Zone that is not
+  // enabled for its load balancer." Join waits for healthy (A6): a node in such a zone never is.
+  it('moto defect (ignores zones): a registered node in a zone its load balancer does not enable is unused (Target.NotInUse)', async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const fleet = await seedFleet(side, {
+        nodes: ['web-1', { label: 'web-c', instanceType: 'm7i.large', subnet: 'c1', privateIp: '10.0.33.10', tags: { [POOL_TAG]: 'general' } }],
+        targetGroup: true,
+      });
+      const at = (label: string) => ({ targetGroupArns: [fleet.targetGroup], instanceId: fleet.node(label) });
+      await registerTarget(side.elb, fleet.targetGroup, at('web-1'));
+      await registerTarget(side.elb, fleet.targetGroup, at('web-c'));
+      side.settle();
+      return { 'web-1': Object.fromEntries(await targetHealth(side.elb, at('web-1'))), 'web-c': Object.fromEntries(await targetHealth(side.elb, at('web-c'))) };
+    });
+
+    expect(simulator).toEqual({
+      ok: true,
+      value: {
+        'web-1': { '<tg-web>': { state: 'healthy', reason: '' } },
+        'web-c': { '<tg-web>': { state: 'unused', reason: 'Target.NotInUse: Target is in an Availability Zone that is not enabled for the load balancer' } },
+      },
+    });
+    expect(moto).toEqual({ ok: true, value: { 'web-1': { '<tg-web>': { state: 'healthy', reason: '' } }, 'web-c': { '<tg-web>': { state: 'healthy', reason: '' } } } });
+  });
+
   it('agreed: a target group that does not exist is TargetGroupNotFoundException', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'], targetGroup: true });
@@ -467,6 +497,120 @@ describeCall('elbv2:ModifyTargetGroupAttributes', () => {
   });
 });
 
+/** An application load balancer in two zones with a group whose health checks are set, and a network load balancer in three with a group left at the defaults. */
+async function seedLoadBalancing(side: Side) {
+  const web = await side.seed.loadBalancer({ label: 'lb-web', name: 'web', type: 'application', subnets: ['a1', 'b1'] });
+  const db = await side.seed.loadBalancer({ label: 'lb-db', name: 'db', type: 'network', subnets: ['a1', 'b1', 'c1'] });
+  const webGroup = await side.seed.targetGroup({
+    label: 'tg-web',
+    name: 'web',
+    port: 80,
+    loadBalancer: 'lb-web',
+    healthCheck: { intervalSeconds: 10, healthyThresholdCount: 3, unhealthyThresholdCount: 4 },
+  });
+  const dbGroup = await side.seed.targetGroup({ label: 'tg-db', name: 'db', port: 5432, loadBalancer: 'lb-db' });
+  return { web, db, webGroup, dbGroup };
+}
+
+/** Zones in name order: neither API documents the order of a load balancer's AvailabilityZones. */
+function zonesSorted(facts: TargetGroupFacts[]): TargetGroupFacts[] {
+  return facts.map((group) => ({ ...group, loadBalancers: group.loadBalancers.map((lb) => ({ ...lb, availabilityZones: [...lb.availabilityZones].sort() })) }));
+}
+
+describeCall('elbv2:DescribeTargetGroups', () => {
+  it("agreed: describeTargetGroups reads each group's name, health-check interval and thresholds (set, and CreateTargetGroup's defaults 30 s / 5 / 2), and the load balancer its listener belongs to", async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const { webGroup, dbGroup } = await seedLoadBalancing(side);
+      return zonesSorted(await describeTargetGroups(side.elb, [webGroup, dbGroup], side.now()));
+    });
+
+    expect(moto).toEqual(simulator);
+    expect(simulator).toEqual({
+      ok: true,
+      value: [
+        {
+          targetGroupArn: '<tg-web>',
+          name: 'web',
+          loadBalancers: [{ arn: '<lb-web>', name: 'web', type: 'application', availabilityZones: ['us-east-1a', 'us-east-1b'] }],
+          healthCheckIntervalSeconds: 10,
+          healthyThresholdCount: 3,
+          unhealthyThresholdCount: 4,
+        },
+        {
+          targetGroupArn: '<tg-db>',
+          name: 'db',
+          loadBalancers: [{ arn: '<lb-db>', name: 'db', type: 'network', availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] }],
+          healthCheckIntervalSeconds: 30,
+          healthyThresholdCount: 5,
+          unhealthyThresholdCount: 2,
+        },
+      ],
+    });
+  });
+
+  it('agreed: describeTargetGroups asking for a group that does not exist, among others, is TargetGroupNotFoundException', async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const { webGroup } = await seedLoadBalancing(side);
+      return describeTargetGroups(side.elb, [webGroup, unknownTargetGroup(webGroup)], side.now());
+    });
+
+    expect(moto).toEqual(simulator);
+    expect(simulator).toEqual({ ok: false, error: 'TargetGroupNotFoundException' });
+  });
+});
+
+describeCall('elbv2:DescribeLoadBalancers', () => {
+  it('agreed: a load balancer reads its name, type, VPC and enabled zones, one subnet each', async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const { web, db } = await seedLoadBalancing(side);
+      const out = await side.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [web, db] }));
+      return [web, db].map((arn) => {
+        const lb = out.LoadBalancers?.find((l) => l.LoadBalancerArn === arn);
+        const zones = (lb?.AvailabilityZones ?? []).map((z) => [z.ZoneName, z.SubnetId]).sort();
+        return { arn: lb?.LoadBalancerArn, name: lb?.LoadBalancerName, type: lb?.Type, vpc: lb?.VpcId, zones };
+      });
+    });
+
+    expect(moto).toEqual(simulator);
+    expect(simulator).toEqual({
+      ok: true,
+      value: [
+        {
+          arn: '<lb-web>',
+          name: 'web',
+          type: 'application',
+          vpc: '<vpc>',
+          zones: [
+            ['us-east-1a', '<subnet-a1>'],
+            ['us-east-1b', '<subnet-b1>'],
+          ],
+        },
+        {
+          arn: '<lb-db>',
+          name: 'db',
+          type: 'network',
+          vpc: '<vpc>',
+          zones: [
+            ['us-east-1a', '<subnet-a1>'],
+            ['us-east-1b', '<subnet-b1>'],
+            ['us-east-1c', '<subnet-c1>'],
+          ],
+        },
+      ],
+    });
+  });
+
+  it('agreed: a load balancer that does not exist is LoadBalancerNotFoundException', async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const { web } = await seedLoadBalancing(side);
+      return side.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [web.replace(/\/[0-9a-f]{16}$/, '/0123456789abcdef')] }));
+    });
+
+    expect(moto).toEqual(simulator);
+    expect(simulator).toEqual({ ok: false, error: 'LoadBalancerNotFoundException' });
+  });
+});
+
 // ---- CloudWatch ---------------------------------------------------------------------------------
 
 const OLD_NODE = 'i-0aaa0000000000001';
@@ -513,6 +657,15 @@ describeCall('sns:Publish', () => {
   it('agreed: publishAlert publishes an alert core builds and returns the MessageId SNS gave it', async () => {
     const alert = describeAlert('quarantine', { app: 'web', incidentId: CONTEXT.incidentId, trigger: 'failure', node: OLD_NODE });
     const { moto, simulator } = await bothSides(async (side) => publishAlert(side.sns, await side.seed.topic({ label: 'alerts', name: 'alerts' }), alert, CONTEXT));
+
+    expect(moto).toEqual(simulator);
+    expect(simulator).toEqual({ ok: true, value: '<uuid 1>' });
+  });
+
+  it('agreed: an alert core builds for a long application name and node id is published (A13: core cuts its subject under the 100 characters SNS allows)', async () => {
+    const app = `checkout-${'x'.repeat(60)}`;
+    const alert = describeAlert('quarantine', { app, incidentId: CONTEXT.incidentId, trigger: 'failure', node: `${OLD_NODE}-${'y'.repeat(40)}` });
+    const { moto, simulator } = await bothSides(async (side) => publishAlert(side.sns, await side.seed.topic({ label: 'alerts', name: 'alerts' }), alert, { ...CONTEXT, app }));
 
     expect(moto).toEqual(simulator);
     expect(simulator).toEqual({ ok: true, value: '<uuid 1>' });
@@ -608,3 +761,40 @@ describeCall('sfn:StartExecution', () => {
     expect(simulator).toEqual({ ok: false, error: 'StateMachineDoesNotExist' });
   });
 });
+
+// moto's default Step Functions backend accepts any token (its send_task_* do nothing); with
+// execute_state_machine on, it runs executions and checks tokens against their callback tasks,
+// as Step Functions does (AWS Step Functions API Reference, SendTaskSuccess: InvalidToken "The
+// provided token is not valid"; TaskTimedOut once the task is closed).
+async function withExecutingStepFunctions(endpoint: string, on: boolean): Promise<void> {
+  const response = await fetch(`${endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: on } }) });
+  if (!response.ok) throw new Error(`moto config answered ${response.status}: ${await response.text()}`);
+}
+
+/** A token no task was given (the shape of AWS's: opaque, long). */
+const UNKNOWN_TOKEN = `AQC${'x'.repeat(300)}`;
+
+describeCall('sfn:SendTaskSuccess', () => {
+  it('agreed: resumeTask with a token no task holds is InvalidToken (not a closed task: the callback does not swallow it)', async () => {
+    const outcomes = await withExecuting(moto.server().endpoint, () => bothSides((side) => resumeTask(side.sfn, UNKNOWN_TOKEN, { key: 'ssm:c:i', status: 'Success' })));
+    expect(outcomes.moto).toEqual(outcomes.simulator);
+    expect(outcomes.simulator).toMatchObject({ ok: false, error: 'InvalidToken' });
+  });
+});
+
+describeCall('sfn:SendTaskFailure', () => {
+  it('agreed: failTask with a token no task holds is InvalidToken', async () => {
+    const outcomes = await withExecuting(moto.server().endpoint, () => bothSides((side) => failTask(side.sfn, UNKNOWN_TOKEN, 'ProvisioningFailedError', 'the command ended Failed')));
+    expect(outcomes.moto).toEqual(outcomes.simulator);
+    expect(outcomes.simulator).toMatchObject({ ok: false, error: 'InvalidToken' });
+  });
+});
+
+async function withExecuting<T extends { moto: Outcome; simulator: Outcome }>(endpoint: string, run: () => Promise<T>): Promise<T> {
+  await withExecutingStepFunctions(endpoint, true);
+  try {
+    return await run();
+  } finally {
+    await withExecutingStepFunctions(endpoint, false);
+  }
+}

@@ -1,8 +1,9 @@
 // The fleet every EC2 / ELB contract case starts from, seeded the same way on both sides:
-// pool nodes of two pools in two zones (one stopped, one with a secondary private IP that is an
-// application's logical address), a node outside every pool, a target group and Elastic IPs.
+// pool nodes of two pools in three subnets of two zones (one stopped, one with a secondary
+// private IP that is an application's logical address), a node outside every pool, security
+// groups, a target group and Elastic IPs.
 import { PoolSchema, type Pool } from '../../core/config.ts';
-import type { NodeSeed, Side } from './sides.ts';
+import { DEFAULT_SECURITY_GROUP, subnetLabel, type NodeSeed, type Side, type SubnetName } from './sides.ts';
 
 export const POOL_TAG = 'rapid-failover:pool';
 
@@ -15,18 +16,29 @@ export const POOLS: Pool[] = [
 export const WEB_IP = '10.0.1.100';
 
 export const NODES: readonly NodeSeed[] = [
-  { label: 'web-1', instanceType: 'm7i.large', zone: 'us-east-1a', privateIp: '10.0.1.10', secondaryIps: [WEB_IP], tags: { [POOL_TAG]: 'general', team: 'web' } },
-  { label: 'web-2', instanceType: 'c7g.xlarge', zone: 'us-east-1b', privateIp: '10.0.2.10', tags: { [POOL_TAG]: 'general' } },
-  { label: 'web-3', instanceType: 'm7i.xlarge', zone: 'us-east-1a', privateIp: '10.0.1.11', tags: { [POOL_TAG]: 'general' } },
-  { label: 'spare', instanceType: 'r7i.xlarge', zone: 'us-east-1a', privateIp: '10.0.1.12', tags: { [POOL_TAG]: 'general' }, state: 'stopped' },
-  { label: 'gpu-1', instanceType: 'g5.xlarge', zone: 'us-east-1b', privateIp: '10.0.2.11', tags: { [POOL_TAG]: 'gpu' } },
-  { label: 'outsider', instanceType: 't3.medium', zone: 'us-east-1a', privateIp: '10.0.1.13', tags: { team: 'web' } },
+  {
+    label: 'web-1',
+    instanceType: 'm7i.large',
+    subnet: 'a1',
+    privateIp: '10.0.1.10',
+    secondaryIps: [WEB_IP],
+    tags: { [POOL_TAG]: 'general', team: 'web' },
+    securityGroups: ['sg-web', DEFAULT_SECURITY_GROUP],
+  },
+  { label: 'web-2', instanceType: 'c7g.xlarge', subnet: 'b1', privateIp: '10.0.17.10', tags: { [POOL_TAG]: 'general' } },
+  { label: 'web-3', instanceType: 'm7i.xlarge', subnet: 'a1', privateIp: '10.0.1.11', tags: { [POOL_TAG]: 'general' } },
+  { label: 'spare', instanceType: 'r7i.xlarge', subnet: 'a1', privateIp: '10.0.1.12', tags: { [POOL_TAG]: 'general' }, state: 'stopped' },
+  { label: 'gpu-1', instanceType: 'g5.xlarge', subnet: 'b2', privateIp: '10.0.65.11', tags: { [POOL_TAG]: 'gpu' } },
+  { label: 'outsider', instanceType: 't3.medium', subnet: 'a1', privateIp: '10.0.1.13', tags: { team: 'web' } },
 ];
 
 export interface FleetOptions {
   /** Labels of the NODES to launch (default: all), or other nodes. */
   nodes?: ReadonlyArray<string | NodeSeed>;
-  /** A target group `web` (label tg-web) on port 80. */
+  /**
+   * A target group `web` (label tg-web) on port 80, forwarded to by an application load balancer
+   * `web` (label lb-web) enabled in us-east-1a and us-east-1b (subnets a1, b1).
+   */
   targetGroup?: boolean;
   /** eip-web, associated with web-1's primary private IP, and eip-free, associated with nothing. */
   elasticIps?: boolean;
@@ -46,6 +58,16 @@ export class Fleet {
   /** The primary network interface of a node. */
   eni(label: string): string {
     return this.side.id(`${label}:eni`);
+  }
+
+  /** A subnet a seeded node or load balancer is in. */
+  subnet(name: SubnetName): string {
+    return this.side.id(subnetLabel(name));
+  }
+
+  /** A security group a seeded node is in. */
+  securityGroup(label: string): string {
+    return this.side.id(label);
   }
 
   get targetGroup(): string {
@@ -74,10 +96,12 @@ export async function seedFleet(side: Side, options: FleetOptions = {}): Promise
     if (!node) throw new Error(`no node '${n}' in NODES`);
     return node;
   });
-  // Zone a first: the simulated fleet numbers subnets in the order zones first appear (sides.ts).
-  for (const node of [...nodes].sort((a, b) => a.zone.localeCompare(b.zone))) await side.seed.node(node);
+  for (const node of nodes) await side.seed.node(node);
   const seeded: { targetGroup?: string; webEip?: string; freeEip?: string } = {};
-  if (options.targetGroup) seeded.targetGroup = await side.seed.targetGroup({ label: 'tg-web', name: 'web', port: 80 });
+  if (options.targetGroup) {
+    await side.seed.loadBalancer({ label: 'lb-web', name: 'web', type: 'application', subnets: ['a1', 'b1'] });
+    seeded.targetGroup = await side.seed.targetGroup({ label: 'tg-web', name: 'web', port: 80, loadBalancer: 'lb-web' });
+  }
   if (options.elasticIps) {
     seeded.webEip = await side.seed.elasticIp({ label: 'eip-web', on: 'web-1' });
     seeded.freeEip = await side.seed.elasticIp({ label: 'eip-free' });

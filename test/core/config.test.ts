@@ -156,6 +156,16 @@ describe('parseConfig: each problem is one line naming the field', () => {
     expect(problemsOf(configInput({ pools: [pool, pool] }))).toEqual(["pools[1].name: pool name 'fast' is used twice; pool names must be unique"]);
   });
 
+  it.each(['rapid-failover:role', 'rapid-failover:app:web', 'rapid-failover:managed'])(
+    'A5: a pool tag key the control plane writes or grants on (%s): IAM could then move nodes in and out of the pool',
+    (key) => {
+      const problems = problemsOf(configInput({ pools: [{ name: 'fast', tag: { key, value: 'v' } }] }));
+
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^pools\[0\]\.tag\.key: a key the control plane writes itself .* use another key, e\.g\. rapid-failover:pool$/);
+    },
+  );
+
   it('C2: a possible node listed twice', () => {
     const problems = problemsOf(withApp({ placement: { possibleNodes: [nodeId(1), nodeId(2), nodeId(1)] } }));
 

@@ -206,11 +206,23 @@ describe('describeAlert (A14, A13, C7)', () => {
     expect(alert.message).toContain('Where it runs now: no node');
   });
 
-  it('A13: keeps a quarantine alert subject within 100 characters', () => {
+  // SNS Publish, Subject: "less than 100 characters long"; a 100-character subject is refused and the alert lost.
+  it('A13: a long application name and node id keep the subject under 100 characters (SNS Publish), cut with "…"', () => {
     const alert = describeAlert('quarantine', { ...details, app: 'a'.repeat(40), node: `i-${'f'.repeat(17)}${'x'.repeat(60)}` });
 
-    expect(alert.subject.length).toBeLessThanOrEqual(100);
+    expect(alert.subject.length).toBe(99);
     expect(alert.subject.endsWith('…')).toBe(true);
+    expect(alert.subject.startsWith(`rapid-failover: ${'a'.repeat(40)}: `)).toBe(true);
+  });
+
+  it('A13: a subject cut at the limit never splits a character in two (SNS: subjects are UTF-8 text)', () => {
+    // 'rapid-failover: ' is 16 units; emoji are 2 UTF-16 units each, so the cut falls inside one.
+    const alert = describeAlert('quarantine', { ...details, app: '🚀'.repeat(60) });
+
+    expect(alert.subject.length).toBeLessThan(100);
+    expect(alert.subject.endsWith('🚀…')).toBe(true);
+    // A lone surrogate does not survive UTF-8: it comes back as U+FFFD.
+    expect(Buffer.from(alert.subject, 'utf8').toString('utf8')).toBe(alert.subject);
   });
 });
 

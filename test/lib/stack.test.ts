@@ -9,6 +9,7 @@ import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
 import { States, waitStates } from '../../lib/workflow.ts';
 import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
+import { largeConfig } from './large-config.ts';
 import { exampleConfig, synthStack } from './synth.ts';
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
@@ -112,103 +113,129 @@ describe('RapidFailover stack', () => {
   });
 
   describe('least privilege', () => {
-    it('limits every mutating EC2 action on instances to the pool tag', () => {
-      const poolNodes = statements().find((s) => s.Sid === 'PoolNodesrapidfailoverpool');
-      expect(poolNodes).toBeDefined();
-      expect(actionsOf(poolNodes!)).toEqual(
-        expect.arrayContaining(['ec2:StartInstances', 'ec2:StopInstances', 'ec2:CreateReplaceRootVolumeTask']),
+    // Per role: test/lib/iam/roles.test.ts evaluates every role with AWS's authorization data.
+    const roleStatements = (name: string, from = template): Statement[] => {
+      const fn = Object.entries(from.findResources('AWS::Lambda::Function')).find(
+        ([, r]) => (r as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.[EnvNames.Step] === name,
       );
-      expect(poolNodes!.Condition).toEqual({
-        StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] },
-      });
+      const roleId = (fn![1] as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } }).Properties.Role['Fn::GetAtt'][0];
+      return Object.values(from.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(`"${roleId}"`))
+        .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+    };
+    const POOLS = { StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] } };
+    const MANAGED = { Null: { 'aws:ResourceTag/rapid-failover:managed': 'false' } };
+
+    it('gives each Lambda a role of its own, with only its own calls (lock touches no EC2 node, intake only starts executions)', () => {
+      const actions = (name: string) => roleStatements(name).flatMap(actionsOf).filter((a) => !/^(logs|xray):/.test(a)).sort();
+      expect(actions('lock').filter((a) => a.startsWith('ec2:'))).toEqual([]);
+      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 'states:StartExecution']);
+      expect(actions('notify')).toEqual(['dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
+      expect(actions('select')).not.toContain('ec2:StopInstances');
+      expect(actions('shift')).toContain('ec2:ModifyInstanceAttribute');
+      expect(actions('release')).not.toContain('ec2:ModifyInstanceAttribute');
     });
 
-    it('lets the workflow write only its own tag keys, only on pool nodes', () => {
-      const tags = statements().find((s) => s.Sid === 'PoolNodeTagsrapidfailoverpool');
-      expect(tags?.Condition).toEqual({
-        StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] },
-        'ForAllValues:StringLike': { 'aws:TagKeys': ['rapid-failover:*'] },
-      });
+    it('limits every mutating EC2 action on instances to the pool tag', () => {
+      const poolNodes = roleStatements('provision').find((s) => s.Sid === 'PoolNodesrapidfailoverpool');
+      expect(actionsOf(poolNodes!).sort()).toEqual(['ec2:CreateReplaceRootVolumeTask', 'ec2:StartInstances', 'ec2:StopInstances']);
+      expect(poolNodes!.Condition).toEqual(POOLS);
     });
 
-    it('runs SSM commands only on pool-tagged instances and only the configured documents', () => {
-      const onInstances = statements().find((s) => s.Sid === 'PoolNodeCommandsrapidfailoverpool');
-      expect(onInstances?.Condition).toEqual({
+    it('lets the workflow write exactly its own tag keys, only on pool nodes: never the pool tag, never all tags at once', () => {
+      for (const step of ['select', 'shift', 'release', 'compensate']) {
+        const tags = roleStatements(step).find((s) => s.Sid === 'PoolNodeTagsrapidfailoverpool');
+        expect(tags?.Condition, step).toEqual({
+          ...POOLS,
+          'ForAllValues:StringLike': { 'aws:TagKeys': ['rapid-failover:application', 'rapid-failover:role', 'rapid-failover:incident', 'rapid-failover:app:*'] },
+          Null: { 'aws:TagKeys': 'false' },
+        });
+      }
+    });
+
+    it('runs SSM commands only on pool-tagged or managed instances, with the configured AWS documents or documents tagged rapid-failover:managed', () => {
+      const commands = roleStatements('provision');
+      expect(commands.find((s) => s.Sid === 'PoolNodeCommandsrapidfailoverpool')?.Condition).toEqual({
         StringEquals: { 'ssm:resourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] },
       });
-      const documents = statements().find((s) => s.Sid === 'ConfiguredDocuments');
-      expect(JSON.stringify(documents?.Resource)).toContain(':document/AWS-RunShellScript');
+      expect(commands.find((s) => s.Sid === 'PlacedNodeCommands')?.Condition).toEqual({ Null: { 'ssm:resourceTag/rapid-failover:managed': 'false' } });
+      expect(JSON.stringify(commands.find((s) => s.Sid === 'AwsDocuments')?.Resource)).toContain(':ssm:eu-west-1::document/AWS-RunShellScript');
+      // The example names only AWS documents: no statement for the user's own.
+      expect(commands.find((s) => s.Sid === 'OwnDocuments')).toBeUndefined();
     });
 
-    it("A9: allows SendCommand with an application's readiness command document (the join step runs it)", () => {
+    it("A9: allows SendCommand with an application's own readiness command document by its rapid-failover:managed tag (the join step runs it)", () => {
       const config = exampleConfig();
       const first = config.applications[0]!;
       first.cluster = { ...first.cluster, readinessCommand: { name: 'Acme-ProbeHttp', parameters: {}, timeoutSeconds: 120 } };
-
-      const policies = Object.values(synthStack(config).template.findResources('AWS::IAM::Policy')).flatMap(
-        (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
-      );
-
-      const documents = policies.find((s) => s.Sid === 'ConfiguredDocuments');
-      expect(JSON.stringify(documents?.Resource)).toContain(':document/Acme-ProbeHttp');
+      const own = roleStatements('join', synthStack(config).template).find((s) => s.Sid === 'OwnDocuments');
+      expect(own?.Condition).toEqual({ Null: { 'ssm:resourceTag/rapid-failover:managed': 'false' } });
+      expect(JSON.stringify(own?.Resource)).toContain(':ssm:eu-west-1:123456789012:document/*');
     });
 
-    it("allows an application's own placed nodes by exact ARN, not by wildcard", () => {
-      const placed = statements().find((s) => s.Sid === 'PlacedNodes');
-      expect(placed?.Resource).toEqual(
-        ['i-0aaa0000000000001', 'i-0ccc0000000000001', 'i-0ccc0000000000002', 'i-0ccc0000000000003'].map((id) => ({
-          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ec2:eu-west-1:123456789012:instance/${id}`]],
-        })),
-      );
-      expect(actionsOf(placed!)).toContain('ssm:SendCommand');
-    });
-
-    it('registers targets only in the configured target groups', () => {
-      const groups = statements().find((s) => s.Sid === 'TargetGroups');
+    it('scopes target groups, Elastic IPs, isolation groups, boot images and placed nodes by the rapid-failover:managed tag, not by per-application ARNs', () => {
+      const shift = roleStatements('shift');
+      const bySid = (statements: Statement[], sid: string) => statements.find((s) => s.Sid === sid);
+      for (const [sid, resource] of [['TargetGroups', ':targetgroup/*/*'], ['ElasticIps', ':elastic-ip/*'], ['IsolationSecurityGroups', ':security-group/*'], ['PlacedNodes', ':instance/*'], ['PlacedNodeInterfaces', ':network-interface/*']] as const) {
+        expect(bySid(shift, sid)?.Condition, sid).toEqual(MANAGED);
+        expect(JSON.stringify(bySid(shift, sid)?.Resource), sid).toContain(resource);
+      }
+      expect(bySid(shift, 'PoolNodeInterfacesrapidfailoverpool')?.Condition).toEqual(POOLS);
+      expect(bySid(roleStatements('provision'), 'BootImages')?.Condition).toEqual(MANAGED);
+      // No role names an application's own resources.
+      const all = JSON.stringify([...STEPS, 'intake'].map((name) => roleStatements(name)));
       const config = exampleConfig();
-      expect(groups?.Resource).toEqual(config.applications.flatMap((a) => a.cluster.targetGroupArns));
+      for (const app of config.applications) {
+        const own = [...app.cluster.targetGroupArns, app.cluster.isolationSecurityGroupId, app.placement.preferredNode, ...app.placement.possibleNodes];
+        if (app.cluster.logicalAddress?.kind === 'elastic-ip') own.push(app.cluster.logicalAddress.allocationId);
+        if (app.provisioning.method === 'boot-volume') own.push(app.provisioning.source.imageId);
+        for (const id of own.filter((x): x is string => x !== undefined)) expect(all, app.name).not.toContain(id);
+      }
     });
 
-    it('moves only the configured Elastic IP allocations', () => {
-      const addresses = statements().find((s) => s.Sid === 'LogicalAddresses');
-      expect(JSON.stringify(addresses?.Resource)).toContain('elastic-ip/eipalloc-0a1b2c3d4e5f60718');
+    it('puts service events on the default bus only with the workflow source and its detail types (events:source is multivalued)', () => {
+      for (const step of ['provision', 'finish']) {
+        expect(roleStatements(step).find((s) => s.Sid === 'ServiceEvents')?.Condition, step).toEqual({
+          'ForAllValues:StringEquals': { 'events:source': ['rapid-failover'], 'events:detail-type': ['Service Up', 'Service Down'] },
+          Null: { 'events:source': 'false', 'events:detail-type': 'false' },
+        });
+      }
     });
 
-    it('C9: sets security groups on a host only to the configured isolation group (ModifyInstanceAttribute names the group too)', () => {
-      const isolation = statements().find((s) => s.Sid === 'IsolationSecurityGroups');
-      expect(isolation, 'an IsolationSecurityGroups statement').toBeDefined();
-      expect(actionsOf(isolation!)).toEqual(['ec2:ModifyInstanceAttribute']);
-      expect(JSON.stringify(isolation?.Resource)).toContain('security-group/sg-0c9f15011a7ed0001');
-      expect(JSON.stringify(isolation?.Resource)).not.toContain('security-group/*');
-    });
-
-    it('lets EC2 use a customer managed EBS key on the workflow\'s behalf only, when provisioning names one (Requirements for Amazon EBS encryption)', () => {
+    it("lets EC2 use a customer managed EBS key tagged rapid-failover:managed on the workflow's behalf only, when provisioning names one (Requirements for Amazon EBS encryption)", () => {
       const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
       const base = exampleConfig();
       const withKey = parseConfig({
         ...base,
         applications: base.applications.map((app) => (app.name === 'search' ? { ...app, provisioning: { ...app.provisioning, kmsKeyArn: KEY } } : app)),
       });
-      const keyed = Object.values(synthStack(withKey).template.findResources('AWS::IAM::Policy')).flatMap(
-        (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
-      );
-      const viaEc2 = { StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' } };
+      const keyed = roleStatements('provision', synthStack(withKey).template);
+      const viaEc2 = { ...MANAGED, StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' } };
 
       const use = keyed.find((st) => st.Sid === 'EbsEncryptionKey');
       const grants = keyed.find((st) => st.Sid === 'EbsEncryptionKeyGrants');
-      expect(use).toMatchObject({ Resource: KEY, Condition: viaEc2 });
+      expect(use).toMatchObject({ Condition: viaEc2 });
+      expect(JSON.stringify(use!.Resource)).toContain(':kms:eu-west-1:123456789012:key/*');
       expect(actionsOf(use!).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo']);
-      expect(grants).toMatchObject({ Action: 'kms:CreateGrant', Resource: KEY, Condition: { ...viaEc2, Bool: { 'kms:GrantIsForAWSResource': true } } });
+      expect(grants).toMatchObject({ Action: 'kms:CreateGrant', Condition: { ...viaEc2, Bool: { 'kms:GrantIsForAWSResource': true } } });
       // Without a key in the config, the workflow may use no KMS key for EBS at all.
       expect(statements().filter((st) => st.Sid?.startsWith('EbsEncryption') || actionsOf(st).includes('kms:CreateGrant'))).toEqual([]);
+    });
+
+    it('does not grow with the number of applications (issue 10 §3): 20 and 120 generated applications give the same policies', () => {
+      const policies = (count: number) => {
+        const synthesized = synthStack(largeConfig(count)).template;
+        return Object.fromEntries(STEPS.map((step) => [step, roleStatements(step, synthesized)]));
+      };
+      expect(policies(120)).toEqual(policies(20));
     });
 
     it('has no "*" resource on a mutating action without a condition', () => {
       const readOnly = /^(ec2:Describe|ssm:(Get|List|Describe)|elasticloadbalancing:Describe|cloudwatch:(Get|Describe)|xray:)/;
       // Step Functions' vended log delivery: AWS documents these actions with Resource "*" only.
       const logDelivery = /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/;
-      // ssm:CancelCommand has no resource types or condition keys (Service Authorization Reference): "*" only.
-      const resourceless = /^ssm:CancelCommand$/;
+      // ssm:CancelCommand, states:SendTaskSuccess and states:SendTaskFailure have no resource types or condition keys (Service Authorization Reference): "*" only.
+      const resourceless = /^(ssm:CancelCommand|states:SendTaskSuccess|states:SendTaskFailure)$/;
       const offenders = statements().filter((s) => {
         const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
         const hasStar = resources.some((r) => r === '*');
@@ -284,19 +311,19 @@ describe('RapidFailover stack', () => {
       ]);
     });
 
-    it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag on those instances', () => {
+    it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag, on pool or rapid-failover:managed instances', () => {
       const [resource, ...more] = Object.values(template.findResources('Custom::AWS')) as Array<{ Properties: { Create: string; Update: string } }>;
       expect(more).toEqual([]);
       const call = { service: 'EC2', action: 'CreateTags', parameters: { Resources: ['i-0aaa0000000000001', 'i-0ccc0000000000001'], Tags: [{ Key: 'rapid-failover:role', Value: 'serving' }] } };
       expect(JSON.parse(resource!.Properties.Create)).toMatchObject(call);
       expect(JSON.parse(resource!.Properties.Update)).toMatchObject(call);
-      const tagging = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags') && JSON.stringify(s.Condition ?? {}).includes('"rapid-failover:role"'));
-      expect(tagging).toHaveLength(1);
-      expect(tagging[0]!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rapid-failover:role'] } });
-      const resources = (tagging[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
-      expect(resources).toHaveLength(2);
-      expect(resources[0]).toContain(':ec2:eu-west-1:123456789012:instance/i-0aaa0000000000001');
-      expect(resources[1]).toContain(':ec2:eu-west-1:123456789012:instance/i-0ccc0000000000001');
+      const tagging = statements().filter((s) => actionsOf(s).includes('ec2:CreateTags') && s.Condition?.['ForAllValues:StringEquals'] !== undefined);
+      const onlyServing = { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rapid-failover:role'] } };
+      expect(tagging.map((s) => s.Condition)).toEqual([
+        { ...onlyServing, StringEquals: { 'aws:ResourceTag/rapid-failover:pool': ['general', 'shared-hosts', 'backup'] }, Null: { 'aws:TagKeys': 'false' } },
+        { ...onlyServing, Null: { 'aws:TagKeys': 'false', 'aws:ResourceTag/rapid-failover:managed': 'false' } },
+      ]);
+      for (const s of tagging) expect(JSON.stringify(s.Resource)).toContain(':ec2:eu-west-1:123456789012:instance/*');
     });
 
     it('A11: no role may write an alarm (PutMetricAlarm could attach EC2 stop/terminate actions to any instance), nor needs to read one', () => {
@@ -369,11 +396,14 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it('gives the callback Lambda a role of its own: the token store, and SendTaskSuccess / SendTaskFailure on this state machine only', () => {
-      const machine = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0]!;
+    it('gives the callback Lambda a role of its own: UpdateItem on the token store, and SendTaskSuccess / SendTaskFailure ("*": no resource types in the Service Authorization Reference)', () => {
+      const tokens = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable')).find((id) => id.includes('TokensTable'))!;
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
-          Statement: [{ Sid: 'ResumeWaitingSteps', Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'], Resource: { Ref: machine } }],
+          Statement: Match.arrayWith([
+            { Sid: 'TokensTable', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [tokens, 'Arn'] } },
+            { Sid: 'ResumeWaitingSteps', Effect: 'Allow', Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: '*' },
+          ]),
         },
         Roles: [{ Ref: Match.stringLikeRegexp('CallbackStepRole') }],
       });
@@ -382,7 +412,7 @@ describe('RapidFailover stack', () => {
       );
       const actions = callbackPolicies.flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[] }> } } }).Properties.PolicyDocument.Statement.flatMap((st) => [st.Action].flat()));
       expect(new Set(actions)).toEqual(
-        new Set(['states:SendTaskSuccess', 'states:SendTaskFailure', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
+        new Set(['states:SendTaskSuccess', 'states:SendTaskFailure', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
       );
     });
 

@@ -1,10 +1,11 @@
 // Adapters over EC2 and SSM, and the error mapping, with mocked clients.
-import { DescribeInstanceStatusCommand, DescribeInstanceTypesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeAddressesCommand, DescribeInstanceStatusCommand, DescribeInstanceTypesCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
 import { GetCommandInvocationCommand, InvocationDoesNotExist, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../../core/errors.ts';
 import { LEDGER_ATTRIBUTE_PREFIX, recordLedger } from '../../../functions/adapters/command-ledger.ts';
+import { addressHolder } from '../../../functions/adapters/addresses.ts';
 import { advanceDocuments, commandComment, commandTag } from '../../../functions/adapters/commands.ts';
 import { instanceTypeFacts, listPoolMembers, statusChecksPass } from '../../../functions/adapters/fleet.ts';
 import { rootVolumeClientToken } from '../../../functions/adapters/root-volume.ts';
@@ -146,6 +147,23 @@ describe('commands adapter', () => {
   it('no documents: done at once, without calling SSM', async () => {
     expect(await advanceDocuments(commands(), run([]))).toEqual({ status: 'done', commandIds: [] });
     expect(t.ssm.calls()).toHaveLength(0);
+  });
+});
+
+describe('addresses adapter (C1)', () => {
+  let t: TestContext;
+  beforeEach(() => {
+    t = makeTestDeps();
+  });
+
+  // An empty InstanceId is no holder: moto answers "" for an unassociated Elastic IP (AWS leaves
+  // the member out), and a caller asking "who holds it?" must get null, not "".
+  it('C1: an Elastic IP whose InstanceId is empty, or an interface attached to no instance, has no holder', async () => {
+    t.ec2.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: 'eipalloc-0123456789abcdef0', InstanceId: '' }] });
+    t.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [{ NetworkInterfaceId: 'eni-0123456789abcdef0', Attachment: { InstanceId: '' } }] });
+
+    expect(await addressHolder(t.deps.ec2, { kind: 'elastic-ip', allocationId: 'eipalloc-0123456789abcdef0' })).toBeNull();
+    expect(await addressHolder(t.deps.ec2, { kind: 'secondary-private-ip', ipAddress: '10.0.1.100' })).toBeNull();
   });
 });
 
