@@ -405,7 +405,7 @@ export class SimulatedFleet {
     const cost = this.latency.apiCallMs[service];
     if (cost > 0) await this.spendLatency(cost);
     this.world.sync();
-    const throttle = this.faults.takeThrottle(service, name);
+    const throttle = this.faults.takeThrottle(service, name) ?? (service === 'ec2' && !this.faults.takeEc2RequestToken(name, this.clock.nowMs()) ? { errorName: undefined } : null);
     if (throttle) {
       throw awsError(service, throttle.errorName ?? THROTTLING_ERRORS[service], service === 'ec2' ? 'Request limit exceeded.' : 'Rate exceeded', {
         throttling: true,
