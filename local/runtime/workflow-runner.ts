@@ -13,6 +13,7 @@
 // TimeoutSeconds(Path) / HeartbeatSeconds(Path) pass, in virtual time. The runner enforces those
 // itself, resolved against the state's input; the library, whose timer is wall-clock, gets the
 // same definition without them on callback tasks (nothing else differs).
+import { createHash } from 'node:crypto';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { LambdaEnvironments } from './lambda-environments.ts';
 import { legToEnd, legToTask, type Definition, type TaskEntry } from './state-path.ts';
@@ -282,7 +283,12 @@ class ExecutionTracker {
     return value * 1000;
   }
 
-  /** The interval Step Functions would wait before this retry (FULL jitter: its mean, half). */
+  /**
+   * The interval Step Functions would wait before this retry. FULL jitter: "a random delay
+   * between 0 and the computed interval" (Step Functions Developer Guide, "Handling errors in
+   * Step Functions workflows", JitterStrategy); drawn from a hash of the execution, state and
+   * attempt, so runs repeat exactly and concurrent executions do not all retry at one instant.
+   */
   private retryDelayMs(state: string, error: string): number {
     const retriers = this.states[state]?.Retry ?? [];
     const index = retriers.findIndex((r) => r.ErrorEquals.some((e) => e === error || e === 'States.ALL' || e === 'States.TaskFailed'));
@@ -292,8 +298,13 @@ class ExecutionTracker {
     this.retriesByRetrier.set(index, attempt + 1);
     const interval = (retrier.IntervalSeconds ?? DEFAULTS.IntervalSeconds) * (retrier.BackoffRate ?? DEFAULTS.BackoffRate) ** attempt;
     const capped = Math.min(interval, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-    return (retrier.JitterStrategy === 'FULL' ? capped / 2 : capped) * 1000;
+    return (retrier.JitterStrategy === 'FULL' ? capped * unitFraction(`${this.execution}|${state}|${index}|${attempt}`) : capped) * 1000;
   }
+}
+
+/** A fraction in [0, 1) from a string: repeatable "randomness". */
+function unitFraction(seed: string): number {
+  return createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 function isCallback(state: StateDefinition): boolean {
