@@ -33,9 +33,10 @@ export function largeConfig(applicationCount = 50): Config {
       : method === 'install' ? { method, documents: [shell(`/opt/bootstrap/install-${name} --from {{rapid-failover.fromNode}}`), ownDocument], timeoutSeconds: 1_200 }
       : {
           method,
-          source: i % 2 === 0 ? { snapshotId: `snap-0${hex(i, 16)}` } : { imageId: `ami-0${hex(i, 16)}` },
+          source: { imageId: `ami-0${hex(i, 16)}` },
           deleteReplacedRootVolume: i % 4 === 1,
           documents: [ownDocument],
+          ...(i % 4 === 2 ? { kmsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${hex(i, 8)}-${hex(i, 4)}-${hex(i, 4)}-${hex(i, 4)}-${hex(i, 12)}` } : {}),
         };
     const targetGroup = (k: number) => `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/${name}-${k}/${hex(i * 2 + k, 16)}`;
     const logicalAddress =
