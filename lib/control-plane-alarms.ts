@@ -63,14 +63,14 @@ export class ControlPlaneAlarms extends Construct {
       queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM });
 
     this.undeliveredEvents = alarm('UndeliveredEvents', 'undelivered-events', {
-      alarmDescription: `rapid-failover: EventBridge could not deliver a trigger to intake; it is in queue ${props.deadLetterQueue.queueName} (message attributes RULE_ARN, ERROR_CODE, ERROR_MESSAGE): send it again once intake works`,
+      alarmDescription: `rapid-failover: EventBridge could not deliver a trigger to intake; it is in queue ${props.deadLetterQueue.queueName} (message attributes RULE_ARN, ERROR_CODE, ERROR_MESSAGE): invoke intake with it once intake works`,
       metric: depth(props.deadLetterQueue),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     });
     this.failedTriggers = alarm('FailedTriggers', 'failed-triggers', {
-      alarmDescription: `rapid-failover: intake failed on a trigger after Lambda's retries (StartExecution throttled, DynamoDB unavailable...); the event and the error are in queue ${props.failedTriggers.queueName}: check the application and send it again`,
+      alarmDescription: `rapid-failover: intake failed on a trigger after Lambda's retries (StartExecution throttled, DynamoDB unavailable...); the event and the error are in queue ${props.failedTriggers.queueName}: invoke intake with its requestPayload once the cause is gone`,
       metric: depth(props.failedTriggers),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -98,12 +98,14 @@ export class ControlPlaneAlarms extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
 
-    const bounds = props.config.applications.map(failoverBound);
-    this.longestFailoverSeconds = Math.max(...bounds.map((b) => b.seconds));
+    const bounds = props.config.applications.map(failoverBound).sort((a, b) => a.seconds - b.seconds);
+    const [shortest, longest] = [bounds[0]!, bounds.at(-1)!];
+    this.longestFailoverSeconds = longest.seconds;
     this.failoverOverrun = alarm('FailoverOverrun', 'failover-overrun', {
+      // Bounded length (an alarm description holds at most 1,024 characters), whatever the number of applications.
       alarmDescription:
-        "rapid-failover: a failover has run longer than the longest its application's config allows " +
-        `(${bounds.map((b) => `${b.app} ${b.seconds} s`).join(', ')}; core/failover-bound.ts): it is stuck; see its execution history`,
+        "rapid-failover: a failover has run longer than the longest its application's config allows (core/failover-bound.ts: " +
+        `${bounds.length} application(s), from ${shortest.seconds} s (${shortest.app}) to ${longest.seconds} s (${longest.app})): it is stuck; see its execution history`,
       metric: ownMetric(MetricNames.FailoverOverrunSeconds, cloudwatch.Stats.MAXIMUM),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -837,7 +837,7 @@ function defineTemplateAlarms(fleet: SimulatedFleet, template: CfnTemplate): voi
     if (metrics.length > 0 && (!insights || metrics.length > 1)) throw new Error(`alarm ${p.AlarmName}: only Metrics Insights alarms with one query are simulated`);
     fleet.defineAlarm({
       name: p.AlarmName,
-      description: p.AlarmDescription as string | undefined,
+      ...(p.AlarmDescription !== undefined ? { description: String(resolveTemplateValue(p.AlarmDescription, template)) } : {}),
       ...(insights ? { query: insights.Expression as string } : {}),
       namespace: p.Namespace as string | undefined,
       metricName: p.MetricName as string | undefined,

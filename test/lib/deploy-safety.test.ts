@@ -128,7 +128,7 @@ describe('§1 nothing is lost silently', () => {
       Statistic: 'Maximum',
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
-      AlarmDescription: expect.stringContaining('checkout 10620 s, search 4560 s, reports 6750 s'),
+      AlarmDescription: expect.stringContaining('3 application(s), from 4560 s (search) to 10620 s (checkout)'),
     });
     expect(byName.get(names.controlPlane('executions-failed'))).toMatchObject({ Namespace: 'AWS/States', MetricName: 'ExecutionsFailed' });
     expect(byName.get(names.controlPlane('executions-timed-out'))).toMatchObject({ Namespace: 'AWS/States', MetricName: 'ExecutionsTimedOut' });
