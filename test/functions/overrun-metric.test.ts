@@ -16,7 +16,7 @@ describe('FailoverOverrunSeconds', () => {
   beforeEach(() => {
     t = makeTestDeps();
   });
-  const reported = () => t.addMetric.mock.calls.filter(([name]) => name === MetricNames.FailoverOverrunSeconds).map(([, unit, value]) => [unit, value]);
+  const reported = () => (t.addMetric.mock.calls as Array<[string, string, number]>).filter(([name]) => name === MetricNames.FailoverOverrunSeconds).map(([, unit, value]) => [unit, value]);
 
   it('is 0 while the failover is within its bound', async () => {
     await makeNotify(t.deps)(workflowState({ startedAt: new Date(NOW.getTime() - 60_000).toISOString() }));
