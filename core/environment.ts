@@ -13,6 +13,8 @@ export const EnvNames = {
   Step: 'RAPID_FAILOVER_STEP',
   /** The validated config, as JSON. In AWS the bundler inlines it (no 4 KB environment limit). */
   Config: 'RAPID_FAILOVER_CONFIG',
+  /** The stack's name: its alarms' names (intake maps them back to applications) and its metrics' `stack` dimension. */
+  StackName: 'RAPID_FAILOVER_STACK',
 } as const;
 
 export const EnvironmentSchema = z.object({
@@ -22,6 +24,7 @@ export const EnvironmentSchema = z.object({
   [EnvNames.AlertTopicArn]: z.string().startsWith('arn:'),
   [EnvNames.EventBusName]: z.string().min(1).default('default'),
   [EnvNames.StateMachineArn]: z.string().startsWith('arn:').optional(),
+  [EnvNames.StackName]: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'expected a CloudFormation stack name').optional(),
 });
 
 export interface Environment {
@@ -30,6 +33,8 @@ export interface Environment {
   eventBusName: string;
   stateMachineArn: string | undefined;
   config: Config;
+  /** The stack the function belongs to (absent outside a stack: unit tests, the operator CLI). */
+  stackName?: string;
 }
 
 /** Reads and validates the environment; a missing or malformed variable names itself. */
@@ -44,5 +49,6 @@ export function readEnvironment(env: Record<string, string | undefined>, configJ
     eventBusName: e[EnvNames.EventBusName],
     stateMachineArn: e[EnvNames.StateMachineArn],
     config: parseConfigText(configJson, EnvNames.Config),
+    ...(e[EnvNames.StackName] ? { stackName: e[EnvNames.StackName] } : {}),
   };
 }

@@ -14,7 +14,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { readEnvironment, type Environment } from '../core/environment.ts';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metrics.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE, STACK_DIMENSION } from '../core/metrics.ts';
 
 export interface Deps {
   ec2: EC2Client;
@@ -64,7 +64,14 @@ export function buildDeps(options: DepsOptions): Deps {
     clock: options.clock ?? (() => new Date()),
     env: options.env,
     logger: options.logger ?? new Logger({ serviceName: METRICS_SERVICE }),
-    metrics: options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE }),
+    metrics:
+      options.metrics ??
+      new Metrics({
+        namespace: METRICS_NAMESPACE,
+        serviceName: METRICS_SERVICE,
+        // Two stacks in one account and region publish to one namespace: the stack tells them apart.
+        ...(options.env.stackName ? { defaultDimensions: { [STACK_DIMENSION]: options.env.stackName } } : {}),
+      }),
   };
 }
 

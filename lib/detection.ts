@@ -14,15 +14,14 @@ import {
   ALARM_STATE_CHANGE,
   CONTRIBUTOR_STATE_CHANGE,
   FAILURE_RULE,
-  FLEET_ALARM_PREFIX,
   loadBalancerDimension,
   SERVING_TAG,
-  STATUS_CHECK_ALARM,
+  stackAlarmNames,
   statusCheckQuery,
-  targetHealthAlarmName,
   targetHealthQuery,
+  type StackAlarmNames,
 } from '../core/detection.ts';
-import { ALARM_PREFIX, alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
+import { EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
 
 export interface DetectionProps {
   readonly config: Config;
@@ -64,9 +63,13 @@ export class Detection extends Construct {
   public readonly instanceStateRule: events.Rule;
   public readonly operatorRule: events.Rule;
   public readonly preemptedRule: events.Rule;
+  /** The stack's alarm names: `rapid-failover.<stack name>.…`, so a second stack neither collides nor matches these. */
+  public readonly alarmNames: StackAlarmNames;
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
     super(scope, id);
+    this.alarmNames = stackAlarmNames(Stack.of(this).stackName);
+    const names = this.alarmNames;
     const apps = props.config.applications;
     const userAlarmArns: string[] = [];
     for (const app of apps) {
@@ -84,7 +87,7 @@ export class Detection extends Construct {
     const watched = apps.filter((app) => app.detection.failure.statusChecks);
     if (watched.length > 0) {
       this.statusCheckAlarm = this.fleetAlarm('StatusChecks', {
-        alarmName: STATUS_CHECK_ALARM,
+        alarmName: names.statusChecks,
         alarmDescription: `rapid-failover: EC2 status checks fail on an instance tagged ${SERVING_TAG.key}=${SERVING_TAG.value} (one contributor per instance)`,
         query: statusCheckQuery(),
       });
@@ -97,7 +100,7 @@ export class Detection extends Construct {
       this.targetHealthAlarms.set(
         loadBalancer,
         this.fleetAlarm(`TargetHealth-${loadBalancer.replace(/\//g, '-')}`, {
-          alarmName: targetHealthAlarmName(loadBalancer),
+          alarmName: names.targetHealth(loadBalancer),
           alarmDescription: `rapid-failover: a target group of ${loadBalancer} has unhealthy targets (one contributor per target group)`,
           query: targetHealthQuery(loadBalancer),
         }),
@@ -116,7 +119,7 @@ export class Detection extends Construct {
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: [ALARM_STATE_CHANGE],
-        detail: { alarmName: events.Match.wildcard(alarmName('*', 'performance')), state: { value: ['ALARM'] } },
+        detail: { alarmName: events.Match.wildcard(names.performance('*')), state: { value: ['ALARM'] } },
       },
       targets: [target],
     });
@@ -127,7 +130,7 @@ export class Detection extends Construct {
         eventPattern: {
           source: ['aws.cloudwatch'],
           detailType: [CONTRIBUTOR_STATE_CHANGE],
-          detail: { alarmName: events.Match.prefix(FLEET_ALARM_PREFIX), state: { value: ['ALARM'] } },
+          detail: { alarmName: events.Match.prefix(names.fleetPrefix), state: { value: ['ALARM'] } },
         },
         targets: [target],
       });
@@ -207,7 +210,7 @@ export class Detection extends Construct {
       service: 'EC2',
       action: 'CreateTags',
       parameters: { Resources: nodeIds, Tags: [{ Key: SERVING_TAG.key, Value: SERVING_TAG.value }] },
-      physicalResourceId: cr.PhysicalResourceId.of(`${ALARM_PREFIX}serving-tags`),
+      physicalResourceId: cr.PhysicalResourceId.of(`${this.alarmNames.prefix}serving-tags`),
     };
     // Its own role without AWS managed policies, and a log group with retention, like every other function here.
     const logGroup = new logs.LogGroup(this, 'ServingTagsLogs', {
@@ -239,7 +242,7 @@ export class Detection extends Construct {
 
   private performanceAlarm(app: Application, perf: PerformanceDetection): cloudwatch.Alarm {
     return new cloudwatch.Alarm(this, `${app.name}-performance`, {
-      alarmName: alarmName(app.name, 'performance'),
+      alarmName: this.alarmNames.performance(app.name),
       alarmDescription: `rapid-failover: ${app.name} ${perf.metricName} ${perf.comparison} ${perf.threshold} for ${perf.datapointsToAlarm} of ${perf.evaluationPeriods} periods of ${perf.periodSeconds}s`,
       metric: new cloudwatch.Metric({
         namespace: perf.namespace,

@@ -31,6 +31,7 @@ import type { VirtualClock } from '../fleet/clock.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
 import { TABLE_TYPES } from '../tables.ts';
 import { LOCAL_STATE_MACHINE_ARN, type LocalStepFunctions } from './local-step-functions.ts';
+import { localStackEnvironment } from './synthesize.ts';
 import type { TaskHandler } from './workflow-runner.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -56,7 +57,7 @@ export function synthesizeBundles(config: Config): DeployedBundles {
   const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-assembly-'));
   try {
     const app = new App({ outdir });
-    new RapidFailoverStack(app, STACK_NAME, { config, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
+    new RapidFailoverStack(app, STACK_NAME, { config, env: localStackEnvironment(config) });
     app.synth();
     return { ...readCloudAssembly(outdir, STACK_NAME, config), dispose: () => rmSync(outdir, { recursive: true, force: true }) };
   } catch (error) {

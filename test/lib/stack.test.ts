@@ -3,7 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
-import { STATUS_CHECK_ALARM, statusCheckQuery } from '../../core/detection.ts';
+import { stackAlarmNames, statusCheckQuery } from '../../core/detection.ts';
 import { EnvNames } from '../../core/environment.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
@@ -11,6 +11,9 @@ import { States } from '../../lib/workflow.ts';
 import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
 import { largeConfig } from './large-config.ts';
 import { exampleConfig, synthStack } from './synth.ts';
+
+/** synthStack() names its stack TestStack: every alarm is `rapid-failover.TestStack.…`. */
+const NAMES = stackAlarmNames('TestStack');
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
 
@@ -128,7 +131,11 @@ describe('RapidFailover stack', () => {
     it('gives each Lambda a role of its own, with only its own calls (lock touches no EC2 node, intake only starts executions)', () => {
       const actions = (name: string) => roleStatements(name).flatMap(actionsOf).filter((a) => !/^(logs|xray):/.test(a)).sort();
       expect(actions('lock').filter((a) => a.startsWith('ec2:'))).toEqual([]);
-      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 'states:StartExecution']);
+      // sqs:SendMessage: Lambda sends intake's failed asynchronous invocations to the on-failure queue as intake's role.
+      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 'sqs:SendMessage', 'states:StartExecution']);
+      const sendMessage = roleStatements('intake').filter((s) => actionsOf(s).includes('sqs:SendMessage'));
+      const failedTriggers = Object.keys(template.findResources('AWS::SQS::Queue')).find((id) => id.includes('IntakeFailedTriggers'));
+      expect(sendMessage.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [failedTriggers, 'Arn'] }]);
       expect(actions('notify')).toEqual(['dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
       expect(actions('select')).not.toContain('ec2:StopInstances');
       expect(actions('shift')).toContain('ec2:ModifyInstanceAttribute');
@@ -247,7 +254,7 @@ describe('RapidFailover stack', () => {
   describe('detection', () => {
     it('creates the performance alarm as M of N datapoints below the threshold', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: 'rapid-failover-checkout-performance',
+        AlarmName: 'rapid-failover.TestStack.checkout-performance',
         Namespace: 'Shop/Checkout',
         MetricName: 'RequestsPerSecondPerHost',
         Threshold: 200,
@@ -262,7 +269,7 @@ describe('RapidFailover stack', () => {
 
     it('A11: watches status checks with ONE Metrics Insights alarm over the instances tagged serving, one contributor per instance', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: STATUS_CHECK_ALARM,
+        AlarmName: NAMES.statusChecks,
         Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
@@ -280,7 +287,7 @@ describe('RapidFailover stack', () => {
 
     it('watches target health with one Metrics Insights alarm per load balancer, one contributor per target group', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: 'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
+        AlarmName: 'rapid-failover.TestStack.fleet-target-health-app-shop-0123456789abcdef',
         Metrics: [
           {
             Id: 'm1',
@@ -296,17 +303,24 @@ describe('RapidFailover stack', () => {
 
     it('A11: missing data never breaches, so a stack deployed before its nodes report starts no failover', () => {
       const treatments = alarms().map((a) => [a.Properties.AlarmName ?? a.Properties.MetricName, a.Properties.TreatMissingData]);
-      expect(treatments.filter(([, treatment]) => treatment !== 'notBreaching')).toEqual([]);
+      expect(treatments.filter(([, treatment]) => treatment !== 'notBreaching' && treatment !== 'ignore')).toEqual([]);
+      // A queue nobody calls goes inactive and stops reporting its depth: its alarm keeps its state (ignore), it never breaches on no data.
+      expect(treatments.filter(([, treatment]) => treatment === 'ignore').map(([name]) => name).sort()).toEqual([NAMES.controlPlane('failed-triggers'), NAMES.controlPlane('undelivered-events')]);
     });
 
     it('scales with load balancers, not applications: performance alarms are the only per-application alarms', () => {
-      // checkout: performance; the fleet: status checks, target health of one load balancer; the workflow: failed, timed out.
+      // checkout: performance; the fleet: status checks, target health of one load balancer; the control plane's own health.
       expect(alarms().map((a) => a.Properties.AlarmName ?? a.Properties.MetricName).sort()).toEqual([
-        'ExecutionsFailed',
-        'ExecutionsTimedOut',
-        'rapid-failover-checkout-performance',
-        'rapid-failover-fleet-status-checks',
-        'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
+        'rapid-failover.TestStack.checkout-performance',
+        'rapid-failover.TestStack.control-plane-executions-failed',
+        'rapid-failover.TestStack.control-plane-executions-timed-out',
+        'rapid-failover.TestStack.control-plane-failed-triggers',
+        'rapid-failover.TestStack.control-plane-failover-overrun',
+        'rapid-failover.TestStack.control-plane-intake-errors',
+        'rapid-failover.TestStack.control-plane-malformed-events',
+        'rapid-failover.TestStack.control-plane-undelivered-events',
+        'rapid-failover.TestStack.fleet-status-checks',
+        'rapid-failover.TestStack.fleet-target-health-app-shop-0123456789abcdef',
       ]);
     });
 
@@ -335,7 +349,7 @@ describe('RapidFailover stack', () => {
         EventPattern: {
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm State Change'],
-          detail: { alarmName: [{ wildcard: 'rapid-failover-*-performance' }], state: { value: ['ALARM'] } },
+          detail: { alarmName: [{ wildcard: 'rapid-failover.TestStack.*-performance' }], state: { value: ['ALARM'] } },
         },
         Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
       });
@@ -346,7 +360,7 @@ describe('RapidFailover stack', () => {
         EventPattern: {
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm Contributor State Change'],
-          detail: { alarmName: [{ prefix: 'rapid-failover-fleet-' }], state: { value: ['ALARM'] } },
+          detail: { alarmName: [{ prefix: 'rapid-failover.TestStack.fleet-' }], state: { value: ['ALARM'] } },
         },
         Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
       });
@@ -365,7 +379,7 @@ describe('RapidFailover stack', () => {
     it('warns at synth about an application without a preferred node: until its first failover nothing knows its node', () => {
       const warnings = Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('search: no placement.preferredNode'));
       expect(warnings).toHaveLength(1);
-      expect(Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('checkout'))).toEqual([]);
+      expect(Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('checkout: no placement'))).toEqual([]);
     });
 
     it('routes EC2 instances that stop or disappear to intake', () => {
