@@ -8,6 +8,7 @@ import { parseConfig, type Config } from '../core/config.ts';
 import { EnvNames } from '../core/environment.ts';
 import { STEPS, type StepName } from '../core/workflow-state.ts';
 import { Alerts } from './alerts.ts';
+import { ConfigDocumentAsset } from './config-document.ts';
 import { FailoverDashboard } from './dashboard.ts';
 import { Detection } from './detection.ts';
 import { controlPlaneFunction } from './lambda-factory.ts';
@@ -52,7 +53,10 @@ export class RapidFailover extends Construct {
     this.store = new StateStore(this, 'Store', { removalPolicy });
     this.alerts = new Alerts(this, 'Alerts', { emails: this.config.alerts.emails });
 
+    // The config is an S3 asset every function reads at cold start: not in the bundles, not in the 4 KB environment.
+    const configDocument = new ConfigDocumentAsset(this, 'ConfigDocument', { config: this.config });
     const environment = {
+      ...configDocument.environment,
       [EnvNames.StateTable]: this.store.stateTable.tableName,
       [EnvNames.ClaimsTable]: this.store.claimsTable.tableName,
       [EnvNames.RecordsTable]: this.store.recordsTable.tableName,
@@ -60,9 +64,6 @@ export class RapidFailover extends Construct {
       [EnvNames.EventBusName]: 'default',
       POWERTOOLS_METRICS_NAMESPACE: 'RapidFailover',
     };
-    // The config travels inside the bundle, not the 4 KB environment.
-    const bundling = { define: { [`process.env.${EnvNames.Config}`]: JSON.stringify(JSON.stringify(this.config)) } };
-
     const stepRole = new iam.Role(this, 'StepRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'rapid-failover workflow steps: pool nodes by tag, configured target groups, documents and addresses',
@@ -72,6 +73,7 @@ export class RapidFailover extends Construct {
     this.store.claimsTable.grantReadWriteData(stepRole);
     this.store.recordsTable.grantReadWriteData(stepRole);
     this.alerts.topic.grantPublish(stepRole);
+    configDocument.grantRead(stepRole);
     stepRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ServiceEvents',
@@ -87,7 +89,6 @@ export class RapidFailover extends Construct {
         description: `rapid-failover workflow step: ${name}`,
         role: stepRole,
         environment: { ...environment, [EnvNames.Step]: name },
-        bundling,
         logRetention,
         logRemovalPolicy: removalPolicy,
         // Polling steps return quickly; the slowest call is a DescribeInstances page walk over a big pool.
@@ -107,13 +108,13 @@ export class RapidFailover extends Construct {
       handlerName: 'intake',
       description: 'rapid-failover intake: validate, dedupe and start one execution per incident',
       environment: { ...environment, [EnvNames.StateMachineArn]: this.workflow.stateMachine.stateMachineArn, [EnvNames.Step]: 'intake' },
-      bundling,
       logRetention,
       logRemovalPolicy: removalPolicy,
       timeout: Duration.seconds(30),
     });
     this.workflow.stateMachine.grantStartExecution(this.intake);
     this.store.stateTable.grantReadData(this.intake);
+    configDocument.grantRead(this.intake.role!);
 
     this.deadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetters', {
       encryption: sqs.QueueEncryption.KMS_MANAGED,

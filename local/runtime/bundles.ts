@@ -1,6 +1,6 @@
 // The deployed artefacts on the local runtime. What AWS runs is not functions/handlers/*.ts
 // but the esbuild bundles the CDK writes to the cloud assembly (asset.<hash>/index.mjs: ESM,
-// minified, the config inlined by `define`). With `bundles` set, the local runtime runs those
+// minified), and the config document beside them (asset.<hash>.json, read from S3 at cold start). With `bundles` set, the local runtime runs those
 // instead of importing the sources: each function in its own worker thread (one execution
 // environment), with exactly the environment variables the template gives it plus those the
 // Lambda runtime sets, its code copied to a task root of its own. A bundle that lacks a
@@ -44,6 +44,8 @@ export interface DeployedBundles {
   readonly template: CfnTemplate;
   /** Lambda function logical id → its code directory in the assembly (asset.<hash>). */
   readonly codeDirs: ReadonlyMap<string, string>;
+  /** The content of the file asset uploaded under this S3 object key (the config document). */
+  assetText(objectKey: string): string;
   /** Deletes the assembly if it was synthesized into a temporary directory. */
   dispose(): void;
 }
@@ -83,7 +85,12 @@ export function readCloudAssembly(outdir: string, stackName: string, config: Con
     if (!dir) throw new Error(`${stackName}: function ${logicalId} has no bundled asset in ${outdir} (was the assembly synthesized with bundling skipped?)`);
     codeDirs.set(logicalId, dir);
   }
-  return { config, template, codeDirs, dispose: () => undefined };
+  const assetText = (objectKey: string) => {
+    const path = assetByKey.get(objectKey);
+    if (!path) throw new Error(`${stackName}: no file asset with the object key ${objectKey} in ${outdir}`);
+    return readFileSync(path, 'utf8');
+  };
+  return { config, template, codeDirs, assetText, dispose: () => undefined };
 }
 
 // ---- messages between this thread and a function's worker ---------------------------------------

@@ -161,8 +161,6 @@ describe('the generated large config', () => {
     expect(new Set(config.pools.map((p) => p.tier))).toEqual(new Set(['failover', 'backup']));
     expect(config.pools.some((p) => p.virtualNodes)).toBe(true);
     expect(new Set(apps.map((a) => a.provisioning.method))).toEqual(new Set(['activate', 'install', 'boot-volume']));
-    const sources = apps.flatMap((a) => (a.provisioning.method === 'boot-volume' ? [Object.keys(a.provisioning.source)[0]] : []));
-    expect(new Set(sources)).toEqual(new Set(['snapshotId', 'imageId']));
     expect(new Set(apps.map((a) => a.cluster.logicalAddress?.kind))).toEqual(new Set(['elastic-ip', 'secondary-private-ip', undefined]));
     expect(apps.some((a) => a.detection.performance)).toBe(true);
     expect(apps.some((a) => a.detection.failure.targetHealth)).toBe(true);

@@ -33,7 +33,7 @@ export function largeConfig(applicationCount = 50): Config {
       : method === 'install' ? { method, documents: [shell(`/opt/bootstrap/install-${name} --from {{rapid-failover.fromNode}}`), ownDocument], timeoutSeconds: 1_200 }
       : {
           method,
-          source: i % 2 === 0 ? { snapshotId: `snap-0${hex(i, 16)}` } : { imageId: `ami-0${hex(i, 16)}` },
+          source: { imageId: `ami-0${hex(i, 16)}` },
           deleteReplacedRootVolume: i % 4 === 1,
           documents: [ownDocument],
         };

@@ -15,6 +15,7 @@ const SERVICE_PREFIX: Record<string, string> = {
   '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-eventbridge': 'events',
   '@aws-sdk/client-sfn': 'states',
+  '@aws-sdk/client-s3': 's3',
 };
 
 /** The document client's commands and the DynamoDB actions they need. */
