@@ -20,6 +20,7 @@ import {
   statusCheckQuery,
   targetHealthAlarmName,
   targetHealthQuery,
+  USER_ALARM_PREFIX,
 } from '../core/detection.ts';
 import { ALARM_PREFIX, alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
 
@@ -67,11 +68,11 @@ export class Detection extends Construct {
   constructor(scope: Construct, id: string, props: DetectionProps) {
     super(scope, id);
     const apps = props.config.applications;
-    const userAlarmArns: string[] = [];
+    let userAlarms = false;
     for (const app of apps) {
       const perf = app.detection.performance;
       this.alarms.set(app.name, perf ? [this.performanceAlarm(app, perf)] : []);
-      userAlarmArns.push(...app.detection.failure.alarmArns);
+      userAlarms ||= app.detection.failure.alarmArns.length > 0;
       if (!app.placement.preferredNode) {
         Annotations.of(this).addWarningV2(
           `rapid-failover:placement:${app.name}`,
@@ -131,14 +132,14 @@ export class Detection extends Construct {
         targets: [target],
       });
     }
-    if (userAlarmArns.length > 0) {
+    if (userAlarms) {
+      // By name prefix, not by ARN: one pattern for any number of applications (the config requires the prefix).
       this.userAlarmRule = new events.Rule(this, 'UserAlarmStateRule', {
         description: "rapid-failover: one of the applications' own alarms went into ALARM",
         eventPattern: {
           source: ['aws.cloudwatch'],
           detailType: [ALARM_STATE_CHANGE],
-          resources: [...new Set(userAlarmArns)],
-          detail: { state: { value: ['ALARM'] } },
+          detail: { alarmName: events.Match.prefix(USER_ALARM_PREFIX), state: { value: ['ALARM'] } },
         },
         targets: [target],
       });

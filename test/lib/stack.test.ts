@@ -325,14 +325,15 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it("routes ALARM transitions of the applications' own alarms to intake by ARN", () => {
+    it("routes ALARM transitions of the applications' own alarms to intake by their name prefix, one pattern for any number of applications (EventBridge quotas: event pattern 2,048 characters)", () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.cloudwatch'],
-          resources: ['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down'],
-          detail: { state: { value: ['ALARM'] } },
+          'detail-type': ['CloudWatch Alarm State Change'],
+          detail: { alarmName: [{ prefix: 'failover-trigger-' }], state: { value: ['ALARM'] } },
         },
       });
+      expect(JSON.stringify(json)).not.toContain('alarm:failover-trigger-reports-process-down');
     });
 
     it('warns at synth about an application without a preferred node: until its first failover nothing knows its node', () => {
