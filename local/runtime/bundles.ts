@@ -31,6 +31,7 @@ import type { VirtualClock } from '../fleet/clock.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
 import { TABLE_TYPES } from '../tables.ts';
 import { LOCAL_STATE_MACHINE_ARN, type LocalStepFunctions } from './local-step-functions.ts';
+import { assetFiles, withNestedStacks } from './nested-stacks.ts';
 import type { TaskHandler } from './workflow-runner.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,14 +70,9 @@ export function synthesizeBundles(config: Config): DeployedBundles {
 
 /** Reads a cloud assembly `cdk synth` wrote (e.g. cdk.out): the template and each function's asset directory. */
 export function readCloudAssembly(outdir: string, stackName: string, config: Config): DeployedBundles {
-  const template = JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as CfnTemplate;
-  const manifest = JSON.parse(readFileSync(join(outdir, `${stackName}.assets.json`), 'utf8')) as {
-    files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }>;
-  };
-  const assetByKey = new Map<string, string>();
-  for (const file of Object.values(manifest.files)) {
-    for (const destination of Object.values(file.destinations)) assetByKey.set(destination.objectKey, join(outdir, file.source.path));
-  }
+  const assetByKey = assetFiles(outdir, `${stackName}.assets.json`);
+  // With its nested stacks' resources (the performance alarms), as CloudFormation deploys them.
+  const template = withNestedStacks(JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as CfnTemplate, assetByKey);
   const codeDirs = new Map<string, string>();
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;

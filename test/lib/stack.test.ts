@@ -1,4 +1,5 @@
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { NestedStack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { STATUS_CHECK_ALARM, statusCheckQuery } from '../../core/detection.ts';
 import { EnvNames } from '../../core/environment.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
+import { performanceAlarmStackOf } from '../../lib/detection.ts';
 import { States } from '../../lib/workflow.ts';
 import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
 import { exampleConfig, synthStack } from './synth.ts';
@@ -218,8 +220,14 @@ describe('RapidFailover stack', () => {
   });
 
   describe('detection', () => {
-    it('creates the performance alarm as M of N datapoints below the threshold', () => {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    /** The nested stacks that hold the performance alarms, by construct id. */
+    const nestedStacks = () =>
+      new Map(synthesized.stack.node.findAll().filter((c): c is NestedStack => NestedStack.isNestedStack(c)).map((n) => [n.node.id, Template.fromStack(n)] as const));
+
+    it('creates the performance alarm as M of N datapoints below the threshold, in the nested stack its name hashes to', () => {
+      const nested = nestedStacks();
+      expect([...nested.keys()]).toEqual([`PerformanceAlarms${performanceAlarmStackOf('checkout')}`]);
+      nested.get(`PerformanceAlarms${performanceAlarmStackOf('checkout')}`)!.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: 'rapid-failover-checkout-performance',
         Namespace: 'Shop/Checkout',
         MetricName: 'RequestsPerSecondPerHost',
@@ -229,6 +237,7 @@ describe('RapidFailover stack', () => {
         DatapointsToAlarm: 4,
         Period: 60,
       });
+      template.resourceCountIs('AWS::CloudFormation::Stack', 1);
     });
 
     const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, unknown> }>;
@@ -272,15 +281,17 @@ describe('RapidFailover stack', () => {
       expect(treatments.filter(([, treatment]) => treatment !== 'notBreaching')).toEqual([]);
     });
 
-    it('scales with load balancers, not applications: performance alarms are the only per-application alarms', () => {
-      // checkout: performance; the fleet: status checks, target health of one load balancer; the workflow: failed, timed out.
+    it('scales with load balancers, not applications: performance alarms are the only per-application alarms, and they live in nested stacks', () => {
+      // The fleet: status checks, target health of one load balancer; the workflow: failed, timed out.
       expect(alarms().map((a) => a.Properties.AlarmName ?? a.Properties.MetricName).sort()).toEqual([
         'ExecutionsFailed',
         'ExecutionsTimedOut',
-        'rapid-failover-checkout-performance',
         'rapid-failover-fleet-status-checks',
         'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
       ]);
+      // checkout: performance, the only application with performance detection.
+      const nested = [...nestedStacks().values()].flatMap((t) => Object.values(t.findResources('AWS::CloudWatch::Alarm'))) as Array<{ Properties: { AlarmName: string } }>;
+      expect(nested.map((a) => a.Properties.AlarmName)).toEqual(['rapid-failover-checkout-performance']);
     });
 
     it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag on those instances', () => {
