@@ -2,7 +2,8 @@
 // measures it against the AWS limits a deploy must stay under, each with 2x headroom. Used by
 // `npm run bench` (times and sizes at 10, 100 and 1,000 applications) and by
 // test/lib/scale-limits.test.ts (the limits at 1,000; no times).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, NestedStack, type Stack } from 'aws-cdk-lib';
 import { parseConfig, type Config } from '../core/config.ts';
@@ -113,12 +114,18 @@ export interface ScaleMeasure {
  * esbuild when `bundle`; else with bundling skipped, the template unchanged but the code assets
  * left out) and measures it.
  */
-export function synthAndMeasure(config: Config, options: { bundle: boolean; outdir?: string }): ScaleMeasure {
+export function synthAndMeasure(config: Config, options: { bundle: boolean }): ScaleMeasure {
+  const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-scale-'));
+  try {
+    return measureIn(outdir, config, options.bundle);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function measureIn(outdir: string, config: Config, bundle: boolean): ScaleMeasure {
   const started = performance.now();
-  const app = new App({
-    ...(options.outdir ? { outdir: options.outdir } : {}),
-    ...(options.bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } }),
-  });
+  const app = new App({ outdir, ...(bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } }) });
   const stack = new RapidFailoverStack(app, STACK_NAME, { config, env: { account: ACCOUNT, region: REGION } });
   const assembly = app.synth();
   const synthMs = performance.now() - started;
@@ -193,7 +200,7 @@ export function synthAndMeasure(config: Config, options: { bundle: boolean; outd
   return {
     applications: config.applications.length,
     synthMs: Math.round(synthMs),
-    bundled: options.bundle,
+    bundled: bundle,
     templates: templates.map(({ name, text, template }) => ({ name, bytes: Buffer.byteLength(text), resources: Object.keys(template.Resources).length })),
     largestRoleInlinePolicies,
     largestManagedPolicy: largestManaged,
@@ -258,4 +265,39 @@ export function limitBreaches(m: ScaleMeasure): string[] {
   check(`managed policies on role ${m.mostManagedPoliciesOnARole.name}`, m.mostManagedPoliciesOnARole.count, AWS_LIMITS.managedPoliciesPerRole);
   check(`resource ids in the CreateTags call of ${m.largestCreateTagsCall.name}`, m.largestCreateTagsCall.resourceIds, AWS_LIMITS.createTagsResourceIds);
   return breaches;
+}
+
+const kb = (bytes: number) => (bytes / 1000).toFixed(1);
+
+/** The bench's section: one row per size, then the limits each row is checked against. */
+export function scaleSection(measures: ScaleMeasure[], bundled: ScaleMeasure | undefined): string[] {
+  const rows = measures.map((m) => {
+    const [stack, ...nested] = m.templates;
+    const breaches = limitBreaches(m);
+    return [
+      m.applications,
+      (m.synthMs / 1000).toFixed(1),
+      `${kb(stack!.bytes)} (+${nested.length} nested, ${kb(nested.reduce((n, t) => n + t.bytes, 0))})`,
+      `${stack!.resources} (nested max ${Math.max(0, ...nested.map((t) => t.resources))})`,
+      `${m.largestRoleInlinePolicies.chars} inline (${m.largestRoleInlinePolicies.name}); ${m.largestManagedPolicy ? `${m.largestManagedPolicy.chars} managed` : 'no managed'}; ${m.mostManagedPoliciesOnARole.count} managed on one role`,
+      `${m.largestEventPattern.chars}`,
+      `${m.largestLambdaEnvironment.chars}`,
+      kb(m.configDocumentBytes),
+      breaches.length === 0 ? 'all met' : breaches.join('; '),
+    ];
+  });
+  return [
+    '## 7. One stack for N applications: synthesis and AWS limits (5 pools; placement on 3 of 10,000 pool nodes per application)',
+    '',
+    `| applications | synth s (template) | template KB | resources | largest IAM policy (chars) | largest event pattern (chars) | largest Lambda env (bytes) | config document KB | limits with ${HEADROOM}x headroom |`,
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    ...(bundled ? [`\`cdk synth\` as deployed (the eleven Lambdas bundled by esbuild) for ${bundled.applications} applications: ${(bundled.synthMs / 1000).toFixed(1)} s.`, ''] : []),
+    `Limits (each checked at half): ${AWS_LIMITS.resourcesPerTemplate} resources per template and a ${AWS_LIMITS.templateBodyBytes / 1_000_000} MB template body (CloudFormation quotas), ` +
+      `${AWS_LIMITS.eventPatternChars}-character event patterns (EventBridge quotas), ${AWS_LIMITS.lambdaEnvironmentBytes / 1024} KB of environment per function (Lambda quotas), ` +
+      `${AWS_LIMITS.roleInlinePolicyChars} characters of inline policy per role, ${AWS_LIMITS.managedPolicyChars} per managed policy, ${AWS_LIMITS.managedPoliciesPerRole} managed policies per role (IAM quotas), ` +
+      `${AWS_LIMITS.createTagsResourceIds} ids per CreateTags call. The config document is an S3 object (no limit that binds).`,
+    '',
+  ];
 }
