@@ -40,7 +40,7 @@ const STACK_NAME = 'RapidFailoverBundles';
 
 /** A synthesized cloud assembly: its template and where each function's bundle is. */
 export interface DeployedBundles {
-  /** The config the assembly was synthesized for; every bundle carries it inlined. */
+  /** The config the assembly was synthesized for (its config document is an asset beside the bundles). */
   readonly config: Config;
   readonly template: CfnTemplate;
   /** Lambda function logical id → its code directory in the assembly (asset.<hash>). */
