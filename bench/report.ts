@@ -4,6 +4,7 @@ import type { ConcurrencyRun, FailoverRun, LargeFleetRun, SelectionRun } from '.
 import { MINIMUM_DDB, minimumApiCalls, minimumInvocations, minimumTransitions, type CountMinimum } from './minimums.ts';
 import { alternatives, HOURS_PER_MONTH, ourMinimum, standbyCost, type Modelled, type StandbyCost } from './model.ts';
 import { FAILOVER_CASES, provisioningDocument, type FailoverCase } from './scenarios.ts';
+import { scaleSection, type ScaleMeasure } from './synth-scale.ts';
 
 export interface Variant {
   id: string;
@@ -77,6 +78,8 @@ export interface BenchResults {
   concurrency: ConcurrencyRun & { singleFailoverRto: Record<string, number | null> };
   comparison: { rows: ComparisonRow[]; standby: StandbyRow[] };
   largeFleet: LargeFleetRun;
+  /** Synthesis at 10, 100 and 1,000 applications (bench/synth-scale.ts). */
+  scale: { templates: ScaleMeasure[]; bundled: ScaleMeasure | undefined };
 }
 
 function documentsOf(c: FailoverCase): string[] {
@@ -428,6 +431,9 @@ export function markdown(r: BenchResults): string {
     ),
     '',
   );
+
+  // 7. scale
+  out.push(...scaleSection(r.scale.templates, r.scale.bundled));
   return out.join('\n');
 }
 

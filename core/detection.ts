@@ -56,6 +56,19 @@ export function stackAlarmNames(stackName: string): StackAlarmNames {
   };
 }
 
+/**
+ * The applications' own alarms (`detection.failure.alarmArns`) must be named with this prefix:
+ * the stack's rule matches them by it, so its event pattern does not grow with the applications
+ * (EventBridge quotas: event pattern 2,048 characters; listing every ARN broke at ~26
+ * applications). Intake still acts only on the ARNs the config lists; others are ignored.
+ */
+export const USER_ALARM_PREFIX = 'failover-trigger-';
+
+/** The alarm's name, the part of its ARN after `:alarm:`. */
+export function alarmNameOfArn(arn: string): string {
+  return arn.slice(arn.indexOf(':alarm:') + ':alarm:'.length);
+}
+
 /** EventBridge detail-type of a Metrics Insights alarm's per-time-series events. */
 export const CONTRIBUTOR_STATE_CHANGE = 'CloudWatch Alarm Contributor State Change';
 export const ALARM_STATE_CHANGE = 'CloudWatch Alarm State Change';

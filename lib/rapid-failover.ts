@@ -12,6 +12,7 @@ import { EnvNames } from '../core/environment.ts';
 import { STEPS, type StepName } from '../core/workflow-state.ts';
 import { Alerts } from './alerts.ts';
 import { ControlPlaneAlarms } from './control-plane-alarms.ts';
+import { ConfigDocumentAsset } from './config-document.ts';
 import { FailoverDashboard } from './dashboard.ts';
 import { Detection } from './detection.ts';
 import { controlPlaneFunction } from './lambda-factory.ts';
@@ -64,7 +65,10 @@ export class RapidFailover extends Construct {
     this.store = new StateStore(this, 'Store', { removalPolicy });
     this.alerts = new Alerts(this, 'Alerts', { emails: this.config.alerts.emails, alarmNamePrefix: alarmNames.prefix });
 
+    // The config is an S3 asset every function reads at cold start: not in the bundles, not in the 4 KB environment.
+    const configDocument = new ConfigDocumentAsset(this, 'ConfigDocument', { config: this.config });
     const environment = {
+      ...configDocument.environment,
       [EnvNames.StateTable]: this.store.stateTable.tableName,
       [EnvNames.ClaimsTable]: this.store.claimsTable.tableName,
       [EnvNames.RecordsTable]: this.store.recordsTable.tableName,
@@ -73,9 +77,6 @@ export class RapidFailover extends Construct {
       [EnvNames.StackName]: stack.stackName,
       POWERTOOLS_METRICS_NAMESPACE: 'RapidFailover',
     };
-    // The config travels inside the bundle, not the 4 KB environment.
-    const bundling = { define: { [`process.env.${EnvNames.Config}`]: JSON.stringify(JSON.stringify(this.config)) } };
-
     // Each Lambda gets its own role (controlPlaneFunction), with exactly the calls its code makes (lib/permissions.ts).
     const targets: PermissionTargets = {
       stack,
@@ -83,6 +84,7 @@ export class RapidFailover extends Construct {
       tableArns: { state: this.store.stateTable.tableArn, claims: this.store.claimsTable.tableArn, records: this.store.recordsTable.tableArn },
       alertTopicArn: this.alerts.topic.topicArn,
       alertKeyArn: this.alerts.key.keyArn,
+      configDocumentArn: configDocument.objectArn,
     };
 
     const steps = {} as Record<StepName, lambda.Function>;
@@ -91,7 +93,6 @@ export class RapidFailover extends Construct {
         handlerName: name,
         description: `rapid-failover workflow step: ${name}`,
         environment: { ...environment, [EnvNames.Step]: name },
-        bundling,
         logRetention,
         logRemovalPolicy: removalPolicy,
         // Polling steps return quickly; the slowest call is a DescribeInstances page walk over a big pool.
@@ -113,7 +114,6 @@ export class RapidFailover extends Construct {
       handlerName: 'intake',
       description: 'rapid-failover intake: validate, dedupe and start one execution per incident',
       environment: { ...environment, [EnvNames.StateMachineArn]: this.workflow.stateMachine.stateMachineArn, [EnvNames.Step]: 'intake' },
-      bundling,
       logRetention,
       logRemovalPolicy: removalPolicy,
       timeout: Duration.seconds(30),

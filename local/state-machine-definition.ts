@@ -52,6 +52,10 @@ function resolveIntrinsics(value: Json, template: CfnTemplate, functionArns: Map
     return parts.map((p) => String(resolveIntrinsics(p, template, functionArns))).join(separator);
   }
   if ('Ref' in value) return resolveRef(String(value.Ref), template);
+  if ('Fn::Sub' in value && typeof value['Fn::Sub'] === 'string') {
+    // The string form only (what the CDK writes for the bootstrap bucket's name): ${Name} is Ref Name.
+    return value['Fn::Sub'].replace(/\$\{([^}]+)\}/g, (_, name: string) => resolveRef(name, template));
+  }
   if ('Fn::GetAtt' in value) {
     const [target, attribute] = value['Fn::GetAtt'] as [string, string];
     const type = template.Resources[target]?.Type;

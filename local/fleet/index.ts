@@ -50,6 +50,8 @@ import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, typ
 import { resolveLatency, type LatencyModel, type LatencyOverrides, type ServiceName } from './latency.ts';
 import { World, type ImageDefinition, type SimInstance } from './model.ts';
 import { eventBridgeHandlers, snsHandlers, type NotifyState, type PublishedMessage, type PutEvent } from './notify.ts';
+import { putObject, s3Handlers, type S3State } from './s3.ts';
+import { withSdkStreamBody } from './sdk-stream.ts';
 import type { Handlers } from './service.ts';
 import { createSsmState, ssmHandlers, type DocumentEffect, type SsmState } from './ssm.ts';
 import { createQueue, queueMetrics, sendMessage, type QueuedMessage, type SqsState } from './sqs.ts';
@@ -148,6 +150,7 @@ export class SimulatedFleet {
   private readonly topicAdmitsAlarm = new Map<string, (alarmArn: string) => boolean>();
   /** Alarm notifications a topic policy refused: CloudWatch could not publish them. */
   private readonly refusedNotifications: Array<AlarmNotification & { at: string }> = [];
+  private readonly s3: S3State = new Map();
   /** Target group ARN → load balancer ARN, for the metrics ELB publishes per load balancer and target group. */
   private alarmEvaluation = false;
   private readonly handlers: Record<ServiceName, Handlers>;
@@ -184,6 +187,7 @@ export class SimulatedFleet {
       sns: snsHandlers(this.world, this.notify),
       eventbridge: eventBridgeHandlers(this.world, this.notify),
       cloudwatch: cloudWatchHandlers(this.world, this.cloudwatch),
+      s3: s3Handlers(this.s3),
     };
   }
 
@@ -247,6 +251,11 @@ export class SimulatedFleet {
   addElasticIp(spec: ElasticIpSpec = {}): { allocationId: string; publicIp: string } {
     const address = createElasticIp(this.world, spec);
     return { allocationId: address.allocationId, publicIp: address.publicIp };
+  }
+
+  /** An object in S3 (the stack's config document, as the deploy uploads its assets). */
+  putObject(bucket: string, key: string, body: Uint8Array | string): void {
+    putObject(this.s3, bucket, key, body, this.clock.now());
   }
 
   /** What running an SSM document does (e.g. `{ installs: ['web'] }`). */
@@ -603,6 +612,7 @@ const SERVICE_IDS: Record<string, ServiceName> = {
   SNS: 'sns',
   EventBridge: 'eventbridge',
   CloudWatch: 'cloudwatch',
+  S3: 's3',
 };
 
 /** An AWS SDK v3 client, as far as attachFleet needs one. */
@@ -631,15 +641,19 @@ export const FLEET_MIDDLEWARE_NAME = 'simulatedFleet';
  * Answers every command sent through `client` from the fleet instead of AWS. The middleware sits
  * first in the 'initialize' step and never calls `next`: serialization, signing, retries and the
  * HTTP request never happen (so the SDK never retries a fleet error; see errors.ts). Attaching
- * twice replaces the earlier attachment. Returns the client.
+ * twice replaces the earlier attachment. Returns the client. `immediate`: answered as
+ * `answerNow` does (no virtual latency, not counted), for calls that belong to the deploy or a
+ * cold start outside the run.
  */
-export function attachFleet<C extends SdkClient>(client: C, fleet: SimulatedFleet): C {
+export function attachFleet<C extends SdkClient>(client: C, fleet: SimulatedFleet, options: { immediate?: boolean } = {}): C {
   const service = serviceOf(client);
+  const answer = async (command: string, input: unknown): Promise<MetadataBearer> =>
+    options.immediate ? { ...fleet.answerNow(service, command, input), $metadata: { httpStatusCode: 200 } } : fleet.handle(service, command, input);
   client.middlewareStack.remove(FLEET_MIDDLEWARE_NAME);
   client.middlewareStack.add(
     (_next: unknown, context: { commandName?: string }) =>
       async (args: InitializeHandlerArguments<object>): Promise<InitializeHandlerOutput<MetadataBearer>> => ({
-        output: await fleet.handle(service, context.commandName ?? 'UnknownCommand', args.input),
+        output: withSdkStreamBody(await answer(context.commandName ?? 'UnknownCommand', args.input)),
         response: {},
       }),
     { step: 'initialize', name: FLEET_MIDDLEWARE_NAME, priority: 'high' },

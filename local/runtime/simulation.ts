@@ -3,9 +3,11 @@
 // whose requests reach DynamoDB Local and the simulated fleet, in virtual time.
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Application, Config } from '../../core/config.ts';
+import { configDocument } from '../../core/config-document.ts';
 import { EnvNames, readEnvironment } from '../../core/environment.ts';
 import { SERVING_TAG, stackAlarmNames } from '../../core/detection.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../core/metrics.ts';
@@ -13,7 +15,7 @@ import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
 import { updateAppState } from '../../functions/adapters/app-state.ts';
 import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
-import { buildDeps, type Deps } from '../../functions/deps.ts';
+import { buildDeps, readDeployedConfig, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
 import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage, type ServiceName } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
@@ -238,7 +240,8 @@ class Simulation {
   /** Tables, clients, fleet and the state machine, ready; nothing has happened yet. */
   async prepare(): Promise<void> {
     this.tables = await this.createTables();
-    this.deps = this.buildDeps(this.tables);
+    this.deployConfigDocument();
+    this.deps = await this.buildDeps(this.tables);
     buildFleet(this.fleet, this.scenario);
     defineTemplateQueues(this.fleet, this.template);
     defineTemplateAlarms(this.fleet, this.template);
@@ -364,8 +367,38 @@ class Simulation {
     return step;
   }
 
-  private buildDeps(tables: { state: string; claims: string; records: string }): Deps {
+  /** The config's location in the functions' environment, as deployed here. */
+  private configLocation(): Record<string, string> {
+    const variables = this.stepEnvironment();
+    const location: Record<string, string> = {};
+    for (const name of [EnvNames.ConfigBucket, EnvNames.ConfigKey]) {
+      const value = resolveTemplateValue(variables[name], this.template);
+      if (typeof value !== 'string') throw new Error(`the template's lock step has no ${name}`);
+      location[name] = value;
+    }
+    return location;
+  }
+
+  /**
+   * What `cdk deploy` uploads before the stack: the config document, where the functions'
+   * environment says it is. With bundles, the assembly's own asset file; else the document lib/
+   * writes for this config.
+   */
+  private deployConfigDocument(): void {
+    const location = this.configLocation();
+    const key = location[EnvNames.ConfigKey]!;
+    const document = this.options.bundles ? this.options.bundles.assetText(key) : configDocument(this.config);
+    this.fleet.putObject(location[EnvNames.ConfigBucket]!, key, document);
+  }
+
+  private async buildDeps(tables: { state: string; claims: string; records: string }): Promise<Deps> {
     const client = { region: LOCAL_REGION, credentials: LOCAL_CLIENT_CONFIG.credentials };
+    // As each function does at cold start (functions/deps.ts): GetObject of the config document
+    // through the SDK's S3 client. Answered at once and not counted: Init is modelled as a whole
+    // by the latency model's lambda.coldStartMs (bundles, whose workers read it themselves, count it).
+    const s3 = attachFleet(new S3Client(client), this.fleet, { immediate: true });
+    const config = await readDeployedConfig(s3, this.configLocation());
+    s3.destroy();
     const env = readEnvironment(
       {
         [EnvNames.StateTable]: tables.state,
@@ -376,7 +409,7 @@ class Simulation {
         [EnvNames.StateMachineArn]: LOCAL_STATE_MACHINE_ARN,
         [EnvNames.StackName]: this.stackName(),
       },
-      JSON.stringify(this.config),
+      config,
     );
     return buildDeps({
       client,

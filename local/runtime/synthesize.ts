@@ -8,6 +8,7 @@ import type { Config } from '../../core/config.ts';
 import { configDeployTarget } from '../../core/deploy-target.ts';
 import { RapidFailoverStack } from '../../lib/rapid-failover-stack.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
+import { assetFiles, withNestedStacks } from './nested-stacks.ts';
 
 /** Synthesis takes a second or more of CPU: runs of the same config (test suites) share it. */
 const CACHE_SIZE = 16;
@@ -46,7 +47,9 @@ function synthesize(config: Config): CfnTemplate {
     // not again for every local run.
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
     const stack = new RapidFailoverStack(app, LOCAL_STACK_NAME, { config, env: localStackEnvironment(config) });
-    return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+    const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+    // The nested stacks (the performance alarms) are deployed with it.
+    return withNestedStacks(template, assetFiles(outdir, `${stack.artifactId}.assets.json`));
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

@@ -37,7 +37,7 @@ export const TG_DB = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:target
 export const TG_SEARCH = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/search/0123456789abcdec';
 export const TG_REPORTS = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/reports/0123456789abcdeb';
 export const EIP = 'eipalloc-0a1b2c3d4e5f60718';
-export const OWN_ALARM_ARN = 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down';
+export const OWN_ALARM_ARN = 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:failover-trigger-reports-process-down';
 
 /** nodeId(7) → 'i-00000000000000007'. */
 export function nodeId(n: number): string {

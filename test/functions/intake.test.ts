@@ -132,7 +132,7 @@ describe('intake', () => {
   });
 
   it("A11: the application's own alarm ARNs are failures", async () => {
-    await makeHandler(t.deps)({ ...alarmEvent('reports-process-down'), resources: [OWN_ALARM_ARN] });
+    await makeHandler(t.deps)({ ...alarmEvent('failover-trigger-reports-process-down'), resources: [OWN_ALARM_ARN] });
     expect(startedInputs(t).map((s) => [s.input.app, s.input.trigger.kind])).toEqual([['reports', 'failure']]);
   });
 

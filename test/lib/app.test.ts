@@ -29,7 +29,7 @@ function writeConfig(name: string, mutate: (config: Record<string, any>) => void
 }
 
 describe('bin/app.ts', () => {
-  it('synthesizes the example config with every handler bundled by esbuild, the config inside', () => {
+  it('synthesizes the example config with every handler bundled by esbuild, the config beside the bundles as an S3 asset, not inside them', () => {
     const { status, stderr, outdir } = synth('failover.config.json');
     expect(stderr).not.toMatch(/Error/);
     expect(status).toBe(0);
@@ -39,7 +39,12 @@ describe('bin/app.ts', () => {
     expect(functions).toHaveLength(12);
     const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d, 'index.mjs'));
     expect(bundles.filter(existsSync)).toHaveLength(11);
-    expect(readFileSync(bundles[0]!, 'utf8')).toContain('eipalloc-0a1b2c3d4e5f60718');
+    for (const bundle of bundles.filter(existsSync)) expect(readFileSync(bundle, 'utf8')).not.toContain('eipalloc-0a1b2c3d4e5f60718');
+    // The config document: the object every function's RAPID_FAILOVER_CONFIG_KEY names.
+    const key = JSON.stringify(template).match(/"RAPID_FAILOVER_CONFIG_KEY":"([0-9a-f]{64}\.json)"/)?.[1];
+    expect(key).toBeDefined();
+    const document = readFileSync(join(outdir, `asset.${key}`), 'utf8');
+    expect(JSON.parse(document).config.applications.map((a: { name: string }) => a.name)).toEqual(['checkout', 'search', 'reports']);
     // Eleven esbuild bundles: slow on a loaded 2-core machine, so a generous limit of its own.
   }, 240_000);
 

@@ -183,7 +183,9 @@ describe('§2 a second stack deploys beside the first and neither reaches into t
       [second, first],
     ] as const) {
       const rules = byNameRules(own);
-      expect(rules).toHaveLength(2);
+      // Performance, fleet contributors, and the applications' own alarms by their 'failover-trigger-' prefix
+      // (USER_ALARM_PREFIX: alarms the users name, never one a stack creates; intake acts only on the ARNs its config lists).
+      expect(rules).toHaveLength(3);
       const matched = (names: string[]) => names.filter((name) => alarmEvents(name).some((event) => rules.some((rule) => matches(rule as never, event))));
       // Its performance and fleet alarms start failovers; the other stack's never do.
       expect(matched(alarmNames(own)).sort()).toEqual(alarmNames(own).filter((n) => /-performance$|\.fleet-/.test(n)).sort());
@@ -227,7 +229,7 @@ describe('§3 a config that cannot deploy fails at synth, naming the field', () 
     const problems = synthFails((config) => {
       config.applications[2]!.cluster.targetGroupArns = ['arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/reports/0123456789abcded'];
       config.applications[0]!.detection.failure.targetHealth.loadBalancerArn = 'arn:aws:elasticloadbalancing:eu-west-1:210987654321:loadbalancer/app/shop/0123456789abcdef';
-      config.applications[2]!.detection.failure.alarmArns = ['arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:reports-process-down'];
+      config.applications[2]!.detection.failure.alarmArns = ['arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:failover-trigger-reports-process-down'];
     });
     expect(problems).toEqual([
       expect.stringMatching(/^applications\[0\]\.detection\.failure\.targetHealth\.loadBalancerArn: account 210987654321 differs from the stack's 123456789012; a load balancer is usable only/),

@@ -1,4 +1,5 @@
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { NestedStack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { stackAlarmNames, statusCheckQuery } from '../../core/detection.ts';
 import { EnvNames } from '../../core/environment.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
+import { performanceAlarmStackOf } from '../../lib/detection.ts';
 import { States } from '../../lib/workflow.ts';
 import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
 import { largeConfig } from './large-config.ts';
@@ -132,11 +134,11 @@ describe('RapidFailover stack', () => {
       const actions = (name: string) => roleStatements(name).flatMap(actionsOf).filter((a) => !/^(logs|xray):/.test(a)).sort();
       expect(actions('lock').filter((a) => a.startsWith('ec2:'))).toEqual([]);
       // sqs:SendMessage: Lambda sends intake's failed asynchronous invocations to the on-failure queue as intake's role.
-      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 'sqs:SendMessage', 'states:StartExecution']);
+      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 's3:GetObject', 'sqs:SendMessage', 'states:StartExecution']);
       const sendMessage = roleStatements('intake').filter((s) => actionsOf(s).includes('sqs:SendMessage'));
       const failedTriggers = Object.keys(template.findResources('AWS::SQS::Queue')).find((id) => id.includes('IntakeFailedTriggers'));
       expect(sendMessage.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [failedTriggers, 'Arn'] }]);
-      expect(actions('notify')).toEqual(['dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
+      expect(actions('notify')).toEqual(['dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey*', 's3:GetObject', 'sns:Publish']);
       expect(actions('select')).not.toContain('ec2:StopInstances');
       expect(actions('shift')).toContain('ec2:ModifyInstanceAttribute');
       expect(actions('release')).not.toContain('ec2:ModifyInstanceAttribute');
@@ -231,7 +233,9 @@ describe('RapidFailover stack', () => {
     it('does not grow with the number of applications (issue 10 §3): 20 and 120 generated applications give the same policies', () => {
       const policies = (count: number) => {
         const synthesized = synthStack(largeConfig(count)).template;
-        return Object.fromEntries(STEPS.map((step) => [step, roleStatements(step, synthesized)]));
+        // The config document's key is its content hash: the one resource that differs by config, never by size.
+        const statements = STEPS.map((step) => [step, JSON.parse(JSON.stringify(roleStatements(step, synthesized)).replace(/[0-9a-f]{64}\.json/g, '<document>.json'))]);
+        return Object.fromEntries(statements);
       };
       expect(policies(120)).toEqual(policies(20));
     });
@@ -252,8 +256,14 @@ describe('RapidFailover stack', () => {
   });
 
   describe('detection', () => {
-    it('creates the performance alarm as M of N datapoints below the threshold', () => {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    /** The nested stacks that hold the performance alarms, by construct id. */
+    const nestedStacks = () =>
+      new Map(synthesized.stack.node.findAll().filter((c): c is NestedStack => NestedStack.isNestedStack(c)).map((n) => [n.node.id, Template.fromStack(n)] as const));
+
+    it('creates the performance alarm as M of N datapoints below the threshold, in the nested stack its name hashes to', () => {
+      const nested = nestedStacks();
+      expect([...nested.keys()]).toEqual([`PerformanceAlarms${performanceAlarmStackOf('checkout')}`]);
+      nested.get(`PerformanceAlarms${performanceAlarmStackOf('checkout')}`)!.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: 'rapid-failover.TestStack.checkout-performance',
         Namespace: 'Shop/Checkout',
         MetricName: 'RequestsPerSecondPerHost',
@@ -263,6 +273,7 @@ describe('RapidFailover stack', () => {
         DatapointsToAlarm: 4,
         Period: 60,
       });
+      template.resourceCountIs('AWS::CloudFormation::Stack', 1);
     });
 
     const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, unknown> }>;
@@ -308,10 +319,9 @@ describe('RapidFailover stack', () => {
       expect(treatments.filter(([, treatment]) => treatment === 'ignore').map(([name]) => name).sort()).toEqual([NAMES.controlPlane('failed-triggers'), NAMES.controlPlane('undelivered-events')]);
     });
 
-    it('scales with load balancers, not applications: performance alarms are the only per-application alarms', () => {
+    it('scales with load balancers, not applications: performance alarms are the only per-application alarms, and they live in nested stacks', () => {
       // checkout: performance; the fleet: status checks, target health of one load balancer; the control plane's own health.
       expect(alarms().map((a) => a.Properties.AlarmName ?? a.Properties.MetricName).sort()).toEqual([
-        'rapid-failover.TestStack.checkout-performance',
         'rapid-failover.TestStack.control-plane-executions-failed',
         'rapid-failover.TestStack.control-plane-executions-timed-out',
         'rapid-failover.TestStack.control-plane-failed-triggers',
@@ -322,6 +332,9 @@ describe('RapidFailover stack', () => {
         'rapid-failover.TestStack.fleet-status-checks',
         'rapid-failover.TestStack.fleet-target-health-app-shop-0123456789abcdef',
       ]);
+      // checkout: performance, the only application with performance detection.
+      const nested = [...nestedStacks().values()].flatMap((t) => Object.values(t.findResources('AWS::CloudWatch::Alarm'))) as Array<{ Properties: { AlarmName: string } }>;
+      expect(nested.map((a) => a.Properties.AlarmName)).toEqual(['rapid-failover.TestStack.checkout-performance']);
     });
 
     it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag, on pool or rapid-failover:managed instances', () => {
@@ -366,14 +379,15 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it("routes ALARM transitions of the applications' own alarms to intake by ARN", () => {
+    it("routes ALARM transitions of the applications' own alarms to intake by their name prefix, one pattern for any number of applications (EventBridge quotas: event pattern 2,048 characters)", () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.cloudwatch'],
-          resources: ['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down'],
-          detail: { state: { value: ['ALARM'] } },
+          'detail-type': ['CloudWatch Alarm State Change'],
+          detail: { alarmName: [{ prefix: 'failover-trigger-' }], state: { value: ['ALARM'] } },
         },
       });
+      expect(JSON.stringify(json)).not.toContain('alarm:failover-trigger-reports-process-down');
     });
 
     it('warns at synth about an application without a preferred node: until its first failover nothing knows its node', () => {
