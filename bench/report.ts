@@ -4,6 +4,7 @@ import type { ConcurrencyRun, FailoverRun, LargeFleetRun, SelectionRun } from '.
 import { MINIMUM_DDB, minimumApiCalls, minimumInvocations, minimumTransitions, type CountMinimum } from './minimums.ts';
 import { alternatives, HOURS_PER_MONTH, ourMinimum, standbyCost, withFence, type Modelled, type StandbyCost } from './model.ts';
 import { FAILOVER_CASES, provisioningDocument, type FailoverCase } from './scenarios.ts';
+import { scaleSection, type ScaleMeasure } from './synth-scale.ts';
 
 export interface Variant {
   id: string;
@@ -80,6 +81,8 @@ export interface BenchResults {
   concurrencyUnlimited: ConcurrencyRun;
   comparison: { rows: ComparisonRow[]; standby: StandbyRow[] };
   largeFleet: LargeFleetRun;
+  /** Synthesis at 10, 100 and 1,000 applications (bench/synth-scale.ts). */
+  scale: { templates: ScaleMeasure[]; bundled: ScaleMeasure | undefined };
 }
 
 function documentsOf(c: FailoverCase): string[] {
@@ -523,8 +526,11 @@ export function markdown(r: BenchResults): string {
     '',
   );
 
-  // 7. issue 12's targets
-  out.push('## 7. Issue 12 targets (event-driven waits): measured in this run', '');
+  // 7. scale
+  out.push(...scaleSection(r.scale.templates, r.scale.bundled));
+
+  // 8. issue 12's targets
+  out.push('## 8. Issue 12 targets (event-driven waits): measured in this run', '');
   out.push(...table(['figure', 'measured', 'target', 'met'], targetRows(r).map((row) => [row.figure, row.measured, row.target, row.met ? 'yes' : 'NO'])), '');
   return out.join('\n');
 }

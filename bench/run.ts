@@ -11,6 +11,7 @@ import { extractStateMachine } from '../local/state-machine-definition.ts';
 import { runConcurrency, runFailover, runLargeFleet, runSelection, type ConcurrencyRun, type FailoverRun, type LargeFleetRun, type SelectionRun } from './measure.ts';
 import { comparison, costRow, markdown, overheadRow, selectionGrowth, type BenchResults, type Variant } from './report.ts';
 import { FAILOVER_CASES, failoverScenario } from './scenarios.ts';
+import { limitBreaches, scaleConfig, synthAndMeasure, type ScaleMeasure } from './synth-scale.ts';
 import type { Definition } from '../local/runtime/state-path.ts';
 
 const VARIANTS: Array<Variant & { overrides: LatencyOverrides }> = [
@@ -22,6 +23,8 @@ const CONCURRENT_APPS = 100;
 const CONCURRENT_FREE_NODES = 110;
 /** Pool instances of the large-fleet run (issue 8: a failover among 2,000 must simulate in under 30 s of wall time). */
 const LARGE_FLEET = 2_000;
+/** Applications per synthesized config (issue 10: 1,000 must synthesize in under 90 s, every limit with 2x headroom). */
+const SCALE_SIZES = [10, 100, 1_000];
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -76,6 +79,16 @@ async function main(): Promise<void> {
   } finally {
     await db.stop();
   }
+  // After DynamoDB Local is stopped: synthesis is CPU only.
+  const scaleTemplates: ScaleMeasure[] = [];
+  for (const size of SCALE_SIZES) {
+    const m = synthAndMeasure(scaleConfig(size), { bundle: false });
+    scaleTemplates.push(m);
+    log(`synth ${size} applications: ${m.synthMs} ms, ${m.templates[0]!.resources} resources, ${m.templates[0]!.bytes} bytes; ${limitBreaches(m).length} limit(s) without 2x headroom`);
+  }
+  const scaleBundled = synthAndMeasure(scaleConfig(SCALE_SIZES.at(-1)!), { bundle: true });
+  log(`cdk synth (bundled) ${scaleBundled.applications} applications: ${scaleBundled.synthMs} ms`);
+  lap('synth scale');
   if (!concurrency || !concurrencyUnlimited) throw new Error('the concurrency run did not finish');
   if (!largeFleet) throw new Error('the large-fleet run did not finish');
 
@@ -99,6 +112,7 @@ async function main(): Promise<void> {
     concurrencyUnlimited,
     comparison: comparison(failovers, VARIANTS),
     largeFleet,
+    scale: { templates: scaleTemplates, bundled: scaleBundled },
   };
   const md = markdown(results);
   mkdirSync(resultsDir, { recursive: true });

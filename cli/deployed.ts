@@ -36,7 +36,7 @@ export async function deployedDeps(options: StackOptions): Promise<Deps> {
   }
   const env = readEnvironment(
     { ...Object.fromEntries(Object.entries(OUTPUTS).map(([output, variable]) => [variable, outputs[output]])), [EnvNames.EventBusName]: 'default' },
-    JSON.stringify(config),
+    config,
   );
   return buildDeps({ client, env, logger: new Logger({ serviceName: METRICS_SERVICE, logLevel: 'SILENT' }) });
 }

@@ -2,6 +2,7 @@
 // Validated at synth (lib/), at cold start (functions/) and by the local runtime (local/).
 import { z } from 'zod';
 import { CONTROL_TAG_KEY_PATTERNS, MANAGED_TAG_KEY, isControlTagKey } from './tags.ts';
+import { alarmNameOfArn, USER_ALARM_PREFIX } from './detection.ts';
 
 export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const TARGET_GROUP_ARN =
@@ -251,8 +252,22 @@ export const DetectionSchema = z.strictObject({
           loadBalancerArn: z.string().regex(LOAD_BALANCER_ARN, 'expected a load balancer ARN like arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<16 hex>'),
         })
         .optional(),
-      /** Alarms the user already has (process monitors, synthetic canaries...). */
-      alarmArns: z.array(z.string().regex(ALARM_ARN, 'expected a CloudWatch alarm ARN like arn:aws:cloudwatch:<region>:<account>:alarm:<name>')).default([]),
+      /**
+       * Alarms the user already has (process monitors, synthetic canaries...), named
+       * `failover-trigger-…` (USER_ALARM_PREFIX): the stack's rule matches them by that prefix.
+       */
+      alarmArns: z
+        .array(
+          z
+            .string()
+            .regex(ALARM_ARN, 'expected a CloudWatch alarm ARN like arn:aws:cloudwatch:<region>:<account>:alarm:<name>')
+            .refine((arn) => alarmNameOfArn(arn).startsWith(USER_ALARM_PREFIX), {
+              message:
+                `the alarm's name must start with '${USER_ALARM_PREFIX}': the stack's EventBridge rule matches the applications' own alarms by this name prefix ` +
+                '(one event pattern for any number of applications); create the alarm again under such a name (CloudWatch cannot rename an alarm)',
+            }),
+        )
+        .default([]),
     })
     .prefault({}),
 });

@@ -1,6 +1,6 @@
 // The Lambdas' environment: names set by lib/, validated once at cold start by functions/.
 import { z } from 'zod';
-import { ConfigError, describeIssues, parseConfigText, type Config } from './config.ts';
+import { ConfigError, describeIssues, type Config } from './config.ts';
 
 export const EnvNames = {
   StateTable: 'STATE_TABLE_NAME',
@@ -13,8 +13,15 @@ export const EnvNames = {
   StateMachineArn: 'STATE_MACHINE_ARN',
   /** Which workflow step a Lambda runs: lets the local runtime map the template's functions to handlers. */
   Step: 'RAPID_FAILOVER_STEP',
-  /** The validated config, as JSON. In AWS the bundler inlines it (no 4 KB environment limit). */
-  Config: 'RAPID_FAILOVER_CONFIG',
+  /** The stack's name: its alarms' names (intake maps them back to applications) and its metrics' `stack` dimension. */
+  StackName: 'RAPID_FAILOVER_STACK',
+  /**
+   * Where the config document is (core/config-document.ts): an S3 asset of the deploy, read once
+   * per cold start. The key is the document's content hash, so it names one config version: a
+   * config change is a new key in the functions' environment, not new code.
+   */
+  ConfigBucket: 'RAPID_FAILOVER_CONFIG_BUCKET',
+  ConfigKey: 'RAPID_FAILOVER_CONFIG_KEY',
 } as const;
 
 export const EnvironmentSchema = z.object({
@@ -25,6 +32,7 @@ export const EnvironmentSchema = z.object({
   [EnvNames.AlertTopicArn]: z.string().startsWith('arn:'),
   [EnvNames.EventBusName]: z.string().min(1).default('default'),
   [EnvNames.StateMachineArn]: z.string().startsWith('arn:').optional(),
+  [EnvNames.StackName]: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'expected a CloudFormation stack name').optional(),
 });
 
 export interface Environment {
@@ -33,19 +41,38 @@ export interface Environment {
   eventBusName: string;
   stateMachineArn: string | undefined;
   config: Config;
+  /** The stack the function belongs to (absent outside a stack: unit tests, the operator CLI). */
+  stackName?: string;
 }
 
-/** Reads and validates the environment; a missing or malformed variable names itself. */
-export function readEnvironment(env: Record<string, string | undefined>, configJson: string | undefined): Environment {
+export interface ConfigLocation {
+  bucket: string;
+  key: string;
+}
+
+const ConfigLocationSchema = z.object({
+  [EnvNames.ConfigBucket]: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected the S3 bucket that holds the config document'),
+  [EnvNames.ConfigKey]: z.string().min(1, 'expected the S3 key of the config document'),
+});
+
+/** Where a Lambda's config document is (set by lib/ on every function). */
+export function readConfigLocation(env: Record<string, string | undefined>): ConfigLocation {
+  const parsed = ConfigLocationSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError('environment', describeIssues(parsed.error.issues));
+  return { bucket: parsed.data[EnvNames.ConfigBucket], key: parsed.data[EnvNames.ConfigKey] };
+}
+
+/** Reads and validates the environment (a missing or malformed variable names itself) around a validated config. */
+export function readEnvironment(env: Record<string, string | undefined>, config: Config): Environment {
   const parsed = EnvironmentSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError('environment', describeIssues(parsed.error.issues));
-  if (!configJson) throw new ConfigError('environment', [`${EnvNames.Config}: the control plane's config is missing`]);
   const e = parsed.data;
   return {
     tables: { state: e[EnvNames.StateTable], claims: e[EnvNames.ClaimsTable], records: e[EnvNames.RecordsTable], tokens: e[EnvNames.TokensTable] },
     alertTopicArn: e[EnvNames.AlertTopicArn],
     eventBusName: e[EnvNames.EventBusName],
     stateMachineArn: e[EnvNames.StateMachineArn],
-    config: parseConfigText(configJson, EnvNames.Config),
+    config,
+    ...(e[EnvNames.StackName] ? { stackName: e[EnvNames.StackName] } : {}),
   };
 }

@@ -18,6 +18,13 @@ export const ErrorNames = {
   LeaseLost: 'LeaseLostError',
   /** AWS throttled us past the SDK's own retries: retry the step later. */
   AwsThrottled: 'AwsThrottledError',
+  /**
+   * The function's code and its config document come from different deploys: Lambda changes a
+   * function's code (UpdateFunctionCode) and its environment (UpdateFunctionConfiguration) in two
+   * calls, so a deploy that changes both has a moment where one is new and the other old. Retry:
+   * once the update is done, new invocations get execution environments with the new pair.
+   */
+  ConfigMismatch: 'ConfigMismatchError',
 } as const;
 
 export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
@@ -72,6 +79,9 @@ export class LeaseLostError extends NamedError {
 }
 export class AwsThrottledError extends NamedError {
   override readonly name = ErrorNames.AwsThrottled;
+}
+export class ConfigMismatchError extends NamedError {
+  override readonly name = ErrorNames.ConfigMismatch;
 }
 
 /** Errors the Lambda service itself raises that are worth a retry (AWS best practice for Lambda tasks). */

@@ -8,7 +8,14 @@ export const MetricNames = {
   FailoversFailed: 'FailoversFailed',
   RtoSeconds: 'RtoSeconds',
   FreePoolNodes: 'FreePoolNodes',
+  /** How far a running failover is past the longest it can take (core/failover-bound.ts); 0 within it. Every step reports it. */
+  FailoverOverrunSeconds: 'FailoverOverrunSeconds',
+  /** Events intake rejected as malformed (logged with the event, not retried). */
+  MalformedEvents: 'MalformedEvents',
 } as const;
+
+/** The dimension that keeps one stack's metrics apart from another's in the shared namespace. */
+export const STACK_DIMENSION = 'stack';
 
 /** EventBridge source of the service up / down events (C8) and of operator requests (C6). */
 export const EVENT_SOURCE = 'rapid-failover';
@@ -22,12 +29,4 @@ export const ServiceDetailTypes = {
   Down: 'Service Down',
 } as const;
 
-/**
- * Alarms this stack creates are named `rapid-failover-…`: per application
- * `rapid-failover-<app>-performance`, over the fleet `rapid-failover-fleet-…` (core/detection.ts).
- */
-export const ALARM_PREFIX = 'rapid-failover-';
-export type AlarmKind = 'performance';
-export function alarmName(app: string, kind: AlarmKind): string {
-  return `${ALARM_PREFIX}${app}-${kind}`;
-}
+// Alarm names are the stack's: stackAlarmNames() in core/detection.ts.

@@ -1,5 +1,5 @@
 // Everything a handler talks to, injected. In AWS `defaultDeps()` builds it once per cold
-// start from the environment; the local runtime and the tests build their own (simulated
+// start from the environment and the config document it names (read from S3); the local runtime and the tests build their own (simulated
 // fleet behind real SDK clients, DynamoDB Local, a virtual clock). Handlers never read
 // process.env or the wall clock themselves.
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -7,14 +7,17 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { readEnvironment, type Environment } from '../core/environment.ts';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metrics.ts';
+import type { Config } from '../core/config.ts';
+import { readConfigLocation, readEnvironment, type Environment } from '../core/environment.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE, STACK_DIMENSION } from '../core/metrics.ts';
+import { readConfigDocument } from './adapters/config-document.ts';
 
 export interface Deps {
   ec2: EC2Client;
@@ -64,7 +67,14 @@ export function buildDeps(options: DepsOptions): Deps {
     clock: options.clock ?? (() => new Date()),
     env: options.env,
     logger: options.logger ?? new Logger({ serviceName: METRICS_SERVICE }),
-    metrics: options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE }),
+    metrics:
+      options.metrics ??
+      new Metrics({
+        namespace: METRICS_NAMESPACE,
+        serviceName: METRICS_SERVICE,
+        // Two stacks in one account and region publish to one namespace: the stack tells them apart.
+        ...(options.env.stackName ? { defaultDimensions: { [STACK_DIMENSION]: options.env.stackName } } : {}),
+      }),
   };
 }
 
@@ -83,19 +93,45 @@ export interface LocalRuntimeHook {
   clock: () => Date;
 }
 
-/** Deps for a Lambda cold start: clients from the default credential chain, env validated once. */
-export function defaultDeps(): Deps {
-  const host = (globalThis as { [LOCAL_RUNTIME_HOOK]?: LocalRuntimeHook })[LOCAL_RUNTIME_HOOK];
-  // Spelled out: the bundler inlines the config by replacing exactly this expression.
-  const env = readEnvironment(process.env, process.env.RAPID_FAILOVER_CONFIG);
-  if (!host) return buildDeps({ env });
-  const deps = buildDeps({ env, transport: host.transport, clock: host.clock });
-  host.transport(deps.sfn);
-  return deps;
+/**
+ * The config this function was deployed with: the S3 object its environment names
+ * (RAPID_FAILOVER_CONFIG_BUCKET / _KEY), read through `s3`. The local runtime calls it too, so
+ * the config reaches the handlers the same way there.
+ */
+export function readDeployedConfig(s3: S3Client, env: Record<string, string | undefined>): Promise<Config> {
+  return readConfigDocument(s3, readConfigLocation(env));
 }
 
-/** `export const handler = lazyHandler(makeHandler)`: nothing is built at import time. */
+/** Deps for a Lambda cold start: clients from the default credential chain, env and config validated once. */
+export async function defaultDeps(): Promise<Deps> {
+  const host = (globalThis as { [LOCAL_RUNTIME_HOOK]?: LocalRuntimeHook })[LOCAL_RUNTIME_HOOK];
+  const s3 = new S3Client({});
+  if (host) host.transport(s3);
+  try {
+    const env = readEnvironment(process.env, await readDeployedConfig(s3, process.env));
+    if (!host) return buildDeps({ env });
+    const deps = buildDeps({ env, transport: host.transport, clock: host.clock });
+    host.transport(deps.sfn);
+    return deps;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/**
+ * `export const handler = lazyHandler(makeHandler)`: nothing is built at import time; the first
+ * invocation reads the config and builds the clients, later ones reuse them. A failed cold
+ * start (config unreadable, a deploy in progress) is tried again by the next invocation.
+ */
 export function lazyHandler<E, R>(make: (deps: Deps) => (event: E) => Promise<R>): (event: E) => Promise<R> {
-  let cached: ((event: E) => Promise<R>) | undefined;
-  return (event: E) => (cached ??= make(defaultDeps()))(event);
+  let cached: Promise<(event: E) => Promise<R>> | undefined;
+  return async (event: E) => {
+    cached ??= defaultDeps()
+      .then(make)
+      .catch((error: unknown) => {
+        cached = undefined;
+        throw error;
+      });
+    return (await cached)(event);
+  };
 }

@@ -5,9 +5,12 @@
 // is done (not per invocation), flush metrics, and check that what the step returns is still
 // a WorkflowState.
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { z } from 'zod';
 import { describeIssues, findApplication, type Application } from '../core/config.ts';
 import { ErrorNames, StepPendingError, ValidationError, type PendingOn } from '../core/errors.ts';
+import { overrunSeconds } from '../core/failover-bound.ts';
+import { MetricNames } from '../core/metrics.ts';
 import { WorkflowStateSchema, type IncidentInput, type StepName, type Wait, type WorkflowState } from '../core/workflow-state.ts';
 import { errorMessage, errorName, toNamedError } from './aws-errors.ts';
 import type { Deps } from './deps.ts';
@@ -60,6 +63,10 @@ export function defineStep<I extends IncidentInput>(
     const { wait: _wait, resumed, ...fresh } = input as I & Pick<WorkflowState, 'wait' | 'resumed'>;
     const now = deps.clock();
     const ctx: StepContext = { deps, step, app, now, nowSeconds: Math.floor(now.getTime() / 1000), log: deps.logger, resumed };
+    // Every step visit says how far the failover is past the longest it can take: an alarm pages on a stuck one.
+    if ('startedAt' in input && typeof input.startedAt === 'string') {
+      deps.metrics.addMetric(MetricNames.FailoverOverrunSeconds, MetricUnit.Seconds, overrunSeconds(app, input.startedAt, now));
+    }
     deps.logger.appendKeys({ incidentId: input.incidentId, app: input.app, step });
     const firstStart = startedBefore(fresh, step) ?? now;
     try {

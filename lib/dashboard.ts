@@ -2,12 +2,14 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, METRICS_SERVICE, MetricNames } from '../core/metrics.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE, MetricNames, STACK_DIMENSION } from '../core/metrics.ts';
 
 export interface DashboardProps {
   readonly stateMachine: sfn.StateMachine;
-  /** @default 'rapid-failover' */
+  /** @default `rapid-failover-<stackName>` */
   readonly dashboardName?: string;
+  /** The handlers' metrics carry it as the `stack` dimension: the dashboard shows this stack's only. */
+  readonly stackName: string;
 }
 
 /** Failovers started / succeeded / failed, RTO per failover and free pool nodes, from the handlers' EMF metrics. */
@@ -20,12 +22,12 @@ export class FailoverDashboard extends Construct {
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: METRICS_SERVICE },
+        dimensionsMap: { service: METRICS_SERVICE, [STACK_DIMENSION]: props.stackName },
         statistic,
         period: Duration.minutes(5),
       });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: props.dashboardName ?? 'rapid-failover',
+      dashboardName: props.dashboardName ?? `rapid-failover-${props.stackName}`,
       widgets: [
         [
           new cloudwatch.GraphWidget({

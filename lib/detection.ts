@@ -1,4 +1,5 @@
-import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { Annotations, Duration, NestedStack, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -14,15 +15,15 @@ import {
   ALARM_STATE_CHANGE,
   CONTRIBUTOR_STATE_CHANGE,
   FAILURE_RULE,
-  FLEET_ALARM_PREFIX,
   loadBalancerDimension,
   SERVING_TAG,
-  STATUS_CHECK_ALARM,
+  stackAlarmNames,
   statusCheckQuery,
-  targetHealthAlarmName,
   targetHealthQuery,
+  type StackAlarmNames,
+  USER_ALARM_PREFIX,
 } from '../core/detection.ts';
-import { ALARM_PREFIX, alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
+import { EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../core/metrics.ts';
 
 export interface DetectionProps {
   readonly config: Config;
@@ -35,6 +36,25 @@ export interface DetectionProps {
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
+
+/**
+ * Per-application resources (the performance alarms) live in this many nested stacks, not in the
+ * stack itself: CloudFormation takes at most 500 resources per template ("Understand
+ * CloudFormation quotas"), and 1,000 applications with a performance alarm each would pass it.
+ * An application's alarm goes to nested stack `PerformanceAlarms<n>`, n = its name's SHA-256 mod
+ * 8: stable as applications come and go (an alarm never moves between stacks, which would
+ * create its name in one before deleting it from the other). 8 × 250 keeps each nested stack at
+ * half the limit up to ~1,800 applications with performance detection.
+ */
+export const PERFORMANCE_ALARM_STACKS = 8;
+
+/** Which nested stack holds an application's performance alarm. */
+export function performanceAlarmStackOf(appName: string): number {
+  return createHash('sha256').update(appName).digest().readUInt32BE(0) % PERFORMANCE_ALARM_STACKS;
+}
+
+/** Preferred nodes tagged per CreateTags call (half of the API's 1,000). */
+export const SERVING_TAG_BATCH = 500;
 
 /** EC2 instance states that mean a serving node has gone (A11). */
 export const INSTANCE_FAILURE_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
@@ -59,12 +79,16 @@ export const INTAKE_INSTANCE_STATES = ['stopping', 'shutting-down'] as const;
 export class Detection extends Construct {
   /** Performance alarms by application name. */
   public readonly alarms = new Map<string, cloudwatch.Alarm[]>();
+  /** The nested stacks that hold the performance alarms, by number (only those that hold one). */
+  public readonly performanceAlarmStacks = new Map<number, NestedStack>();
   /** The stack-wide status-check alarm (only when some application watches status checks). */
   public readonly statusCheckAlarm?: cloudwatch.CfnAlarm;
   /** Target-health alarms by load balancer dimension ('app/<name>/<id>'). */
   public readonly targetHealthAlarms = new Map<string, cloudwatch.CfnAlarm>();
   /** Tags each preferred node `rapid-failover:role=serving` at deploy, so its status checks are watched before any failover. */
   public readonly servingTags?: cr.AwsCustomResource;
+  /** All the CreateTags calls, SERVING_TAG_BATCH nodes each (servingTags is the first). */
+  public readonly servingTagBatches: cr.AwsCustomResource[] = [];
   public readonly alarmRule: events.Rule;
   public readonly contributorRule?: events.Rule;
   /** Only when some application lists alarms of its own. */
@@ -72,15 +96,19 @@ export class Detection extends Construct {
   public readonly instanceStateRule: events.Rule;
   public readonly operatorRule: events.Rule;
   public readonly preemptedRule: events.Rule;
+  /** The stack's alarm names: `rapid-failover.<stack name>.…`, so a second stack neither collides nor matches these. */
+  public readonly alarmNames: StackAlarmNames;
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
     super(scope, id);
+    this.alarmNames = stackAlarmNames(Stack.of(this).stackName);
+    const names = this.alarmNames;
     const apps = props.config.applications;
-    const userAlarmArns: string[] = [];
+    let userAlarms = false;
     for (const app of apps) {
       const perf = app.detection.performance;
       this.alarms.set(app.name, perf ? [this.performanceAlarm(app, perf)] : []);
-      userAlarmArns.push(...app.detection.failure.alarmArns);
+      userAlarms ||= app.detection.failure.alarmArns.length > 0;
       if (!app.placement.preferredNode) {
         Annotations.of(this).addWarningV2(
           `rapid-failover:placement:${app.name}`,
@@ -92,12 +120,12 @@ export class Detection extends Construct {
     const watched = apps.filter((app) => app.detection.failure.statusChecks);
     if (watched.length > 0) {
       this.statusCheckAlarm = this.fleetAlarm('StatusChecks', {
-        alarmName: STATUS_CHECK_ALARM,
+        alarmName: names.statusChecks,
         alarmDescription: `rapid-failover: EC2 status checks fail on an instance tagged ${SERVING_TAG.key}=${SERVING_TAG.value} (one contributor per instance)`,
         query: statusCheckQuery(),
       });
       const preferred = [...new Set(watched.flatMap((app) => (app.placement.preferredNode ? [app.placement.preferredNode] : [])))].sort();
-      if (preferred.length > 0) this.servingTags = this.tagPreferredNodes(preferred, props);
+      if (preferred.length > 0) this.servingTags = this.tagPreferredNodes(preferred, props)[0];
     }
 
     const loadBalancers = [...new Set(apps.flatMap((app) => (app.detection.failure.targetHealth ? [loadBalancerDimension(app.detection.failure.targetHealth.loadBalancerArn)] : [])))].sort();
@@ -105,7 +133,7 @@ export class Detection extends Construct {
       this.targetHealthAlarms.set(
         loadBalancer,
         this.fleetAlarm(`TargetHealth-${loadBalancer.replace(/\//g, '-')}`, {
-          alarmName: targetHealthAlarmName(loadBalancer),
+          alarmName: names.targetHealth(loadBalancer),
           alarmDescription: `rapid-failover: a target group of ${loadBalancer} has unhealthy targets (one contributor per target group)`,
           query: targetHealthQuery(loadBalancer),
         }),
@@ -124,7 +152,7 @@ export class Detection extends Construct {
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: [ALARM_STATE_CHANGE],
-        detail: { alarmName: events.Match.wildcard(alarmName('*', 'performance')), state: { value: ['ALARM'] } },
+        detail: { alarmName: events.Match.wildcard(names.performance('*')), state: { value: ['ALARM'] } },
       },
       targets: [target],
     });
@@ -135,19 +163,19 @@ export class Detection extends Construct {
         eventPattern: {
           source: ['aws.cloudwatch'],
           detailType: [CONTRIBUTOR_STATE_CHANGE],
-          detail: { alarmName: events.Match.prefix(FLEET_ALARM_PREFIX), state: { value: ['ALARM'] } },
+          detail: { alarmName: events.Match.prefix(names.fleetPrefix), state: { value: ['ALARM'] } },
         },
         targets: [target],
       });
     }
-    if (userAlarmArns.length > 0) {
+    if (userAlarms) {
+      // By name prefix, not by ARN: one pattern for any number of applications (the config requires the prefix).
       this.userAlarmRule = new events.Rule(this, 'UserAlarmStateRule', {
         description: "rapid-failover: one of the applications' own alarms went into ALARM",
         eventPattern: {
           source: ['aws.cloudwatch'],
           detailType: [ALARM_STATE_CHANGE],
-          resources: [...new Set(userAlarmArns)],
-          detail: { state: { value: ['ALARM'] } },
+          detail: { alarmName: events.Match.prefix(USER_ALARM_PREFIX), state: { value: ['ALARM'] } },
         },
         targets: [target],
       });
@@ -207,16 +235,13 @@ export class Detection extends Construct {
 
   /**
    * The preferred nodes carry the serving tag from deploy on, so the status-check alarm watches
-   * them before any failover (afterwards the workflow moves the tag). One CreateTags call at
-   * create and when the list changes; a tag is no stack resource, so nothing drifts.
+   * them before any failover (afterwards the workflow moves the tag). One CreateTags call per
+   * batch at create and when its list changes; a tag is no stack resource, so nothing drifts.
+   * CreateTags takes "Up to 1000 resource IDs" (EC2 API reference, CreateTags): batches of
+   * SERVING_TAG_BATCH keep each call at half that however many applications there are.
    */
-  private tagPreferredNodes(nodeIds: string[], props: DetectionProps): cr.AwsCustomResource {
-    const call: cr.AwsSdkCall = {
-      service: 'EC2',
-      action: 'CreateTags',
-      parameters: { Resources: nodeIds, Tags: [{ Key: SERVING_TAG.key, Value: SERVING_TAG.value }] },
-      physicalResourceId: cr.PhysicalResourceId.of(`${ALARM_PREFIX}serving-tags`),
-    };
+  private tagPreferredNodes(nodeIds: string[], props: DetectionProps): cr.AwsCustomResource[] {
+    const stack = Stack.of(this);
     // Its own role without AWS managed policies, and a log group with retention, like every other function here.
     const logGroup = new logs.LogGroup(this, 'ServingTagsLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -227,27 +252,41 @@ export class Detection extends Construct {
       description: 'rapid-failover: tags the preferred nodes serving at deploy',
     });
     logGroup.grantWrite(role);
-    const tagger = new cr.AwsCustomResource(this, 'ServingTags', {
-      onCreate: call,
-      onUpdate: call,
-      role,
-      logGroup,
-      installLatestAwsSdk: false,
-      // By tag, not by instance ARN: a policy listing every preferred node outgrows IAM's limits (lib/permissions.ts).
-      policy: cr.AwsCustomResourcePolicy.fromStatements(servingTagStatements(Stack.of(this), props.config)),
-    });
-    const stack = Stack.of(this);
+    // By tag, not by instance ARN: a policy listing every preferred node outgrows IAM's limits (lib/permissions.ts).
+    // On the role once, for every batch.
+    for (const statement of servingTagStatements(stack, props.config)) role.addToPolicy(statement);
     const [region, account] = [stack.region, stack.account].map((v, i) => (Token.isUnresolved(v) ? `<AWS::${i === 0 ? 'Region' : 'AccountId'}>` : v));
-    Validations.of(tagger).acknowledge({
+    Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:${region}:${account}:instance/*]`,
       reason: 'The preferred nodes are reached by tag (a pool tag or rapid-failover:managed), not listed by ARN, so the policy does not grow with the applications; only the serving tag key may be written (aws:TagKeys).',
     });
-    return tagger;
+    for (let start = 0; start < nodeIds.length; start += SERVING_TAG_BATCH) {
+      const batch = nodeIds.slice(start, start + SERVING_TAG_BATCH);
+      const n = start / SERVING_TAG_BATCH;
+      const call: cr.AwsSdkCall = {
+        service: 'EC2',
+        action: 'CreateTags',
+        parameters: { Resources: batch, Tags: [{ Key: SERVING_TAG.key, Value: SERVING_TAG.value }] },
+        physicalResourceId: cr.PhysicalResourceId.of(`${this.alarmNames.prefix}serving-tags${n === 0 ? '' : `-${n}`}`),
+      };
+      this.servingTagBatches.push(
+        new cr.AwsCustomResource(this, n === 0 ? 'ServingTags' : `ServingTags${n}`, { onCreate: call, onUpdate: call, role, logGroup, installLatestAwsSdk: false }),
+      );
+    }
+    return this.servingTagBatches;
   }
 
   private performanceAlarm(app: Application, perf: PerformanceDetection): cloudwatch.Alarm {
-    return new cloudwatch.Alarm(this, `${app.name}-performance`, {
-      alarmName: alarmName(app.name, 'performance'),
+    const n = performanceAlarmStackOf(app.name);
+    let scope = this.performanceAlarmStacks.get(n);
+    if (!scope) {
+      scope = new NestedStack(this, `PerformanceAlarms${n}`, {
+        description: `rapid-failover: performance alarms of the applications whose name hashes to ${n} of ${PERFORMANCE_ALARM_STACKS}`,
+      });
+      this.performanceAlarmStacks.set(n, scope);
+    }
+    return new cloudwatch.Alarm(scope, `${app.name}-performance`, {
+      alarmName: this.alarmNames.performance(app.name),
       alarmDescription: `rapid-failover: ${app.name} ${perf.metricName} ${perf.comparison} ${perf.threshold} for ${perf.datapointsToAlarm} of ${perf.evaluationPeriods} periods of ${perf.periodSeconds}s`,
       metric: new cloudwatch.Metric({
         namespace: perf.namespace,

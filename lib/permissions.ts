@@ -28,54 +28,60 @@ export type Call = keyof typeof SCOPES | TableCall;
 
 /** What each Lambda's code calls. Sorted; one entry per IAM action (per table for DynamoDB). */
 export const FUNCTION_CALLS = {
-  lock: ['dynamodb:GetItem@records', 'dynamodb:GetItem@state', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'sns:Publish'],
+  lock: [
+    'dynamodb:GetItem@records', 'dynamodb:GetItem@state', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 's3:GetObject',
+    'sns:Publish',
+  ],
   select: [
     'dynamodb:BatchGetItem@state', 'dynamodb:DeleteItem@claims', 'dynamodb:GetItem@claims', 'dynamodb:PutItem@claims', 'dynamodb:Scan@claims',
-    'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records',
-    'ec2:CreateTags', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeInstanceTypes', 'ec2:DescribeSubnets',
-    'elasticloadbalancing:DescribeLoadBalancers', 'elasticloadbalancing:DescribeTargetGroups', 'sns:Publish',
+    'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records', 'ec2:CreateTags', 'ec2:DescribeImages', 'ec2:DescribeInstanceStatus',
+    'ec2:DescribeInstanceTypes', 'ec2:DescribeInstances', 'ec2:DescribeSubnets', 'elasticloadbalancing:DescribeLoadBalancers',
+    'elasticloadbalancing:DescribeTargetGroups', 's3:GetObject', 'sns:Publish',
   ],
   provision: [
     'dynamodb:BatchGetItem@state', 'dynamodb:DeleteItem@claims', 'dynamodb:GetItem@records', 'dynamodb:GetItem@state', 'dynamodb:Query@claims',
-    'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state',
-    'ec2:CreateReplaceRootVolumeTask', 'ec2:DescribeInstances', 'ec2:DescribeReplaceRootVolumeTasks', 'ec2:StartInstances', 'ec2:StopInstances',
-    'elasticloadbalancing:DeregisterTargets', 'events:PutEvents',
-    'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
+    'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'ec2:CreateReplaceRootVolumeTask',
+    'ec2:DescribeInstances', 'ec2:DescribeReplaceRootVolumeTasks', 'ec2:StartInstances', 'ec2:StopInstances',
+    'elasticloadbalancing:DeregisterTargets', 'events:PutEvents', 's3:GetObject', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation',
+    'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
   ],
   join: [
-    'dynamodb:GetItem@records', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records',
-    'elasticloadbalancing:DescribeLoadBalancers', 'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth',
-    'elasticloadbalancing:ModifyTargetGroupAttributes', 'elasticloadbalancing:RegisterTargets',
-    'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
+    'dynamodb:GetItem@records', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records', 'elasticloadbalancing:DescribeLoadBalancers',
+    'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth',
+    'elasticloadbalancing:ModifyTargetGroupAttributes', 'elasticloadbalancing:RegisterTargets', 's3:GetObject', 'ssm:CancelCommand',
+    'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
   ],
   shift: [
-    'dynamodb:BatchGetItem@state', 'dynamodb:GetItem@records', 'dynamodb:Query@claims', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records',
-    'dynamodb:UpdateItem@state',
-    'ec2:AssignPrivateIpAddresses', 'ec2:AssociateAddress', 'ec2:CreateTags', 'ec2:DescribeAddresses', 'ec2:DescribeInstances',
-    'ec2:DescribeNetworkInterfaces', 'ec2:ModifyInstanceAttribute', 'ec2:StopInstances',
-    'elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:DescribeLoadBalancers', 'elasticloadbalancing:DescribeTargetGroups',
-    'elasticloadbalancing:DescribeTargetHealth', 'sns:Publish',
-    'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
+    'dynamodb:BatchGetItem@state', 'dynamodb:GetItem@records', 'dynamodb:Query@claims', 'dynamodb:UpdateItem@claims',
+    'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'ec2:AssignPrivateIpAddresses', 'ec2:AssociateAddress', 'ec2:CreateTags',
+    'ec2:DescribeAddresses', 'ec2:DescribeInstances', 'ec2:DescribeNetworkInterfaces', 'ec2:ModifyInstanceAttribute', 'ec2:StopInstances',
+    'elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:DescribeLoadBalancers',
+    'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation',
+    'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
   ],
   release: [
-    'dynamodb:BatchGetItem@state', 'dynamodb:DeleteItem@claims', 'dynamodb:GetItem@claims', 'dynamodb:GetItem@records', 'dynamodb:PutItem@claims',
-    'dynamodb:Query@claims', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state',
-    'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:StopInstances', 'sns:Publish',
-    'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
+    'dynamodb:BatchGetItem@state', 'dynamodb:DeleteItem@claims', 'dynamodb:GetItem@claims', 'dynamodb:GetItem@records',
+    'dynamodb:PutItem@claims', 'dynamodb:Query@claims', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records',
+    'dynamodb:UpdateItem@state', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeInstanceStatus', 'ec2:DescribeInstances',
+    'ec2:StopInstances', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation',
+    'ssm:ListCommands', 'ssm:SendCommand',
   ],
-  verify: ['cloudwatch:GetMetricData', 'dynamodb:GetItem@state', 'dynamodb:UpdateItem@records', 'sns:Publish'],
+  verify: ['cloudwatch:GetMetricData', 'dynamodb:GetItem@state', 'dynamodb:UpdateItem@records', 's3:GetObject', 'sns:Publish'],
   compensate: [
-    'dynamodb:BatchGetItem@state', 'dynamodb:DeleteItem@claims', 'dynamodb:GetItem@claims', 'dynamodb:GetItem@records', 'dynamodb:PutItem@claims',
-    'dynamodb:Query@claims', 'dynamodb:Scan@claims', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state',
-    'ec2:AssignPrivateIpAddresses', 'ec2:AssociateAddress', 'ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeAddresses', 'ec2:DescribeInstances',
-    'ec2:DescribeNetworkInterfaces',
-    'elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:RegisterTargets', 'sns:Publish',
-    'ssm:CancelCommand', 'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
+    'dynamodb:BatchGetItem@state', 'dynamodb:DeleteItem@claims', 'dynamodb:GetItem@claims', 'dynamodb:GetItem@records',
+    'dynamodb:PutItem@claims', 'dynamodb:Query@claims', 'dynamodb:Scan@claims', 'dynamodb:UpdateItem@claims', 'dynamodb:UpdateItem@records',
+    'dynamodb:UpdateItem@state', 'ec2:AssignPrivateIpAddresses', 'ec2:AssociateAddress', 'ec2:CreateTags', 'ec2:DeleteTags',
+    'ec2:DescribeAddresses', 'ec2:DescribeInstances', 'ec2:DescribeNetworkInterfaces', 'elasticloadbalancing:DeregisterTargets',
+    'elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:RegisterTargets', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand',
+    'ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
   ],
-  notify: ['dynamodb:UpdateItem@records', 'sns:Publish'],
-  finish: ['dynamodb:GetItem@records', 'dynamodb:GetItem@state', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'events:PutEvents', 'sns:Publish'],
-  intake: ['dynamodb:BatchGetItem@state', 'states:StartExecution'],
-  callback: ['dynamodb:UpdateItem@tokens', 'states:SendTaskFailure', 'states:SendTaskSuccess'],
+  notify: ['dynamodb:UpdateItem@records', 's3:GetObject', 'sns:Publish'],
+  finish: [
+    'dynamodb:GetItem@records', 'dynamodb:GetItem@state', 'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'events:PutEvents',
+    's3:GetObject', 'sns:Publish',
+  ],
+  intake: ['dynamodb:BatchGetItem@state', 's3:GetObject', 'states:StartExecution'],
+  callback: ['dynamodb:UpdateItem@tokens', 's3:GetObject', 'states:SendTaskFailure', 'states:SendTaskSuccess'],
 } as const satisfies Record<ControlPlaneFunction, readonly Call[]>;
 
 /** The resources a role's statements name, from the stack. */
@@ -86,6 +92,8 @@ export interface PermissionTargets {
   alertTopicArn: string;
   /** The alert topic's KMS key: SNS uses it on the publisher's behalf. */
   alertKeyArn: string;
+  /** The config document's S3 object (lib/config-document.ts). */
+  configDocumentArn: string;
   /** The workflow intake starts; absent before the state machine exists (steps never start one). */
   stateMachineArn?: string;
 }
@@ -271,6 +279,8 @@ const SCOPES = {
       },
     },
   ],
+  // The config document (lib/config-document.ts), read at every cold start: that one object of the bootstrap bucket.
+  's3:GetObject': (input) => [{ sid: 'ReadConfigDocument', resources: [input.configDocumentArn] }],
   'states:StartExecution': (input) => {
     if (!input.stateMachineArn) throw new Error('states:StartExecution needs the state machine (PermissionTargets.stateMachineArn)');
     return [{ sid: 'StartIncidents', resources: [input.stateMachineArn] }];

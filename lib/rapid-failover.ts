@@ -1,13 +1,19 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, CfnRule, type CfnElement, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
-import { parseConfig, type Config } from '../core/config.ts';
+import { ConfigError, parseConfig, type Config } from '../core/config.ts';
+import { configDeployTarget, deployTargetProblems } from '../core/deploy-target.ts';
+import { stackAlarmNames } from '../core/detection.ts';
 import { EnvNames } from '../core/environment.ts';
 import { STEPS, type StepName } from '../core/workflow-state.ts';
 import { Alerts } from './alerts.ts';
 import { AwaitedEvents } from './awaited-events.ts';
+import { ControlPlaneAlarms } from './control-plane-alarms.ts';
+import { ConfigDocumentAsset } from './config-document.ts';
 import { FailoverDashboard } from './dashboard.ts';
 import { Detection } from './detection.ts';
 import { controlPlaneFunction } from './lambda-factory.ts';
@@ -22,9 +28,12 @@ export interface RapidFailoverProps {
   readonly removalPolicy?: RemovalPolicy;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
-  /** @default 'rapid-failover' */
+  /** @default `rapid-failover-<stack name>` */
   readonly dashboardName?: string;
 }
+
+/** The workflow's timeout; the lock and claim leases (functions/policy.ts) outlive it by 15 minutes. */
+const WORKFLOW_TIMEOUT = Duration.hours(2);
 
 /**
  * The whole control plane: state tables, alert topic, detection (alarms and rules), the
@@ -43,6 +52,9 @@ export class RapidFailover extends Construct {
   public readonly callback: lambda.Function;
   public readonly awaitedEvents: AwaitedEvents;
   public readonly deadLetterQueue: sqs.Queue;
+  /** Intake's on-failure destination: events intake still failed on after Lambda's two retries. */
+  public readonly failedTriggerQueue: sqs.Queue;
+  public readonly controlPlaneAlarms: ControlPlaneAlarms;
 
   constructor(scope: Construct, id: string, props: RapidFailoverProps) {
     super(scope, id);
@@ -51,21 +63,24 @@ export class RapidFailover extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const stack = Stack.of(this);
+    this.checkDeployTarget(stack, `${id}.config`);
+    const alarmNames = stackAlarmNames(stack.stackName);
 
     this.store = new StateStore(this, 'Store', { removalPolicy });
-    this.alerts = new Alerts(this, 'Alerts', { emails: this.config.alerts.emails });
+    this.alerts = new Alerts(this, 'Alerts', { emails: this.config.alerts.emails, alarmNamePrefix: alarmNames.prefix });
 
+    // The config is an S3 asset every function reads at cold start: not in the bundles, not in the 4 KB environment.
+    const configDocument = new ConfigDocumentAsset(this, 'ConfigDocument', { config: this.config });
     const environment = {
+      ...configDocument.environment,
       [EnvNames.StateTable]: this.store.stateTable.tableName,
       [EnvNames.ClaimsTable]: this.store.claimsTable.tableName,
       [EnvNames.RecordsTable]: this.store.recordsTable.tableName,
       [EnvNames.AlertTopicArn]: this.alerts.topic.topicArn,
       [EnvNames.EventBusName]: 'default',
+      [EnvNames.StackName]: stack.stackName,
       POWERTOOLS_METRICS_NAMESPACE: 'RapidFailover',
     };
-    // The config travels inside the bundle, not the 4 KB environment.
-    const bundling = { define: { [`process.env.${EnvNames.Config}`]: JSON.stringify(JSON.stringify(this.config)) } };
-
     // Each Lambda gets its own role (controlPlaneFunction), with exactly the calls its code makes (lib/permissions.ts).
     const targets: PermissionTargets = {
       stack,
@@ -78,6 +93,7 @@ export class RapidFailover extends Construct {
       },
       alertTopicArn: this.alerts.topic.topicArn,
       alertKeyArn: this.alerts.key.keyArn,
+      configDocumentArn: configDocument.objectArn,
     };
 
     const steps = {} as Record<StepName, lambda.Function>;
@@ -86,7 +102,6 @@ export class RapidFailover extends Construct {
         handlerName: name,
         description: `rapid-failover workflow step: ${name}`,
         environment: { ...environment, [EnvNames.Step]: name },
-        bundling,
         logRetention,
         logRemovalPolicy: removalPolicy,
         // Polling steps return quickly; the slowest call is a DescribeInstances page walk over a big pool.
@@ -101,7 +116,6 @@ export class RapidFailover extends Construct {
       handlerName: 'callback',
       description: 'rapid-failover callback: stores waiting steps\' task tokens, resumes them on SSM and EC2 events',
       environment: { ...environment, [EnvNames.TokensTable]: this.store.tokensTable.tableName, [EnvNames.Step]: 'callback' },
-      bundling,
       logRetention,
       logRemovalPolicy: removalPolicy,
       timeout: Duration.seconds(30),
@@ -114,13 +128,13 @@ export class RapidFailover extends Construct {
       alertTopic: this.alerts.topic,
       logRetention,
       removalPolicy,
+      timeout: WORKFLOW_TIMEOUT,
     });
 
     this.intake = controlPlaneFunction(this, 'Intake', {
       handlerName: 'intake',
       description: 'rapid-failover intake: validate, dedupe and start one execution per incident',
       environment: { ...environment, [EnvNames.StateMachineArn]: this.workflow.stateMachine.stateMachineArn, [EnvNames.Step]: 'intake' },
-      bundling,
       logRetention,
       logRemovalPolicy: removalPolicy,
       timeout: Duration.seconds(30),
@@ -128,14 +142,48 @@ export class RapidFailover extends Construct {
     const intakeTargets = { ...targets, stateMachineArn: this.workflow.stateMachine.stateMachineArn };
     for (const statement of functionStatements('intake', intakeTargets)) this.intake.addToRolePolicy(statement);
 
+    // SSE-SQS, not the AWS managed key alias/aws/sqs: EventBridge must encrypt what it sends to its
+    // dead-letter queue, and the AWS managed key's policy cannot be changed to let it ("Key
+    // management", SQS Developer Guide: "you cannot modify the key policy of an AWS managed KMS key
+    // for Amazon SQS"; AWS services that send to an encrypted queue need a customer managed key
+    // whose policy names them, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+    // SSE-SQS needs no key permissions ("Event retry policy and using dead-letter queues", EventBridge User Guide).
     this.deadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS_MANAGED,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the intake rules.',
+    });
+
+    // Intake's asynchronous invocations (EventBridge invokes it asynchronously): a function error
+    // is retried twice, a minute and then two minutes later; what still fails, or waits longer than
+    // an hour, goes to this queue with the event and the error ("How Lambda handles errors and
+    // retries with asynchronous invocation" and "Capturing records of Lambda asynchronous
+    // invocations", Lambda Developer Guide). Encrypted like the dead-letter queue: Lambda sends the
+    // record as the function's role, which the destination grants sqs:SendMessage.
+    this.failedTriggerQueue = new sqs.Queue(this, 'IntakeFailedTriggers', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failedTriggerQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: "This queue is itself where failed triggers end: intake's on-failure destination, read by a person.",
+    });
+    const failedTriggers = this.failedTriggerQueue;
+    this.intake.configureAsyncInvoke({
+      // As destinations.SqsDestination, but granting only the one action Lambda uses (it adds GetQueueAttributes and GetQueueUrl).
+      onFailure: {
+        bind: (_scope, fn) => {
+          fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'FailedTriggers', actions: ['sqs:SendMessage'], resources: [failedTriggers.queueArn] }));
+          return { destination: failedTriggers.queueArn };
+        },
+      },
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
     });
 
     this.detection = new Detection(this, 'Detection', {
@@ -148,12 +196,53 @@ export class RapidFailover extends Construct {
 
     this.awaitedEvents = new AwaitedEvents(this, 'AwaitedEvents', { callback: this.callback, deadLetterQueue: this.deadLetterQueue });
 
+    this.controlPlaneAlarms = new ControlPlaneAlarms(this, 'Health', {
+      config: this.config,
+      names: alarmNames,
+      alertTopic: this.alerts.topic,
+      intake: this.intake,
+      deadLetterQueue: this.deadLetterQueue,
+      failedTriggers: this.failedTriggerQueue,
+      workflow: this.workflow,
+      workflowTimeout: WORKFLOW_TIMEOUT,
+    });
+
     this.dashboard = new FailoverDashboard(this, 'Dashboard', {
       stateMachine: this.workflow.stateMachine,
-      dashboardName: props.dashboardName,
+      dashboardName: props.dashboardName ?? `rapid-failover-${stack.stackName}`,
+      stackName: stack.stackName,
     });
 
     this.acknowledgeJustifiedFindings(targets, intakeTargets);
+  }
+
+  /**
+   * A config that cannot deploy fails at synth, like any other config error: every ARN in the
+   * stack's region and partition, and where AWS allows no other, its account (core/deploy-target.ts).
+   * An env-agnostic stack knows neither at synth: its ARNs must agree with each other, and the
+   * template carries a rule that makes CloudFormation refuse to deploy it into another region or
+   * account, before it creates anything ("CloudFormation template Rules syntax", CloudFormation
+   * User Guide. ASSUMPTION: an assertion may Ref the pseudo parameters AWS::Region and
+   * AWS::AccountId; the page's examples Ref only template parameters).
+   */
+  private checkDeployTarget(stack: Stack, source: string): void {
+    const region = Token.isUnresolved(stack.region) ? undefined : stack.region;
+    const account = Token.isUnresolved(stack.account) ? undefined : stack.account;
+    const partition = region ? RegionInfo.get(region).partition : undefined;
+    const problems = deployTargetProblems(this.config, { region, account, partition });
+    if (problems.length > 0) throw new ConfigError(source, problems);
+    const expected = configDeployTarget(this.config);
+    if (!expected || (region && account)) return;
+    new CfnRule(this, 'DeployTarget', {
+      assertions: [
+        ...(region
+          ? []
+          : [{ assert: Fn.conditionEquals(Aws.REGION, expected.region), assertDescription: `the config names resources in ${expected.region} (${expected.path}): deploy this stack there` }]),
+        ...(account
+          ? []
+          : [{ assert: Fn.conditionEquals(Aws.ACCOUNT_ID, expected.account), assertDescription: `the config names resources of account ${expected.account} (${expected.path}): deploy this stack there` }]),
+      ],
+    });
   }
 
   /** Each acknowledgement names the exact finding and why it is acceptable. */

@@ -97,7 +97,7 @@ export class Workflow extends Construct {
         retryOnServiceExceptions: false,
       });
       task.addRetry({
-        errors: [ErrorNames.AwsThrottled, ...LAMBDA_SERVICE_ERRORS],
+        errors: [ErrorNames.AwsThrottled, ErrorNames.ConfigMismatch, ...LAMBDA_SERVICE_ERRORS],
         interval: Duration.seconds(2),
         backoffRate: 2,
         maxAttempts: 6,

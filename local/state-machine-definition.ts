@@ -19,6 +19,11 @@ export interface ExtractedStateMachine {
   functionArns: Map<string, string>;
 }
 
+/** Local ARN of a template's SQS queue (named by its logical id). */
+export function localQueueArn(logicalId: string): string {
+  return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${logicalId}`;
+}
+
 /** Local ARN of a template's Lambda function. */
 export function localFunctionArn(logicalId: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
@@ -47,6 +52,10 @@ function resolveIntrinsics(value: Json, template: CfnTemplate, functionArns: Map
     return parts.map((p) => String(resolveIntrinsics(p, template, functionArns))).join(separator);
   }
   if ('Ref' in value) return resolveRef(String(value.Ref), template);
+  if ('Fn::Sub' in value && typeof value['Fn::Sub'] === 'string') {
+    // The string form only (what the CDK writes for the bootstrap bucket's name): ${Name} is Ref Name.
+    return value['Fn::Sub'].replace(/\$\{([^}]+)\}/g, (_, name: string) => resolveRef(name, template));
+  }
   if ('Fn::GetAtt' in value) {
     const [target, attribute] = value['Fn::GetAtt'] as [string, string];
     const type = template.Resources[target]?.Type;
@@ -59,6 +68,9 @@ function resolveIntrinsics(value: Json, template: CfnTemplate, functionArns: Map
     if (type === 'AWS::CloudWatch::Alarm' && attribute === 'Arn' && typeof alarmName === 'string') {
       return `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${alarmName}`;
     }
+    // A queue of the template is named by its logical id locally (local/runtime/simulation.ts creates it so).
+    if (type === 'AWS::SQS::Queue' && attribute === 'Arn') return localQueueArn(target);
+    if (type === 'AWS::SQS::Queue' && attribute === 'QueueName') return target;
     throw new Error(`cannot resolve Fn::GetAtt ${target}.${attribute} (${type ?? 'unknown resource'})`);
   }
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveIntrinsics(v, template, functionArns)]));

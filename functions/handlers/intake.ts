@@ -1,6 +1,7 @@
 // Intake (not a workflow step): EventBridge → validate → one execution per incident.
 // A performance alarm's state change maps back to its application by name
-// (`rapid-failover-<app>-performance`), an application's own alarm by ARN; a fleet alarm's
+// (`rapid-failover.<stack>.<app>-performance`: the stack's name comes from the environment, so a
+// second stack's alarms are not this one's), an application's own alarm by ARN; a fleet alarm's
 // contributor (one time series: an instance in the status-check alarm, a target group in a
 // target-health alarm) maps to the applications that instance serves or that target group
 // holds; an EC2 instance state change maps to every application the instance serves (a
@@ -8,18 +9,19 @@
 // The execution name is the incident id, derived from the event itself, so a redelivered
 // event collapses.
 import { createHash } from 'node:crypto';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { INSTANCE_ID, type Application, type Config } from '../../core/config.ts';
-import { ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE, isTargetHealthAlarm, loadBalancerDimension, STATUS_CHECK_ALARM, targetGroupDimension } from '../../core/detection.ts';
-import { ValidationError } from '../../core/errors.ts';
-import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
+import { ALARM_STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE, loadBalancerDimension, stackAlarmNames, targetGroupDimension, type StackAlarmNames } from '../../core/detection.ts';
+import { ErrorNames, ValidationError } from '../../core/errors.ts';
+import { EVENT_SOURCE, MetricNames, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
 import { IncidentInputSchema, type IncidentInput, type TriggerKind } from '../../core/workflow-state.ts';
 import { getAppStates } from '../adapters/app-state.ts';
 import { startIncident } from '../adapters/executions.ts';
-import { toNamedError } from '../aws-errors.ts';
+import { errorMessage, errorName, toNamedError } from '../aws-errors.ts';
 import { lazyHandler, type Deps } from '../deps.ts';
 import { whereRuns } from '../pool-view.ts';
-import { parseInput } from '../step.ts';
+import { flushMetrics, parseInput } from '../step.ts';
 
 export interface IntakeResult {
   started: string[];
@@ -122,10 +124,16 @@ function requireStateMachine(deps: Deps): string {
   return deps.env.stateMachineArn;
 }
 
+/** The stack's alarm names: only its own alarms start failovers. */
+function alarmNamesOf(deps: Deps): StackAlarmNames {
+  if (!deps.env.stackName) throw new Error('intake needs RAPID_FAILOVER_STACK: without the stack name it cannot tell its alarms from another stack\'s');
+  return stackAlarmNames(deps.env.stackName);
+}
+
 async function toIncidents(deps: Deps, envelope: Envelope, ignored: string[]): Promise<Incident[]> {
   const kind = `${envelope.source} / ${envelope['detail-type']}`;
   if (envelope.source === 'aws.cloudwatch' && envelope['detail-type'] === ALARM_STATE_CHANGE) {
-    return alarmIncidents(deps.env.config, envelope, parseInput(AlarmDetailSchema, envelope.detail, 'intake: malformed alarm state change'), ignored);
+    return alarmIncidents(deps.env.config, alarmNamesOf(deps), envelope, parseInput(AlarmDetailSchema, envelope.detail, 'intake: malformed alarm state change'), ignored);
   }
   if (envelope.source === 'aws.cloudwatch' && envelope['detail-type'] === CONTRIBUTOR_STATE_CHANGE) {
     return contributorIncidents(deps, parseInput(ContributorDetailSchema, envelope.detail, 'intake: malformed alarm contributor state change'), ignored);
@@ -162,13 +170,13 @@ function known(config: Config, app: string, ignored: string[]): boolean {
   return false;
 }
 
-function alarmIncidents(config: Config, envelope: Envelope, detail: z.infer<typeof AlarmDetailSchema>, ignored: string[]): Incident[] {
+function alarmIncidents(config: Config, names: StackAlarmNames, envelope: Envelope, detail: z.infer<typeof AlarmDetailSchema>, ignored: string[]): Incident[] {
   if (detail.state.value !== 'ALARM') {
     ignored.push(`alarm ${detail.alarmName} is ${detail.state.value}`);
     return [];
   }
   const incidents = config.applications.flatMap((app) => {
-    const kind = alarmKind(app, detail.alarmName, envelope.resources);
+    const kind = alarmKind(app, names, detail.alarmName, envelope.resources);
     if (!kind) return [];
     return [
       {
@@ -185,8 +193,8 @@ function alarmIncidents(config: Config, envelope: Envelope, detail: z.infer<type
 }
 
 /** performance alarm → 'performance' (A10); the application's own alarms → 'failure' (A11). */
-function alarmKind(app: Application, name: string, resources: readonly string[]): TriggerKind | null {
-  if (name === alarmName(app.name, 'performance')) return 'performance';
+function alarmKind(app: Application, names: StackAlarmNames, name: string, resources: readonly string[]): TriggerKind | null {
+  if (name === names.performance(app.name)) return 'performance';
   const own = app.detection.failure.alarmArns.some((arn) => resources.includes(arn) || arn.endsWith(`:alarm:${name}`));
   return own ? 'failure' : null;
 }
@@ -204,11 +212,12 @@ async function contributorIncidents(deps: Deps, detail: z.infer<typeof Contribut
     return [];
   }
   const config = deps.env.config;
+  const names = alarmNamesOf(deps);
   // The contributor, not only the alarm, names the incident: two instances failing at once are two incidents.
   const base = { kind: 'failure' as const, source: `${name}/${contributor.id}`, observedAt: iso(state.timestamp) };
   const because = state.reason ? `: ${state.reason}` : '';
 
-  if (name === STATUS_CHECK_ALARM) {
+  if (name === names.statusChecks) {
     const node = parseInput(instanceId, contributor.attributes.InstanceId, `intake: ${label}: attributes.InstanceId`);
     const watching = config.applications.filter((app) => app.detection.failure.statusChecks);
     const states = await getAppStates(deps.ddb, deps.env.tables.state, watching.map((a) => a.name));
@@ -217,7 +226,7 @@ async function contributorIncidents(deps: Deps, detail: z.infer<typeof Contribut
     return served.map((app) => ({ ...base, app: app.name, fromNode: node, reason: `EC2 status checks failed on ${node}${because}` }));
   }
 
-  if (isTargetHealthAlarm(name)) {
+  if (names.isTargetHealth(name)) {
     const { LoadBalancer: loadBalancer, TargetGroup: targetGroup } = contributor.attributes;
     const held = config.applications.filter((app) => {
       const health = app.detection.failure.targetHealth;
@@ -302,5 +311,35 @@ function iso(time: string): string {
   return new Date(Date.parse(time)).toISOString();
 }
 
+/** What intake answers Lambda: what it did, and the events it rejected as malformed. */
+export interface IntakeAnswer extends IntakeResult {
+  rejected: string[];
+}
 
-export const handler = lazyHandler(makeHandler);
+/**
+ * What Lambda runs (and the local runtime, for the same behaviour). A malformed event (a
+ * ValidationError from makeHandler) is logged at ERROR with the whole event and the reason,
+ * counted (MetricNames.MalformedEvents, which an alarm watches) and answered, not thrown: Lambda
+ * retries a function error of an asynchronous invocation twice, a minute and then two minutes
+ * later ("How Lambda handles errors and retries with asynchronous invocation", Lambda Developer
+ * Guide), and the same event would fail the same way each time before going to the on-failure
+ * destination. So malformed events go to the logs, not to a queue, and start nothing. Every
+ * other error (StartExecution throttled, DynamoDB unavailable) is thrown: Lambda retries it, and
+ * an event that still fails lands in the on-failure destination queue.
+ */
+export function makeLambdaHandler(deps: Deps): (event: unknown) => Promise<IntakeAnswer> {
+  const intake = makeHandler(deps);
+  return async (event) => {
+    try {
+      return { ...(await intake(event)), rejected: [] };
+    } catch (error) {
+      if (errorName(error) !== ErrorNames.Validation) throw error;
+      deps.logger.error('malformed event rejected; it starts nothing and is not retried', { reason: errorMessage(error), event: event as Record<string, unknown> });
+      deps.metrics.addMetric(MetricNames.MalformedEvents, MetricUnit.Count, 1);
+      flushMetrics(deps);
+      return { started: [], deduplicated: [], ignored: [], rejected: [errorMessage(error)] };
+    }
+  };
+}
+
+export const handler = lazyHandler(makeLambdaHandler);

@@ -107,6 +107,22 @@ export interface VendedDatapoint {
   value: number;
 }
 
+/**
+ * What an alarm's action sends when the alarm changes state: a notification to an SNS topic.
+ * "Using Amazon CloudWatch alarms" → alarm actions: an alarm runs its actions for the state it
+ * enters (ALARM → AlarmActions, OK → OKActions, INSUFFICIENT_DATA → InsufficientDataActions),
+ * once per state change. ASSUMPTION (message shape): the subject `ALARM: "<name>" in <region>` and
+ * a JSON body with the alarm's name, ARN, description, states and reason, as CloudWatch's email
+ * notifications show them.
+ */
+export interface AlarmNotification {
+  topicArn: string;
+  alarmName: string;
+  alarmArn: string;
+  subject: string;
+  message: string;
+}
+
 /** An event CloudWatch sends to EventBridge (source aws.cloudwatch). */
 export interface AlarmEvent {
   detailType: 'CloudWatch Alarm State Change' | 'CloudWatch Alarm Contributor State Change';
@@ -128,6 +144,8 @@ export interface CloudWatchState {
   resourceTags: (dimensions: Readonly<Record<string, string>>) => Record<string, string>;
   /** Where alarm state changes go (EventBridge); none until the evaluation is started. */
   onEvent?: (event: AlarmEvent) => void;
+  /** Where the alarms' SNS actions go (the topic decides whether CloudWatch may publish). */
+  onNotification?: (notification: AlarmNotification) => void;
 }
 
 export function createCloudWatchState(): CloudWatchState {
@@ -315,6 +333,7 @@ function transition(world: World, state: CloudWatchState, alarm: SimAlarm, next:
   if (next === alarm.state) return;
   alarm.state = next;
   alarm.updatedAt = now;
+  notifyActions(world, state, alarm, previous.value, reason);
   state.onEvent?.({
     detailType: 'CloudWatch Alarm State Change',
     time: new Date(now).toISOString(),
@@ -326,6 +345,32 @@ function transition(world: World, state: CloudWatchState, alarm: SimAlarm, next:
       configuration: configurationOf(alarm),
     },
   });
+}
+
+function notifyActions(world: World, state: CloudWatchState, alarm: SimAlarm, previous: StateValue, reason: string): void {
+  const d = alarm.definition;
+  if (d.actionsEnabled === false) return;
+  const targets = alarm.state === 'ALARM' ? d.alarmActions : alarm.state === 'OK' ? d.okActions : d.insufficientDataActions;
+  const alarmArn = world.arn('cloudwatch', `alarm:${d.name}`);
+  for (const topicArn of (targets ?? []).filter((t) => t.includes(':sns:'))) {
+    state.onNotification?.({
+      topicArn,
+      alarmName: d.name,
+      alarmArn,
+      subject: `${alarm.state}: "${d.name}" in ${world.region}`.slice(0, 99),
+      message: JSON.stringify({
+        AlarmName: d.name,
+        AlarmDescription: d.description ?? null,
+        AWSAccountId: world.accountId,
+        NewStateValue: alarm.state,
+        NewStateReason: reason,
+        StateChangeTime: eventTimestamp(world.now()),
+        Region: world.region,
+        AlarmArn: alarmArn,
+        OldStateValue: previous,
+      }),
+    });
+  }
 }
 
 /** The alarm's state from its contributors: ALARM if one is; OK if any time series exists; else as missing data says. */

@@ -12,6 +12,7 @@ import * as cloudwatch from '@aws-sdk/client-cloudwatch';
 import * as ec2 from '@aws-sdk/client-ec2';
 import * as elbv2 from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as eventbridge from '@aws-sdk/client-eventbridge';
+import * as s3 from '@aws-sdk/client-s3';
 import * as sns from '@aws-sdk/client-sns';
 import * as ssm from '@aws-sdk/client-ssm';
 import type { ServiceName } from './latency.ts';
@@ -31,6 +32,7 @@ const SERVICES: Record<ServiceName, { module: Record<string, unknown>; base: Exc
   sns: { module: sns, base: sns.SNSServiceException as unknown as ExceptionClass },
   eventbridge: { module: eventbridge, base: eventbridge.EventBridgeServiceException as unknown as ExceptionClass },
   cloudwatch: { module: cloudwatch, base: cloudwatch.CloudWatchServiceException as unknown as ExceptionClass },
+  s3: { module: s3, base: s3.S3ServiceException as unknown as ExceptionClass },
 };
 
 /** What AWS answers when it throttles, per service (all are in the SDK's throttling list). */
@@ -41,6 +43,7 @@ export const THROTTLING_ERRORS: Record<ServiceName, string> = {
   sns: 'ThrottledException',
   eventbridge: 'ThrottlingException',
   cloudwatch: 'Throttling',
+  s3: 'SlowDown',
 };
 
 let requestCounter = 0;

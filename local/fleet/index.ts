@@ -18,10 +18,12 @@ import {
   evaluationStepMs,
   pendingAlarmChange,
   publishVendedMetrics,
+  recordPoint,
   setAlarmState,
   setPerformance,
   type AlarmDefinition,
   type AlarmEvent,
+  type AlarmNotification,
   type CloudWatchState,
   type MetricBinding,
   type VendedDatapoint,
@@ -48,8 +50,11 @@ import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, typ
 import { resolveLatency, type LatencyModel, type LatencyOverrides, type ServiceName } from './latency.ts';
 import { World, type ImageDefinition, type ServiceEvent, type SimInstance } from './model.ts';
 import { eventBridgeHandlers, snsHandlers, type NotifyState, type PublishedMessage, type PutEvent } from './notify.ts';
+import { putObject, s3Handlers, type S3State } from './s3.ts';
+import { withSdkStreamBody } from './sdk-stream.ts';
 import type { Handlers } from './service.ts';
 import { createSsmState, ssmHandlers, type DocumentEffect, type SsmState } from './ssm.ts';
+import { createQueue, queueMetrics, sendMessage, type QueuedMessage, type SqsState } from './sqs.ts';
 
 export { VirtualClock } from './clock.ts';
 export { FaultInjector } from './faults.ts';
@@ -61,7 +66,8 @@ export type { InstanceSpec } from './instances.ts';
 export type { LoadBalancerSpec, LoadBalancerType, TargetGroupSpec } from './elb.ts';
 export type { ElasticIpSpec } from './ec2-network.ts';
 export type { DocumentContext, DocumentEffect } from './ssm.ts';
-export type { AlarmDefinition, AlarmEvent, MetricBinding } from './cloudwatch.ts';
+export type { AlarmDefinition, AlarmEvent, AlarmNotification, MetricBinding } from './cloudwatch.ts';
+export type { QueuedMessage } from './sqs.ts';
 export type { PublishedMessage, PutEvent } from './notify.ts';
 export type { ImageDefinition, ServiceEvent } from './model.ts';
 
@@ -139,6 +145,12 @@ export class SimulatedFleet {
   private readonly ssm: SsmState;
   private readonly notify: NotifyState = { published: [], events: [] };
   private readonly cloudwatch: CloudWatchState = createCloudWatchState();
+  private readonly sqs: SqsState = new Map();
+  /** Whether a topic's policy lets CloudWatch publish for an alarm (set from the template); absent: it does. */
+  private readonly topicAdmitsAlarm = new Map<string, (alarmArn: string) => boolean>();
+  /** Alarm notifications a topic policy refused: CloudWatch could not publish them. */
+  private readonly refusedNotifications: Array<AlarmNotification & { at: string }> = [];
+  private readonly s3: S3State = new Map();
   /** Target group ARN → load balancer ARN, for the metrics ELB publishes per load balancer and target group. */
   private alarmEvaluation = false;
   private readonly handlers: Record<ServiceName, Handlers>;
@@ -160,7 +172,9 @@ export class SimulatedFleet {
     this.cloudwatch.vended.push(
       () => this.statusCheckMetrics(),
       () => this.targetHealthMetrics(),
+      () => queueMetrics(this.sqs),
     );
+    this.cloudwatch.onNotification = (notification) => this.deliverAlarmNotification(notification);
     this.handlers = {
       ec2: {
         ...ec2InstanceHandlers(this.world),
@@ -173,6 +187,7 @@ export class SimulatedFleet {
       sns: snsHandlers(this.world, this.notify),
       eventbridge: eventBridgeHandlers(this.world, this.notify),
       cloudwatch: cloudWatchHandlers(this.world, this.cloudwatch),
+      s3: s3Handlers(this.s3),
     };
   }
 
@@ -238,6 +253,11 @@ export class SimulatedFleet {
     return { allocationId: address.allocationId, publicIp: address.publicIp };
   }
 
+  /** An object in S3 (the stack's config document, as the deploy uploads its assets). */
+  putObject(bucket: string, key: string, body: Uint8Array | string): void {
+    putObject(this.s3, bucket, key, body, this.clock.now());
+  }
+
   /** What running an SSM document does (e.g. `{ installs: ['web'] }`). */
   defineDocument(name: string, effect: DocumentEffect): void {
     this.ssm.documents.set(name, effect);
@@ -260,6 +280,53 @@ export class SimulatedFleet {
   isolatingSecurityGroups(...groupIds: string[]): void {
     this.world.sync();
     for (const id of groupIds) this.world.isolatingGroups.add(id);
+  }
+
+  /** An SQS queue (a dead-letter queue, an on-failure destination); returns its ARN. */
+  defineQueue(name: string, arn?: string): string {
+    return createQueue(this.world, this.sqs, name, arn).arn;
+  }
+
+  /** An AWS service (Lambda's on-failure destination, EventBridge's dead-letter queue) sends a message to a queue. */
+  sendToQueue(queueArn: string, body: string, attributes: Record<string, string> = {}): void {
+    this.world.sync();
+    sendMessage(this.world, this.sqs, queueArn, body, attributes);
+  }
+
+  /** The messages a queue holds now (by name or ARN). */
+  queueMessages(queue: string): QueuedMessage[] {
+    const found = [...this.sqs.values()].find((q) => q.arn === queue || q.name === queue);
+    if (!found) throw new Error(`no queue ${queue} in the simulated fleet`);
+    return structuredClone(found.messages);
+  }
+
+  /** A datapoint an AWS service publishes now (e.g. Lambda's Errors when a function fails). */
+  recordMetric(namespace: string, metricName: string, dimensions: Record<string, string>, value: number): void {
+    recordPoint(this.cloudwatch, namespace, metricName, dimensions, this.clock.nowMs(), value);
+  }
+
+  /**
+   * The topic's resource policy, as far as CloudWatch is concerned: whether it lets CloudWatch
+   * publish an alarm's notification. A topic policy replaces SNS's default policy, so a topic whose
+   * policy has no statement for CloudWatch refuses every alarm.
+   */
+  setTopicPolicy(topicArn: string, admitsAlarm: (alarmArn: string) => boolean): void {
+    this.topicAdmitsAlarm.set(topicArn, admitsAlarm);
+  }
+
+  /** Alarm notifications that a topic's policy refused (CloudWatch could not publish them). */
+  refusedAlarmNotifications(): Array<AlarmNotification & { at: string }> {
+    return structuredClone(this.refusedNotifications);
+  }
+
+  private deliverAlarmNotification(notification: AlarmNotification): void {
+    const at = new Date(this.clock.nowMs()).toISOString();
+    const admits = this.topicAdmitsAlarm.get(notification.topicArn);
+    if (admits && !admits(notification.alarmArn)) {
+      this.refusedNotifications.push({ ...notification, at });
+      return;
+    }
+    this.notify.published.push({ at, messageId: this.world.uuid(), topicArn: notification.topicArn, subject: notification.subject, message: notification.message, messageAttributes: {} });
   }
 
   defineAlarm(definition: AlarmDefinition): void {
@@ -553,6 +620,7 @@ const SERVICE_IDS: Record<string, ServiceName> = {
   SNS: 'sns',
   EventBridge: 'eventbridge',
   CloudWatch: 'cloudwatch',
+  S3: 's3',
 };
 
 /** An AWS SDK v3 client, as far as attachFleet needs one. */
@@ -581,15 +649,19 @@ export const FLEET_MIDDLEWARE_NAME = 'simulatedFleet';
  * Answers every command sent through `client` from the fleet instead of AWS. The middleware sits
  * first in the 'initialize' step and never calls `next`: serialization, signing, retries and the
  * HTTP request never happen (so the SDK never retries a fleet error; see errors.ts). Attaching
- * twice replaces the earlier attachment. Returns the client.
+ * twice replaces the earlier attachment. Returns the client. `immediate`: answered as
+ * `answerNow` does (no virtual latency, not counted), for calls that belong to the deploy or a
+ * cold start outside the run.
  */
-export function attachFleet<C extends SdkClient>(client: C, fleet: SimulatedFleet): C {
+export function attachFleet<C extends SdkClient>(client: C, fleet: SimulatedFleet, options: { immediate?: boolean } = {}): C {
   const service = serviceOf(client);
+  const answer = async (command: string, input: unknown): Promise<MetadataBearer> =>
+    options.immediate ? { ...fleet.answerNow(service, command, input), $metadata: { httpStatusCode: 200 } } : fleet.handle(service, command, input);
   client.middlewareStack.remove(FLEET_MIDDLEWARE_NAME);
   client.middlewareStack.add(
     (_next: unknown, context: { commandName?: string }) =>
       async (args: InitializeHandlerArguments<object>): Promise<InitializeHandlerOutput<MetadataBearer>> => ({
-        output: await fleet.handle(service, context.commandName ?? 'UnknownCommand', args.input),
+        output: withSdkStreamBody(await answer(context.commandName ?? 'UnknownCommand', args.input)),
         response: {},
       }),
     { step: 'initialize', name: FLEET_MIDDLEWARE_NAME, priority: 'high' },

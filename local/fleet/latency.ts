@@ -3,7 +3,7 @@
 // (marked ASSUMPTION) in the range commonly observed. A scenario overrides any part with a
 // partial object merged over these defaults.
 
-export type ServiceName = 'ec2' | 'ssm' | 'elbv2' | 'sns' | 'eventbridge' | 'cloudwatch';
+export type ServiceName = 'ec2' | 'ssm' | 'elbv2' | 'sns' | 'eventbridge' | 'cloudwatch' | 's3';
 
 export interface LatencyModel {
   /**
@@ -79,7 +79,8 @@ export interface LatencyModel {
 export const DEFAULT_LATENCY: LatencyModel = {
   // ASSUMPTION: AWS publishes no control-plane latency; in-Region API round trips are typically
   // tens to a few hundred ms. EC2 mutating/describe calls are the slowest of these.
-  apiCallMs: { ec2: 150, ssm: 80, elbv2: 100, sns: 50, eventbridge: 50, cloudwatch: 80 },
+  // s3: one GetObject of the config document at each Lambda's cold start (ASSUMPTION likewise).
+  apiCallMs: { ec2: 150, ssm: 80, elbv2: 100, sns: 50, eventbridge: 50, cloudwatch: 80, s3: 50 },
   ec2: {
     // ASSUMPTION: EC2 User Guide, "Amazon EC2 instance state changes" describes pending → running
     // without a duration; EBS-backed Nitro instances typically reach running in 30-60 s.
@@ -215,5 +216,5 @@ export function resolveLatency(overrides: LatencyOverrides = {}): LatencyModel {
 
 /** Every API call charged the same (e.g. 0 to leave the clock alone). */
 export function uniformApiLatency(ms: number): LatencyModel['apiCallMs'] {
-  return { ec2: ms, ssm: ms, elbv2: ms, sns: ms, eventbridge: ms, cloudwatch: ms };
+  return { ec2: ms, ssm: ms, elbv2: ms, sns: ms, eventbridge: ms, cloudwatch: ms, s3: ms };
 }

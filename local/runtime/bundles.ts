@@ -1,6 +1,6 @@
 // The deployed artefacts on the local runtime. What AWS runs is not functions/handlers/*.ts
 // but the esbuild bundles the CDK writes to the cloud assembly (asset.<hash>/index.mjs: ESM,
-// minified, the config inlined by `define`). With `bundles` set, the local runtime runs those
+// minified), and the config document beside them (asset.<hash>.json, read from S3 at cold start). With `bundles` set, the local runtime runs those
 // instead of importing the sources: each function in its own worker thread (one execution
 // environment), with exactly the environment variables the template gives it plus those the
 // Lambda runtime sets, its code copied to a task root of its own. A bundle that lacks a
@@ -31,6 +31,8 @@ import type { VirtualClock } from '../fleet/clock.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
 import { TABLE_TYPES } from '../tables.ts';
 import { LOCAL_STATE_MACHINE_ARN, type LocalStepFunctions } from './local-step-functions.ts';
+import { localStackEnvironment } from './synthesize.ts';
+import { assetFiles, withNestedStacks } from './nested-stacks.ts';
 import type { TaskHandler } from './workflow-runner.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,11 +41,13 @@ const STACK_NAME = 'RapidFailoverBundles';
 
 /** A synthesized cloud assembly: its template and where each function's bundle is. */
 export interface DeployedBundles {
-  /** The config the assembly was synthesized for; every bundle carries it inlined. */
+  /** The config the assembly was synthesized for (its config document is an asset beside the bundles). */
   readonly config: Config;
   readonly template: CfnTemplate;
   /** Lambda function logical id → its code directory in the assembly (asset.<hash>). */
   readonly codeDirs: ReadonlyMap<string, string>;
+  /** The content of the file asset uploaded under this S3 object key (the config document). */
+  assetText(objectKey: string): string;
   /** Deletes the assembly if it was synthesized into a temporary directory. */
   dispose(): void;
 }
@@ -56,7 +60,7 @@ export function synthesizeBundles(config: Config): DeployedBundles {
   const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-assembly-'));
   try {
     const app = new App({ outdir });
-    new RapidFailoverStack(app, STACK_NAME, { config, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
+    new RapidFailoverStack(app, STACK_NAME, { config, env: localStackEnvironment(config) });
     app.synth();
     return { ...readCloudAssembly(outdir, STACK_NAME, config), dispose: () => rmSync(outdir, { recursive: true, force: true }) };
   } catch (error) {
@@ -67,14 +71,9 @@ export function synthesizeBundles(config: Config): DeployedBundles {
 
 /** Reads a cloud assembly `cdk synth` wrote (e.g. cdk.out): the template and each function's asset directory. */
 export function readCloudAssembly(outdir: string, stackName: string, config: Config): DeployedBundles {
-  const template = JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as CfnTemplate;
-  const manifest = JSON.parse(readFileSync(join(outdir, `${stackName}.assets.json`), 'utf8')) as {
-    files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }>;
-  };
-  const assetByKey = new Map<string, string>();
-  for (const file of Object.values(manifest.files)) {
-    for (const destination of Object.values(file.destinations)) assetByKey.set(destination.objectKey, join(outdir, file.source.path));
-  }
+  const assetByKey = assetFiles(outdir, `${stackName}.assets.json`);
+  // With its nested stacks' resources (the performance alarms), as CloudFormation deploys them.
+  const template = withNestedStacks(JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as CfnTemplate, assetByKey);
   const codeDirs = new Map<string, string>();
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
@@ -83,7 +82,12 @@ export function readCloudAssembly(outdir: string, stackName: string, config: Con
     if (!dir) throw new Error(`${stackName}: function ${logicalId} has no bundled asset in ${outdir} (was the assembly synthesized with bundling skipped?)`);
     codeDirs.set(logicalId, dir);
   }
-  return { config, template, codeDirs, dispose: () => undefined };
+  const assetText = (objectKey: string) => {
+    const path = assetByKey.get(objectKey);
+    if (!path) throw new Error(`${stackName}: no file asset with the object key ${objectKey} in ${outdir}`);
+    return readFileSync(path, 'utf8');
+  };
+  return { config, template, codeDirs, assetText, dispose: () => undefined };
 }
 
 // ---- messages between this thread and a function's worker ---------------------------------------

@@ -2,7 +2,8 @@
 // bundles.ts starts it with exactly the environment variables Lambda would give the function).
 // Node 22 runs this file by stripping its types, without the test runner's or tsx's loaders, so
 // the bundle is imported by Node's own ESM loader as Lambda's Node.js runtime imports it. It
-// imports nothing but Node built-ins, so it cannot lend the bundle a module it lacks.
+// imports nothing but Node built-ins (and sdk-stream.ts, itself built-ins only), so it cannot
+// lend the bundle a module it lacks.
 //
 // Before importing the bundle it sets the hook functions/deps.ts reads (LOCAL_RUNTIME_HOOK):
 // every SDK client but DynamoDB's sends its commands to the host thread (the simulated fleet,
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LocalRuntimeHook } from '../../functions/deps.ts';
+import { withSdkStreamBody } from '../fleet/sdk-stream.ts';
 import type { HostMessage, WorkerMessage, LambdaWorkerData, SerializedError } from './bundles.ts';
 
 type Handler = (event: unknown, context: Record<string, unknown>) => Promise<unknown>;
@@ -41,7 +43,8 @@ const hook: LocalRuntimeHook = {
     // First in 'initialize', never calling next: nothing is serialized, signed or sent (as attachFleet does).
     sdkClient.middlewareStack.add(
       (_next: unknown, context: { commandName?: string }) => async (args: { input: unknown }) => ({
-        output: await callHost(sdkClient.config.serviceId ?? '', context.commandName ?? 'UnknownCommand', args.input),
+        // A streaming body (S3 GetObject) crosses the thread boundary as bytes: the SDK's stream again here.
+        output: withSdkStreamBody(await callHost(sdkClient.config.serviceId ?? '', context.commandName ?? 'UnknownCommand', args.input)),
         response: {},
       }),
       { step: 'initialize', name: 'localRuntimeHost', priority: 'high' },

@@ -30,8 +30,20 @@ class AwsServiceError extends Error {
   }
 }
 
+/** What a throttled request gets: the SDK marks a ThrottlingException retryable as throttling. */
+class ThrottlingException extends AwsServiceError {
+  readonly $retryable = { throttling: true };
+  constructor() {
+    super('ThrottlingException', 'Rate exceeded');
+  }
+}
+
 export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
+  /** Command ('StartExecution'…) → throttled until this virtual time (ms). */
+  private readonly throttledUntil = new Map<string, number>();
+  /** Requests answered with ThrottlingException, by command. */
+  readonly throttled = new Map<string, number>();
 
   constructor(
     private readonly runner: WorkflowRunner,
@@ -68,6 +80,16 @@ export class LocalStepFunctions {
     return this.tokens;
   }
 
+  /**
+   * From now until `untilMs` (virtual time), every `command` request is refused with
+   * ThrottlingException, as Step Functions refuses requests past its API rate ("Quotas related
+   * to API action throttling", Step Functions Developer Guide: StartExecution has a bucket and a
+   * refill rate per account and Region).
+   */
+  throttle(command: 'StartExecution' | 'DescribeExecution' | 'ListExecutions', untilMs: number): void {
+    this.throttledUntil.set(`${command}Command`, untilMs);
+  }
+
   running(): number {
     return [...this.executions.values()].filter((e) => !e.result).length;
   }
@@ -77,6 +99,10 @@ export class LocalStepFunctions {
   }
 
   async handle(command: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.time.now().getTime() < (this.throttledUntil.get(command) ?? 0)) {
+      this.throttled.set(command, (this.throttled.get(command) ?? 0) + 1);
+      throw new ThrottlingException();
+    }
     switch (command) {
       case 'StartExecutionCommand': {
         if (input.stateMachineArn !== LOCAL_STATE_MACHINE_ARN) {

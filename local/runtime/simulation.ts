@@ -1,23 +1,26 @@
 // The embedded default: one scenario run on one machine. The synthesized template gives the
 // state machine, the tables and the event rules; the real handlers run with real SDK clients
 // whose requests reach DynamoDB Local and the simulated fleet, in virtual time.
+import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Application, Config } from '../../core/config.ts';
+import { configDocument } from '../../core/config-document.ts';
 import { EnvNames, readEnvironment } from '../../core/environment.ts';
-import { SERVING_TAG } from '../../core/detection.ts';
-import { alarmName, METRICS_NAMESPACE, METRICS_SERVICE, type AlarmKind } from '../../core/metrics.ts';
+import { SERVING_TAG, stackAlarmNames } from '../../core/detection.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../core/metrics.ts';
 import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
 import { updateAppState } from '../../functions/adapters/app-state.ts';
 import { scanClaims } from '../../functions/adapters/claims.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
-import { buildDeps, type Deps } from '../../functions/deps.ts';
+import { buildDeps, readDeployedConfig, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
 import { attachFleet, SimulatedFleet, type AlarmDefinition, type CallCounts, type FleetSnapshot, type LatencyOverrides, type PublishedMessage, type ServiceName } from '../fleet/index.ts';
 import { VirtualClock } from '../fleet/clock.ts';
 import { subnetOf, type Scenario, type TimelineEvent } from '../scenario.ts';
-import { extractStateMachine, localFunctionArn, LOCAL_ACCOUNT, LOCAL_REGION, type CfnTemplate } from '../state-machine-definition.ts';
+import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, localFunctionArn, localQueueArn, resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
 import { createTablesFromTemplate } from '../tables.ts';
 import { BundleHost, type DeployedBundles } from './bundles.ts';
 import { deliveries, ruleRoutes, type BusEvent } from './event-rules.ts';
@@ -92,8 +95,11 @@ export interface SimulationOptions {
    * state machine's state name, `step` the workflow step it runs.
    */
   wrapTask?: (handler: TaskHandler, task: { state: string; step: string }) => TaskHandler;
-  /** Called once the fleet is built and before the timeline runs (extra faults, latency). `sleep` waits in virtual time (a slow Lambda in a wrapped task). */
-  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps; sleep: (ms: number) => Promise<void> }) => void | Promise<void>;
+  /**
+   * Called once the fleet is built and before the timeline runs (extra faults, latency). `sleep`
+   * waits in virtual time (a slow Lambda in a wrapped task).
+   */
+  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps; stepFunctions: LocalStepFunctions; sleep: (ms: number) => Promise<void> }) => void | Promise<void>;
   /** Called once the run has settled, before the report reads the tables (the benchmark stops counting here). */
   onSettled?: () => void;
   /**
@@ -216,6 +222,8 @@ class Simulation {
   private intake!: TaskHandler;
   /** The callback Lambda (logical id, handler), when the template has one. */
   private callback: { logicalId: string; handler: TaskHandler } | undefined;
+  /** How Lambda invokes intake asynchronously: the template's EventInvokeConfig (or Lambda's defaults). */
+  private intakeAsync!: AsyncInvokeConfig;
   private sfn!: LocalStepFunctions;
   /** The control plane's Lambda functions (the steps and intake): cold and warm starts. */
   private readonly environments: LambdaEnvironments;
@@ -242,8 +250,10 @@ class Simulation {
   /** Tables, clients, fleet and the state machine, ready; nothing has happened yet. */
   async prepare(): Promise<void> {
     this.tables = await this.createTables();
-    this.deps = this.buildDeps(this.tables);
+    this.deployConfigDocument();
+    this.deps = await this.buildDeps(this.tables);
     buildFleet(this.fleet, this.scenario);
+    defineTemplateQueues(this.fleet, this.template);
     defineTemplateAlarms(this.fleet, this.template);
     deployTemplateCustomResources(this.fleet, this.template);
     await this.seedApplicationState(this.tables.state);
@@ -284,7 +294,10 @@ class Simulation {
     });
     this.sfn = new LocalStepFunctions(runner, this.time, this.tokens);
     attachLocalStepFunctions(this.deps.sfn, this.sfn);
-    this.intake = this.bundleHost ? this.bundleHost.handler(this.functionOf('intake')) : (await loadHandler('intake'))(this.deps);
+    // What Lambda runs for intake (malformed events answered, not thrown), as in AWS.
+    const intakeModule = (await import('../../functions/handlers/intake.ts')) as { makeLambdaHandler: (deps: Deps) => TaskHandler };
+    this.intake = this.bundleHost ? this.bundleHost.handler(this.functionOf('intake')) : intakeModule.makeLambdaHandler(this.deps);
+    this.intakeAsync = asyncInvokeConfig(this.template, this.functionOf('intake'));
     const callbackId = this.findFunction('callback');
     if (callbackId) this.callback = { logicalId: callbackId, handler: this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps) };
     const intakeId = this.functionOf('intake');
@@ -303,7 +316,7 @@ class Simulation {
   }
 
   async run(wallStart: number): Promise<SimulationResult> {
-    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps, sleep: this.time.sleep });
+    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps, stepFunctions: this.sfn, sleep: this.time.sleep });
     // EC2 and SSM put their events on the bus as things happen; the stack's rules route them.
     this.fleet.onServiceEvent((event) => this.publish(event));
     this.scheduleTimeline();
@@ -361,6 +374,13 @@ class Simulation {
     return variables;
   }
 
+  /** The stack's name, as the template gives it to its functions (their alarm names and metrics follow it). */
+  private stackName(): string {
+    const name = this.stepEnvironment()[EnvNames.StackName];
+    if (typeof name !== 'string') throw new Error(`the template's functions have no ${EnvNames.StackName}`);
+    return name;
+  }
+
   /** The logical id of the template's function that runs `step`. */
   private functionOf(step: string): string {
     const found = this.findFunction(step);
@@ -381,8 +401,38 @@ class Simulation {
     return step;
   }
 
-  private buildDeps(tables: { state: string; claims: string; records: string; tokens: string }): Deps {
+  /** The config's location in the functions' environment, as deployed here. */
+  private configLocation(): Record<string, string> {
+    const variables = this.stepEnvironment();
+    const location: Record<string, string> = {};
+    for (const name of [EnvNames.ConfigBucket, EnvNames.ConfigKey]) {
+      const value = resolveTemplateValue(variables[name], this.template);
+      if (typeof value !== 'string') throw new Error(`the template's lock step has no ${name}`);
+      location[name] = value;
+    }
+    return location;
+  }
+
+  /**
+   * What `cdk deploy` uploads before the stack: the config document, where the functions'
+   * environment says it is. With bundles, the assembly's own asset file; else the document lib/
+   * writes for this config.
+   */
+  private deployConfigDocument(): void {
+    const location = this.configLocation();
+    const key = location[EnvNames.ConfigKey]!;
+    const document = this.options.bundles ? this.options.bundles.assetText(key) : configDocument(this.config);
+    this.fleet.putObject(location[EnvNames.ConfigBucket]!, key, document);
+  }
+
+  private async buildDeps(tables: { state: string; claims: string; records: string; tokens: string }): Promise<Deps> {
     const client = { region: LOCAL_REGION, credentials: LOCAL_CLIENT_CONFIG.credentials };
+    // As each function does at cold start (functions/deps.ts): GetObject of the config document
+    // through the SDK's S3 client. Answered at once and not counted: Init is modelled as a whole
+    // by the latency model's lambda.coldStartMs (bundles, whose workers read it themselves, count it).
+    const s3 = attachFleet(new S3Client(client), this.fleet, { immediate: true });
+    const config = await readDeployedConfig(s3, this.configLocation());
+    s3.destroy();
     const env = readEnvironment(
       {
         [EnvNames.StateTable]: tables.state,
@@ -392,8 +442,9 @@ class Simulation {
         [EnvNames.AlertTopicArn]: `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rapid-failover-alerts`,
         [EnvNames.EventBusName]: 'default',
         [EnvNames.StateMachineArn]: LOCAL_STATE_MACHINE_ARN,
+        [EnvNames.StackName]: this.stackName(),
       },
-      JSON.stringify(this.config),
+      config,
     );
     return buildDeps({
       client,
@@ -508,12 +559,12 @@ class Simulation {
   }
 
   /** An injected ALARM transition of the application's performance alarm (flapping, duplicates): not evaluated. */
-  private raiseAlarm(app: Application, kind: AlarmKind, reason: string): void {
+  private raiseAlarm(app: Application, kind: 'performance', reason: string): void {
     this.publish(this.alarmEvent(app, kind, reason));
   }
 
-  private alarmEvent(app: Application, kind: AlarmKind, reason: string): BusEvent {
-    const name = alarmName(app.name, kind);
+  private alarmEvent(app: Application, kind: 'performance', reason: string): BusEvent {
+    const name = stackAlarmNames(this.stackName()).performance(app.name);
     const arn = `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${name}`;
     return this.busEvent('aws.cloudwatch', 'CloudWatch Alarm State Change', [arn], {
       alarmName: name,
@@ -571,10 +622,32 @@ class Simulation {
     void this.time
       .flow(async () => {
         await this.time.sleep(this.fleet.latency.eventBridge.deliveryMs);
+        await this.invokeIntakeAsynchronously(event);
+      })
+      .catch((error: Error) => this.progress('intake', `the event was lost by the simulation itself: ${error.name}: ${error.message}`))
+      .finally(() => this.intakeInFlight--);
+  }
+
+  /**
+   * EventBridge invokes intake asynchronously, and Lambda handles its errors: "If the function
+   * returns an error, by default Lambda attempts to run it two more times, with a one-minute wait
+   * between the first two attempts, and two minutes between the second and third attempts"
+   * ("How Lambda handles errors and retries with asynchronous invocation", Lambda Developer Guide),
+   * fewer if the template's EventInvokeConfig says so, and not past its maximum event age. Each
+   * failed attempt counts in AWS/Lambda Errors. An event that fails every attempt goes to the
+   * on-failure destination as an invocation record ("Capturing records of Lambda asynchronous
+   * invocations"); without a destination Lambda discards it.
+   */
+  private async invokeIntakeAsynchronously(event: BusEvent): Promise<void> {
+    const config = this.intakeAsync;
+    const queuedAt = this.clock.nowMs();
+    for (let attempt = 1; ; attempt++) {
+      try {
         const result = (await this.environments.invoke('intake', this.time.sleep, () => this.intake(event))) as {
           started: string[];
           deduplicated: string[];
           ignored: string[];
+          rejected?: string[];
         };
         for (const id of result.deduplicated) this.dedupedStarts.push({ incidentId: id, at: this.clock.now(), how: 'refused' });
         for (const id of result.started) {
@@ -582,10 +655,40 @@ class Simulation {
           this.startsByIncident.set(id, starts);
           if (starts > 1) this.dedupedStarts.push({ incidentId: id, at: this.clock.now(), how: 'collapsed' });
         }
-        this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`);
-      })
-      .catch((error: Error) => this.progress('intake', `intake rejected the event: ${error.name}: ${error.message}`))
-      .finally(() => this.intakeInFlight--);
+        for (const reason of result.rejected ?? []) this.progress('intake', `intake rejected a malformed event (logged, not retried): ${reason}`);
+        if (!result.rejected?.length) {
+          this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`);
+        }
+        return;
+      } catch (thrown) {
+        const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+        this.fleet.recordMetric('AWS/Lambda', 'Errors', { FunctionName: config.functionName }, 1);
+        const delay = ASYNC_RETRY_DELAYS_MS[attempt - 1];
+        const expired = delay === undefined || this.clock.nowMs() + delay - queuedAt > config.maximumEventAgeSeconds * 1000;
+        if (attempt > config.maximumRetryAttempts || expired) {
+          this.progress('intake', `intake failed on the event (attempt ${attempt}, ${error.name}: ${error.message}); ${this.onAsyncFailure(event, error, attempt, attempt > config.maximumRetryAttempts ? 'RetriesExhausted' : 'EventAgeExceeded')}`);
+          return;
+        }
+        this.progress('intake', `intake failed on the event (attempt ${attempt}, ${error.name}: ${error.message}); Lambda retries in ${delay / 1000} s`);
+        await this.time.sleep(delay);
+      }
+    }
+  }
+
+  /** The invocation record to the on-failure destination; what happened, for the progress line. */
+  private onAsyncFailure(event: BusEvent, error: Error, attempts: number, condition: 'RetriesExhausted' | 'EventAgeExceeded'): string {
+    const destination = this.intakeAsync.onFailure;
+    if (!destination) return 'no on-failure destination: Lambda discards the event';
+    const record = {
+      version: '1.0',
+      timestamp: this.clock.now().toISOString(),
+      requestContext: { requestId: randomUUID(), functionArn: `${localFunctionArn(this.intakeAsync.functionName)}:$LATEST`, condition, approximateInvokeCount: attempts },
+      requestPayload: event,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: { errorType: error.name, errorMessage: error.message },
+    };
+    this.fleet.sendToQueue(destination, JSON.stringify(record));
+    return `the event and the error are in the on-failure destination ${destination.split(':').at(-1)}`;
   }
 
   /** Events the workflow itself puts (Service Up/Down) go through the same rules. */
@@ -758,18 +861,61 @@ export function describeTimelineEvent(event: TimelineEvent): string {
   }
 }
 
-/** The alarms the stack deploys, as CloudWatch would hold them (a Metrics Insights alarm by its query). */
+/** Lambda's waits before the retries of a failed asynchronous invocation (see invokeIntakeAsynchronously). */
+const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
+
+interface AsyncInvokeConfig {
+  functionName: string;
+  maximumRetryAttempts: number;
+  maximumEventAgeSeconds: number;
+  /** The queue ARN of the on-failure destination. */
+  onFailure?: string;
+}
+
+/**
+ * The function's AWS::Lambda::EventInvokeConfig, or Lambda's defaults without one: two retries,
+ * events kept up to six hours ("Configuring error handling settings for Lambda asynchronous
+ * invocations", Lambda Developer Guide: retry attempts 0 to 2, maximum age up to 6 hours).
+ */
+function asyncInvokeConfig(template: CfnTemplate, functionLogicalId: string): AsyncInvokeConfig {
+  const found = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::EventInvokeConfig' && (r.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref === functionLogicalId,
+  );
+  const p = found?.Properties as { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number; DestinationConfig?: { OnFailure?: { Destination?: unknown } } } | undefined;
+  const destination = p?.DestinationConfig?.OnFailure?.Destination;
+  const onFailure = destination === undefined ? undefined : resolveTemplateValue(destination, template);
+  if (onFailure !== undefined && (typeof onFailure !== 'string' || !onFailure.startsWith('arn:aws:sqs:'))) {
+    throw new Error(`${functionLogicalId}: only an SQS queue of the template is simulated as an on-failure destination (got ${JSON.stringify(destination)})`);
+  }
+  return {
+    functionName: functionLogicalId,
+    maximumRetryAttempts: p?.MaximumRetryAttempts ?? 2,
+    maximumEventAgeSeconds: p?.MaximumEventAgeInSeconds ?? 21_600,
+    ...(typeof onFailure === 'string' ? { onFailure } : {}),
+  };
+}
+
+/** The stack's SQS queues, named by their logical ids (as resolveTemplateValue names them). */
+function defineTemplateQueues(fleet: SimulatedFleet, template: CfnTemplate): void {
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type === 'AWS::SQS::Queue') fleet.defineQueue(logicalId, localQueueArn(logicalId));
+  }
+}
+
+/** The alarms the stack deploys, as CloudWatch would hold them (a Metrics Insights alarm by its query), with their SNS actions. */
 function defineTemplateAlarms(fleet: SimulatedFleet, template: CfnTemplate): void {
+  defineTopicPolicies(fleet, template);
   for (const resource of Object.values(template.Resources)) {
     const p = resource.Properties as Record<string, unknown> | undefined;
     if (resource.Type !== 'AWS::CloudWatch::Alarm' || typeof p?.AlarmName !== 'string') continue;
-    const dimensions = (p.Dimensions as Array<{ Name: string; Value: unknown }> | undefined) ?? [];
+    // Refs and GetAtts of the stack's own resources (a function, a queue) name them as the local runtime does.
+    const dimensions = (resolveTemplateValue(p.Dimensions ?? [], template) as Array<{ Name: string; Value: unknown }>);
     const metrics = (p.Metrics as Array<{ Expression?: unknown; Period?: number; ReturnData?: boolean }> | undefined) ?? [];
     const insights = metrics.find((m) => typeof m.Expression === 'string' && m.ReturnData !== false);
     if (metrics.length > 0 && (!insights || metrics.length > 1)) throw new Error(`alarm ${p.AlarmName}: only Metrics Insights alarms with one query are simulated`);
     fleet.defineAlarm({
       name: p.AlarmName,
-      description: p.AlarmDescription as string | undefined,
+      ...(p.AlarmDescription !== undefined ? { description: String(resolveTemplateValue(p.AlarmDescription, template)) } : {}),
       ...(insights ? { query: insights.Expression as string } : {}),
       namespace: p.Namespace as string | undefined,
       metricName: p.MetricName as string | undefined,
@@ -781,7 +927,58 @@ function defineTemplateAlarms(fleet: SimulatedFleet, template: CfnTemplate): voi
       threshold: p.Threshold as number | undefined,
       comparisonOperator: p.ComparisonOperator as AlarmDefinition['comparisonOperator'],
       treatMissingData: p.TreatMissingData as string | undefined,
+      actionsEnabled: (p.ActionsEnabled as boolean | undefined) ?? true,
+      alarmActions: templateTopicArns(p.AlarmActions, template),
+      okActions: templateTopicArns(p.OKActions, template),
+      insufficientDataActions: templateTopicArns(p.InsufficientDataActions, template),
     });
+  }
+}
+
+/** An alarm action of the template: a Ref to one of its topics, by the topic's local ARN. */
+function templateTopicArns(actions: unknown, template: CfnTemplate): string[] {
+  return ((actions as unknown[] | undefined) ?? []).flatMap((action) => {
+    const ref = (action as { Ref?: unknown } | null)?.Ref;
+    if (typeof ref === 'string' && template.Resources[ref]?.Type === 'AWS::SNS::Topic') return [localTopicArn(ref)];
+    const resolved = resolveTemplateValue(action, template);
+    return typeof resolved === 'string' ? [resolved] : [];
+  });
+}
+
+function localTopicArn(logicalId: string): string {
+  return `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${logicalId}`;
+}
+
+type PolicyStatement = { Effect?: string; Principal?: unknown; Action?: string | string[]; Condition?: Record<string, Record<string, unknown>> };
+
+/**
+ * What each of the template's topic policies lets CloudWatch publish. A topic policy replaces
+ * SNS's default policy, so an alarm can notify the topic only through an Allow statement for the
+ * service principal cloudwatch.amazonaws.com and sns:Publish whose aws:SourceArn condition (ArnLike,
+ * `*` and `?` wildcards) matches the alarm's ARN ("Example cases for Amazon SNS access control",
+ * Amazon SNS Developer Guide). Only the alarm-name part of the pattern is compared: the local
+ * fleet's alarms live in the local region and account, the pattern in the stack's.
+ */
+function defineTopicPolicies(fleet: SimulatedFleet, template: CfnTemplate): void {
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::SNS::TopicPolicy') continue;
+    const statements = ((resource.Properties?.PolicyDocument as { Statement?: PolicyStatement[] } | undefined)?.Statement ?? []).filter(
+      (st) =>
+        st.Effect === 'Allow' &&
+        JSON.stringify(st.Principal ?? '').includes('cloudwatch.amazonaws.com') &&
+        [st.Action ?? []].flat().some((a) => a === 'sns:Publish' || a === 'sns:*' || a === '*'),
+    );
+    const namePatterns = statements.map((st) => {
+      const pattern = st.Condition?.ArnLike?.['aws:SourceArn'] ?? st.Condition?.ArnEquals?.['aws:SourceArn'];
+      if (pattern === undefined) return /^/;
+      const text = String(resolveTemplateValue(pattern, template));
+      const name = text.split(':alarm:')[1] ?? '';
+      return new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    });
+    const admits = (alarmArn: string) => namePatterns.some((re) => re.test(alarmArn.split(':alarm:')[1] ?? ''));
+    for (const topic of (resource.Properties?.Topics as Array<{ Ref?: string }> | undefined) ?? []) {
+      if (typeof topic.Ref === 'string') fleet.setTopicPolicy(localTopicArn(topic.Ref), admits);
+    }
   }
 }
 

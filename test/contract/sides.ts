@@ -33,6 +33,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -155,6 +156,8 @@ export interface Seeder {
   stateMachine(spec: { label: string }): Promise<string>;
   /** Ends a running execution (moto: StopExecution; locally: the workflow finishes). */
   finishExecution(stateMachineArn: string, name: string): Promise<void>;
+  /** An S3 object, as a deploy uploads an asset (moto: CreateBucket + PutObject; simulator: putObject). */
+  object(spec: { bucket: string; key: string; body: string }): Promise<void>;
 }
 
 export interface Side {
@@ -166,6 +169,7 @@ export interface Side {
   sns: SNSClient;
   events: EventBridgeClient;
   sfn: SFNClient;
+  s3: S3Client;
   seed: Seeder;
   /**
    * Lets AWS's asynchronous work finish (instances stop, health checks pass, documents run):
@@ -244,6 +248,7 @@ class MotoSide extends Labels implements Side, Seeder {
   readonly sns: SNSClient;
   readonly events: EventBridgeClient;
   readonly sfn: SFNClient;
+  readonly s3: S3Client;
   readonly seed: Seeder = this;
   private vpcId = '';
   private readonly once = new Once();
@@ -259,6 +264,8 @@ class MotoSide extends Labels implements Side, Seeder {
     this.sns = new SNSClient(config);
     this.events = new EventBridgeClient(config);
     this.sfn = new SFNClient(config);
+    // moto serves every bucket under one endpoint: path-style addressing.
+    this.s3 = new S3Client({ ...config, forcePathStyle: true });
   }
 
   /** The VPC; its subnets are created when a case first uses them (every moto call costs time). */
@@ -417,8 +424,15 @@ class MotoSide extends Labels implements Side, Seeder {
     await this.sfn.send(new StopExecutionCommand({ executionArn }));
   }
 
+  async object(spec: { bucket: string; key: string; body: string }): Promise<void> {
+    await this.s3.send(new CreateBucketCommand({ Bucket: spec.bucket })).catch((error: Error) => {
+      if (error.name !== 'BucketAlreadyOwnedByYou') throw error;
+    });
+    await this.s3.send(new PutObjectCommand({ Bucket: spec.bucket, Key: spec.key, Body: spec.body, ContentType: 'application/json' }));
+  }
+
   destroy(): void {
-    for (const client of [this.ec2, this.ssm, this.elb, this.cloudwatch, this.sns, this.events, this.sfn]) client.destroy();
+    for (const client of [this.ec2, this.ssm, this.elb, this.cloudwatch, this.sns, this.events, this.sfn, this.s3]) client.destroy();
   }
 }
 
@@ -439,6 +453,7 @@ class SimulatorSide extends Labels implements Side, Seeder {
   readonly sns: SNSClient;
   readonly events: EventBridgeClient;
   readonly sfn: SFNClient;
+  readonly s3: S3Client;
   readonly seed: Seeder = this;
   private readonly executions = new Map<string, (result: ExecutionResult) => void>();
   private readonly once = new Once();
@@ -454,6 +469,7 @@ class SimulatorSide extends Labels implements Side, Seeder {
     this.cloudwatch = attachFleet(new CloudWatchClient(SIM_CLIENT_CONFIG), this.fleet);
     this.sns = attachFleet(new SNSClient(SIM_CLIENT_CONFIG), this.fleet);
     this.events = attachFleet(new EventBridgeClient(SIM_CLIENT_CONFIG), this.fleet);
+    this.s3 = attachFleet(new S3Client(SIM_CLIENT_CONFIG), this.fleet);
     // Executions never run a workflow here: they stay RUNNING until finishExecution().
     const runner = {
       execute: (name: string) => new Promise<ExecutionResult>((resolve) => this.executions.set(name, resolve)),
@@ -610,8 +626,12 @@ class SimulatorSide extends Labels implements Side, Seeder {
     await new Promise((resolve) => setImmediate(resolve));
   }
 
+  async object(spec: { bucket: string; key: string; body: string }): Promise<void> {
+    this.fleet.putObject(spec.bucket, spec.key, spec.body);
+  }
+
   destroy(): void {
-    for (const client of [this.ec2, this.ssm, this.elb, this.cloudwatch, this.sns, this.events, this.sfn]) client.destroy();
+    for (const client of [this.ec2, this.ssm, this.elb, this.cloudwatch, this.sns, this.events, this.sfn, this.s3]) client.destroy();
   }
 }
 

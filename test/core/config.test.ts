@@ -90,6 +90,16 @@ describe('parseConfig: each problem is one line naming the field', () => {
     expect(problems).toEqual(['applications[0].priority: Invalid input: expected number, received undefined']);
   });
 
+  it("A11: an application's own alarm not named failover-trigger-… (the stack's rule matches them by that prefix; EventBridge: event pattern 2,048 characters)", () => {
+    const alarm = (name: string) => `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${name}`;
+    const detection = (names: string[]) => ({ detection: { failure: { alarmArns: names.map(alarm) } } });
+
+    expect(problemsOf(withApp(detection(['failover-trigger-web-process-down'])))).toEqual([]);
+    expect(problemsOf(withApp(detection(['failover-trigger-web', 'web-process-down'])))).toEqual([
+      "applications[0].detection.failure.alarmArns[1]: the alarm's name must start with 'failover-trigger-': the stack's EventBridge rule matches the applications' own alarms by this name prefix (one event pattern for any number of applications); create the alarm again under such a name (CloudWatch cannot rename an alarm)",
+    ]);
+  });
+
   it('A9: a malformed target group ARN', () => {
     const problems = problemsOf(withApp({ cluster: { targetGroupArns: ['arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123'] } }));
 

@@ -29,13 +29,15 @@ export const INCIDENT = '20250301T115900-web-failure-abc123';
 export const TABLES = { state: 'rf-state', claims: 'rf-claims', records: 'rf-records' } as const;
 export const TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:rf-alerts';
 export const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:rf';
+/** The stack the handlers run in: its alarms are named `rapid-failover.RapidFailoverTest.…`. */
+export const TEST_STACK = 'RapidFailoverTest';
 export const TG_WEB = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef';
 export const TG_WEB_2 = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web2/0123456789abcdee';
 export const TG_DB = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/db/0123456789abcded';
 export const TG_SEARCH = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/search/0123456789abcdec';
 export const TG_REPORTS = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/reports/0123456789abcdeb';
 export const EIP = 'eipalloc-0a1b2c3d4e5f60718';
-export const OWN_ALARM_ARN = 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down';
+export const OWN_ALARM_ARN = 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:failover-trigger-reports-process-down';
 
 /** nodeId(7) → 'i-00000000000000007'. */
 export function nodeId(n: number): string {
@@ -146,6 +148,7 @@ export function testEnvironment(config: Config = testConfig()): Environment {
     eventBusName: 'default',
     stateMachineArn: STATE_MACHINE_ARN,
     config,
+    stackName: TEST_STACK,
   };
 }
 

@@ -1,12 +1,17 @@
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
-import { STATUS_CHECK_ALARM, targetHealthAlarmName } from '../../core/detection.ts';
+import { stackAlarmNames } from '../../core/detection.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { IncidentInputSchema } from '../../core/workflow-state.ts';
-import { incidentIdOf, makeHandler } from '../../functions/handlers/intake.ts';
-import { HOST, OLD, OWN_ALARM_ARN, STATE_MACHINE_ARN, TABLES, TG_WEB_2, allStubs, makeTestDeps, nodeId, testConfigInput, type TestContext } from './fixtures.ts';
+import { MetricNames } from '../../core/metrics.ts';
+import { incidentIdOf, makeHandler, makeLambdaHandler } from '../../functions/handlers/intake.ts';
+import { HOST, OLD, OWN_ALARM_ARN, STATE_MACHINE_ARN, TABLES, TEST_STACK, TG_WEB_2, allStubs, makeTestDeps, nodeId, testConfigInput, type TestContext } from './fixtures.ts';
+
+const NAMES = stackAlarmNames(TEST_STACK);
+const STATUS_CHECK_ALARM = NAMES.statusChecks;
+const WEB_PERFORMANCE = NAMES.performance('web');
 
 /**
  * AWS's own sample of a contributor event, copied from "Alarm events and EventBridge" → Multi
@@ -116,18 +121,18 @@ describe('intake', () => {
   });
 
   it('A10: a performance alarm starts one performance incident named by the event itself', async () => {
-    const result = await makeHandler(t.deps)(alarmEvent('rapid-failover-web-performance'));
+    const result = await makeHandler(t.deps)(alarmEvent(WEB_PERFORMANCE));
 
     const [started] = startedInputs(t);
     expect(started?.stateMachineArn).toBe(STATE_MACHINE_ARN);
-    expect(started?.input).toMatchObject({ app: 'web', trigger: { kind: 'performance', source: 'rapid-failover-web-performance', observedAt: '2025-03-01T11:59:00.123Z' } });
+    expect(started?.input).toMatchObject({ app: 'web', trigger: { kind: 'performance', source: WEB_PERFORMANCE, observedAt: '2025-03-01T11:59:00.123Z' } });
     expect(started?.name).toBe(started?.input.incidentId);
     expect(started?.name).toMatch(/^20250301T115900-web-performance-[0-9a-f]{6}$/);
     expect(result).toEqual({ started: [started?.name], deduplicated: [], ignored: [] });
   });
 
   it("A11: the application's own alarm ARNs are failures", async () => {
-    await makeHandler(t.deps)({ ...alarmEvent('reports-process-down'), resources: [OWN_ALARM_ARN] });
+    await makeHandler(t.deps)({ ...alarmEvent('failover-trigger-reports-process-down'), resources: [OWN_ALARM_ARN] });
     expect(startedInputs(t).map((s) => [s.input.app, s.input.trigger.kind])).toEqual([['reports', 'failure']]);
   });
 
@@ -184,7 +189,7 @@ describe('intake', () => {
     web.detection = { ...web.detection, failure: { statusChecks: true, targetHealth: { loadBalancerArn: SHOP_LB } } };
     t = makeTestDeps(parseConfig(input, 'test config'));
     const handler = makeHandler(t.deps);
-    const alarm = targetHealthAlarmName('app/shop/0123456789abcdef');
+    const alarm = NAMES.targetHealth('app/shop/0123456789abcdef');
     await handler(contributorEvent(alarm, { LoadBalancer: 'app/shop/0123456789abcdef', TargetGroup: TG_WEB_2.split(':').at(-1)! }));
     const other = await handler(contributorEvent(alarm, { LoadBalancer: 'app/shop/0123456789abcdef', TargetGroup: 'targetgroup/not-ours/0123456789abcdef' }));
     expect(startedInputs(t).map((s) => [s.input.app, s.input.trigger.kind, s.input.fromNode])).toEqual([['web', 'failure', undefined]]);
@@ -213,10 +218,10 @@ describe('intake', () => {
 
   it('ignores alarms going OK or INSUFFICIENT_DATA and alarms of no application, without starting anything', async () => {
     const handler = makeHandler(t.deps);
-    const ok = await handler(alarmEvent('rapid-failover-web-performance', 'OK'));
+    const ok = await handler(alarmEvent(WEB_PERFORMANCE, 'OK'));
     const unknown = await handler(alarmEvent('someone-elses-alarm'));
-    const insufficient = await handler(alarmEvent('rapid-failover-web-performance', 'INSUFFICIENT_DATA'));
-    expect(ok.ignored).toEqual(['alarm rapid-failover-web-performance is OK']);
+    const insufficient = await handler(alarmEvent(WEB_PERFORMANCE, 'INSUFFICIENT_DATA'));
+    expect(ok.ignored).toEqual([`alarm ${WEB_PERFORMANCE} is OK`]);
     expect(unknown.ignored).toEqual(['alarm someone-elses-alarm belongs to no application']);
     expect(insufficient.started).toEqual([]);
     expect(t.sfn).not.toHaveReceivedCommand(StartExecutionCommand);
@@ -224,9 +229,9 @@ describe('intake', () => {
 
   it('dedupes a redelivered event: the same execution name, and ExecutionAlreadyExists counts as deduplicated', async () => {
     const handler = makeHandler(t.deps);
-    const first = await handler(alarmEvent('rapid-failover-web-performance'));
+    const first = await handler(alarmEvent(WEB_PERFORMANCE));
     t.sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
-    const again = await handler(alarmEvent('rapid-failover-web-performance'));
+    const again = await handler(alarmEvent(WEB_PERFORMANCE));
     expect(again).toEqual({ started: [], deduplicated: first.started, ignored: [] });
     const names = startedInputs(t).map((s) => s.name);
     expect(names).toHaveLength(2);
@@ -302,7 +307,43 @@ describe('intake', () => {
 
   it('turns throttling of StartExecution into AwsThrottledError so the event is retried', async () => {
     t.sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-    await expect(makeHandler(t.deps)(alarmEvent('rapid-failover-web-performance'))).rejects.toMatchObject({ name: ErrorNames.AwsThrottled });
+    await expect(makeHandler(t.deps)(alarmEvent(WEB_PERFORMANCE))).rejects.toMatchObject({ name: ErrorNames.AwsThrottled });
+  });
+
+  it("Second stack: starts failovers only for its own stack's alarms (their names carry the stack's name, from RAPID_FAILOVER_STACK)", async () => {
+    const handler = makeHandler(t.deps);
+    const other = stackAlarmNames('RapidFailoverOther');
+    const performance = await handler(alarmEvent(other.performance('web')));
+    const status = await handler(contributorEvent(other.statusChecks, { InstanceId: OLD }));
+    const health = await handler(contributorEvent(other.targetHealth('app/shop/0123456789abcdef'), { LoadBalancer: 'app/shop/0123456789abcdef', TargetGroup: TG_WEB_2.split(':').at(-1)! }));
+    expect(performance.ignored).toEqual([`alarm ${other.performance('web')} belongs to no application`]);
+    expect(status.ignored).toEqual([expect.stringMatching(/not an alarm of this stack$/)]);
+    expect(health.ignored).toEqual([expect.stringMatching(/not an alarm of this stack$/)]);
+    expect(t.sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    // The same application's alarm of this stack does start one.
+    expect((await handler(alarmEvent(NAMES.performance('web')))).started).toHaveLength(1);
+  });
+
+  it('does not guess whose alarm it is: without RAPID_FAILOVER_STACK an alarm event fails (and is retried, then kept), nothing starts', async () => {
+    const { stackName: _, ...withoutStack } = t.deps.env;
+    const handler = makeHandler({ ...t.deps, env: withoutStack });
+    await expect(handler(alarmEvent(WEB_PERFORMANCE))).rejects.toThrow(/RAPID_FAILOVER_STACK/);
+    expect(t.sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('the Lambda entry answers a malformed event (logged with the event, counted, not thrown: a retry cannot fix it) and starts nothing', async () => {
+    const logged = vi.spyOn(t.deps.logger, 'error');
+    const answer = await makeLambdaHandler(t.deps)({ hello: 'world' });
+    expect(answer).toEqual({ started: [], deduplicated: [], ignored: [], rejected: [expect.stringMatching(/^intake: not an EventBridge event: /)] });
+    expect(logged).toHaveBeenCalledWith(expect.stringMatching(/^malformed event rejected/), expect.objectContaining({ event: { hello: 'world' }, reason: expect.stringContaining('id') }));
+    expect(t.addMetric).toHaveBeenCalledWith(MetricNames.MalformedEvents, 'Count', 1);
+    for (const stub of allStubs(t)) expect(stub.calls()).toHaveLength(0);
+  });
+
+  it('the Lambda entry throws a throttled StartExecution, so Lambda retries the event and then sends it to the on-failure destination', async () => {
+    t.sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    await expect(makeLambdaHandler(t.deps)(alarmEvent(WEB_PERFORMANCE))).rejects.toMatchObject({ name: ErrorNames.AwsThrottled });
+    expect(t.addMetric).not.toHaveBeenCalledWith(MetricNames.MalformedEvents, expect.anything(), expect.anything());
   });
 
   it('keeps incident ids within the 80 characters an execution name allows', () => {

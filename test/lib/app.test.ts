@@ -10,11 +10,11 @@ const workDir = mkdtempSync(join(tmpdir(), 'rapid-failover-app-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 /** Runs bin/app.ts as `cdk synth` does: context through CDK_CONTEXT_JSON, output into CDK_OUTDIR. */
-function synth(configFile: string, outdir = join(workDir, `out-${Math.random().toString(36).slice(2)}`)) {
+function synth(configFile: string, outdir = join(workDir, `out-${Math.random().toString(36).slice(2)}`), env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [tsx, 'bin/app.ts'], {
     cwd: repo,
     encoding: 'utf8',
-    env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ configFile }), CDK_OUTDIR: outdir },
+    env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ configFile }), CDK_OUTDIR: outdir, ...env },
   });
   return { ...result, outdir };
 }
@@ -29,7 +29,7 @@ function writeConfig(name: string, mutate: (config: Record<string, any>) => void
 }
 
 describe('bin/app.ts', () => {
-  it('synthesizes the example config with every handler bundled by esbuild, the config inside', () => {
+  it('synthesizes the example config with every handler bundled by esbuild, the config beside the bundles as an S3 asset, not inside them', () => {
     const { status, stderr, outdir } = synth('failover.config.json');
     expect(stderr).not.toMatch(/Error/);
     expect(status).toBe(0);
@@ -39,7 +39,12 @@ describe('bin/app.ts', () => {
     expect(functions).toHaveLength(12);
     const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d, 'index.mjs'));
     expect(bundles.filter(existsSync)).toHaveLength(11);
-    expect(readFileSync(bundles[0]!, 'utf8')).toContain('eipalloc-0a1b2c3d4e5f60718');
+    for (const bundle of bundles.filter(existsSync)) expect(readFileSync(bundle, 'utf8')).not.toContain('eipalloc-0a1b2c3d4e5f60718');
+    // The config document: the object every function's RAPID_FAILOVER_CONFIG_KEY names.
+    const key = JSON.stringify(template).match(/"RAPID_FAILOVER_CONFIG_KEY":"([0-9a-f]{64}\.json)"/)?.[1];
+    expect(key).toBeDefined();
+    const document = readFileSync(join(outdir, `asset.${key}`), 'utf8');
+    expect(JSON.parse(document).config.applications.map((a: { name: string }) => a.name)).toEqual(['checkout', 'search', 'reports']);
     // Eleven esbuild bundles: slow on a loaded 2-core machine, so a generous limit of its own.
   }, 240_000);
 
@@ -64,6 +69,25 @@ describe('bin/app.ts', () => {
     const { status, stderr } = synth(file);
     expect(status).toBe(1);
     expect(stderr).toContain("applications[1].name: application name 'checkout' is used twice");
+  });
+
+  it('§3: a config whose ARNs are in another region than the stack, or whose nodes are not instance ids, fails at synth naming each field', () => {
+    const file = writeConfig('elsewhere.json', (config) => {
+      config.applications[2].placement.preferredNode = 'reports-host-1';
+      config.applications[2].placement.possibleNodes = ['i-0ccc0000000000002', 'i-0CCC'];
+    });
+    // `cdk deploy` with credentials and a region sets these: the stack is then in us-east-1, account 123456789012.
+    const { status, stderr } = synth(file, undefined, { CDK_DEFAULT_REGION: 'us-east-1', CDK_DEFAULT_ACCOUNT: '123456789012' });
+    expect(status).toBe(1);
+    expect(stderr).toContain("applications[2].placement.preferredNode: expected an EC2 instance id like 'i-0123456789abcdef0'");
+    expect(stderr).toContain("applications[2].placement.possibleNodes[1]: expected an EC2 instance id like 'i-0123456789abcdef0'");
+    expect(stderr).not.toMatch(/\n\s+at /);
+    const fixed = writeConfig('elsewhere-nodes-fixed.json', () => undefined);
+    const other = synth(fixed, undefined, { CDK_DEFAULT_REGION: 'us-east-1', CDK_DEFAULT_ACCOUNT: '123456789012' });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain("applications[0].cluster.targetGroupArns[0]: region eu-west-1 differs from the stack's us-east-1; a target group is usable only in the stack's own region and account");
+    expect(other.stderr).toContain("applications[2].detection.failure.alarmArns[0]: region eu-west-1 differs from the stack's us-east-1");
+    expect(other.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('names a config file that does not exist', () => {

@@ -19,10 +19,10 @@
 //   neither:         an unknown field in a Retry, BackoffRate below 1, an unknown JitterStrategy,
 //                    States.ALL before other retriers
 // so asl-validator stays.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, NestedStack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../core/config.ts';
 import { RapidFailoverStack } from '../../lib/rapid-failover-stack.ts';
@@ -76,6 +76,9 @@ function definitionTemplate(template: CfnTemplate, mutate: (definition: Record<s
   };
 }
 
+/** The nested stacks' templates (the performance alarms, lib/detection.ts) of both stacks. */
+const nestedFiles: string[] = [];
+
 let findings: CfnLintFinding[] | undefined;
 /** Set when cfn-lint is missing or failed: every test then fails with it (none is skipped). */
 let setupError: unknown;
@@ -100,8 +103,13 @@ function lintTemplates(): CfnLintFinding[] {
     ['ExampleConfig', exampleConfig()],
     ['LargeConfig', largeConfig()],
   ];
-  for (const [name, config] of stacks) new RapidFailoverStack(app, name, { config, env: { account: '123456789012', region: REGION } });
+  const built = stacks.map(([name, config]) => new RapidFailoverStack(app, name, { config, env: { account: '123456789012', region: REGION } }));
   const assembly = app.synth();
+  for (const nested of built.flatMap((stack) => stack.node.findAll().filter((c): c is NestedStack => NestedStack.isNestedStack(c)))) {
+    const file = join(workDir, nested.templateFile);
+    writeFileSync(file, readFileSync(join(assembly.directory, nested.templateFile)));
+    nestedFiles.push(file);
+  }
   const example = assembly.getStackByName('ExampleConfig').template as CfnTemplate;
   const large = assembly.getStackByName('LargeConfig').template as CfnTemplate;
   writeFileSync(FILES.example, JSON.stringify(example, null, 1));
@@ -119,7 +127,7 @@ function lintTemplates(): CfnLintFinding[] {
     },
   });
   writeFileSync(FILES.canary, JSON.stringify(canary, null, 1));
-  return cfnLint(Object.values(FILES), REGION);
+  return cfnLint([...Object.values(FILES), ...nestedFiles], REGION);
 }
 
 describe('cfn-lint on the synthesized templates', () => {
@@ -135,6 +143,11 @@ describe('cfn-lint on the synthesized templates', () => {
 
   it('finds no error in the template for 50 applications over 5 pools with every feature in use', () => {
     expect(of(FILES.large, 'Error').map(describeFinding)).toEqual([]);
+  });
+
+  it("finds nothing in the nested stacks' templates (the performance alarms), for either config", () => {
+    expect(nestedFiles.length).toBeGreaterThan(1);
+    expect(nestedFiles.flatMap((file) => of(file)).map(describeFinding)).toEqual([]);
   });
 
   it('E3601: finds nothing in either state machine definition, resolved to a plain string', () => {

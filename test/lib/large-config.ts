@@ -85,7 +85,7 @@ export function largeConfig(applicationCount = 50): Config {
         failure: {
           statusChecks: i % 5 !== 4,
           ...(i % 3 !== 2 ? { targetHealth: { loadBalancerArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:loadbalancer/${i % 2 ? 'net' : 'app'}/lb-${i % 5}/${hex(i % 5, 16)}` } } : {}),
-          ...(i % 5 === 1 ? { alarmArns: [`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name}-process-down`] } : {}),
+          ...(i % 5 === 1 ? { alarmArns: [`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:failover-trigger-${name}-process-down`] } : {}),
         },
       },
       placement: {

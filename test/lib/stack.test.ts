@@ -1,16 +1,21 @@
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { NestedStack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import aslValidator from 'asl-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.ts';
-import { STATUS_CHECK_ALARM, statusCheckQuery } from '../../core/detection.ts';
+import { stackAlarmNames, statusCheckQuery } from '../../core/detection.ts';
 import { EnvNames } from '../../core/environment.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
+import { performanceAlarmStackOf } from '../../lib/detection.ts';
 import { States, waitStates } from '../../lib/workflow.ts';
 import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
 import { largeConfig } from './large-config.ts';
 import { exampleConfig, synthStack } from './synth.ts';
+
+/** synthStack() names its stack TestStack: every alarm is `rapid-failover.TestStack.…`. */
+const NAMES = stackAlarmNames('TestStack');
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
 
@@ -129,8 +134,12 @@ describe('RapidFailover stack', () => {
     it('gives each Lambda a role of its own, with only its own calls (lock touches no EC2 node, intake only starts executions)', () => {
       const actions = (name: string) => roleStatements(name).flatMap(actionsOf).filter((a) => !/^(logs|xray):/.test(a)).sort();
       expect(actions('lock').filter((a) => a.startsWith('ec2:'))).toEqual([]);
-      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 'states:StartExecution']);
-      expect(actions('notify')).toEqual(['dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish']);
+      // sqs:SendMessage: Lambda sends intake's failed asynchronous invocations to the on-failure queue as intake's role.
+      expect(actions('intake')).toEqual(['dynamodb:BatchGetItem', 's3:GetObject', 'sqs:SendMessage', 'states:StartExecution']);
+      const sendMessage = roleStatements('intake').filter((s) => actionsOf(s).includes('sqs:SendMessage'));
+      const failedTriggers = Object.keys(template.findResources('AWS::SQS::Queue')).find((id) => id.includes('IntakeFailedTriggers'));
+      expect(sendMessage.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [failedTriggers, 'Arn'] }]);
+      expect(actions('notify')).toEqual(['dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey*', 's3:GetObject', 'sns:Publish']);
       expect(actions('select')).not.toContain('ec2:StopInstances');
       expect(actions('shift')).toContain('ec2:ModifyInstanceAttribute');
       expect(actions('release')).not.toContain('ec2:ModifyInstanceAttribute');
@@ -225,7 +234,9 @@ describe('RapidFailover stack', () => {
     it('does not grow with the number of applications (issue 10 §3): 20 and 120 generated applications give the same policies', () => {
       const policies = (count: number) => {
         const synthesized = synthStack(largeConfig(count)).template;
-        return Object.fromEntries(STEPS.map((step) => [step, roleStatements(step, synthesized)]));
+        // The config document's key is its content hash: the one resource that differs by config, never by size.
+        const statements = STEPS.map((step) => [step, JSON.parse(JSON.stringify(roleStatements(step, synthesized)).replace(/[0-9a-f]{64}\.json/g, '<document>.json'))]);
+        return Object.fromEntries(statements);
       };
       expect(policies(120)).toEqual(policies(20));
     });
@@ -246,9 +257,15 @@ describe('RapidFailover stack', () => {
   });
 
   describe('detection', () => {
-    it('creates the performance alarm as M of N datapoints below the threshold', () => {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: 'rapid-failover-checkout-performance',
+    /** The nested stacks that hold the performance alarms, by construct id. */
+    const nestedStacks = () =>
+      new Map(synthesized.stack.node.findAll().filter((c): c is NestedStack => NestedStack.isNestedStack(c)).map((n) => [n.node.id, Template.fromStack(n)] as const));
+
+    it('creates the performance alarm as M of N datapoints below the threshold, in the nested stack its name hashes to', () => {
+      const nested = nestedStacks();
+      expect([...nested.keys()]).toEqual([`PerformanceAlarms${performanceAlarmStackOf('checkout')}`]);
+      nested.get(`PerformanceAlarms${performanceAlarmStackOf('checkout')}`)!.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'rapid-failover.TestStack.checkout-performance',
         Namespace: 'Shop/Checkout',
         MetricName: 'RequestsPerSecondPerHost',
         Threshold: 200,
@@ -257,13 +274,14 @@ describe('RapidFailover stack', () => {
         DatapointsToAlarm: 4,
         Period: 60,
       });
+      template.resourceCountIs('AWS::CloudFormation::Stack', 1);
     });
 
     const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: Record<string, unknown> }>;
 
     it('A11: watches status checks with ONE Metrics Insights alarm over the instances tagged serving, one contributor per instance', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: STATUS_CHECK_ALARM,
+        AlarmName: NAMES.statusChecks,
         Metrics: [{ Id: 'm1', Expression: statusCheckQuery(), Period: 60, ReturnData: true }],
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
@@ -281,7 +299,7 @@ describe('RapidFailover stack', () => {
 
     it('watches target health with one Metrics Insights alarm per load balancer, one contributor per target group', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: 'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
+        AlarmName: 'rapid-failover.TestStack.fleet-target-health-app-shop-0123456789abcdef',
         Metrics: [
           {
             Id: 'm1',
@@ -297,18 +315,27 @@ describe('RapidFailover stack', () => {
 
     it('A11: missing data never breaches, so a stack deployed before its nodes report starts no failover', () => {
       const treatments = alarms().map((a) => [a.Properties.AlarmName ?? a.Properties.MetricName, a.Properties.TreatMissingData]);
-      expect(treatments.filter(([, treatment]) => treatment !== 'notBreaching')).toEqual([]);
+      expect(treatments.filter(([, treatment]) => treatment !== 'notBreaching' && treatment !== 'ignore')).toEqual([]);
+      // A queue nobody calls goes inactive and stops reporting its depth: its alarm keeps its state (ignore), it never breaches on no data.
+      expect(treatments.filter(([, treatment]) => treatment === 'ignore').map(([name]) => name).sort()).toEqual([NAMES.controlPlane('failed-triggers'), NAMES.controlPlane('undelivered-events')]);
     });
 
-    it('scales with load balancers, not applications: performance alarms are the only per-application alarms', () => {
-      // checkout: performance; the fleet: status checks, target health of one load balancer; the workflow: failed, timed out.
+    it('scales with load balancers, not applications: performance alarms are the only per-application alarms, and they live in nested stacks', () => {
+      // checkout: performance; the fleet: status checks, target health of one load balancer; the control plane's own health.
       expect(alarms().map((a) => a.Properties.AlarmName ?? a.Properties.MetricName).sort()).toEqual([
-        'ExecutionsFailed',
-        'ExecutionsTimedOut',
-        'rapid-failover-checkout-performance',
-        'rapid-failover-fleet-status-checks',
-        'rapid-failover-fleet-target-health-app-shop-0123456789abcdef',
+        'rapid-failover.TestStack.control-plane-executions-failed',
+        'rapid-failover.TestStack.control-plane-executions-timed-out',
+        'rapid-failover.TestStack.control-plane-failed-triggers',
+        'rapid-failover.TestStack.control-plane-failover-overrun',
+        'rapid-failover.TestStack.control-plane-intake-errors',
+        'rapid-failover.TestStack.control-plane-malformed-events',
+        'rapid-failover.TestStack.control-plane-undelivered-events',
+        'rapid-failover.TestStack.fleet-status-checks',
+        'rapid-failover.TestStack.fleet-target-health-app-shop-0123456789abcdef',
       ]);
+      // checkout: performance, the only application with performance detection.
+      const nested = [...nestedStacks().values()].flatMap((t) => Object.values(t.findResources('AWS::CloudWatch::Alarm'))) as Array<{ Properties: { AlarmName: string } }>;
+      expect(nested.map((a) => a.Properties.AlarmName)).toEqual(['rapid-failover.TestStack.checkout-performance']);
     });
 
     it('tags the preferred nodes serving at deploy (one CreateTags), with a role that may only set that tag, on pool or rapid-failover:managed instances', () => {
@@ -336,7 +363,7 @@ describe('RapidFailover stack', () => {
         EventPattern: {
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm State Change'],
-          detail: { alarmName: [{ wildcard: 'rapid-failover-*-performance' }], state: { value: ['ALARM'] } },
+          detail: { alarmName: [{ wildcard: 'rapid-failover.TestStack.*-performance' }], state: { value: ['ALARM'] } },
         },
         Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
       });
@@ -347,26 +374,27 @@ describe('RapidFailover stack', () => {
         EventPattern: {
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm Contributor State Change'],
-          detail: { alarmName: [{ prefix: 'rapid-failover-fleet-' }], state: { value: ['ALARM'] } },
+          detail: { alarmName: [{ prefix: 'rapid-failover.TestStack.fleet-' }], state: { value: ['ALARM'] } },
         },
         Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
       });
     });
 
-    it("routes ALARM transitions of the applications' own alarms to intake by ARN", () => {
+    it("routes ALARM transitions of the applications' own alarms to intake by their name prefix, one pattern for any number of applications (EventBridge quotas: event pattern 2,048 characters)", () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.cloudwatch'],
-          resources: ['arn:aws:cloudwatch:eu-west-1:123456789012:alarm:reports-process-down'],
-          detail: { state: { value: ['ALARM'] } },
+          'detail-type': ['CloudWatch Alarm State Change'],
+          detail: { alarmName: [{ prefix: 'failover-trigger-' }], state: { value: ['ALARM'] } },
         },
       });
+      expect(JSON.stringify(json)).not.toContain('alarm:failover-trigger-reports-process-down');
     });
 
     it('warns at synth about an application without a preferred node: until its first failover nothing knows its node', () => {
       const warnings = Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('search: no placement.preferredNode'));
       expect(warnings).toHaveLength(1);
-      expect(Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('checkout'))).toEqual([]);
+      expect(Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('checkout: no placement'))).toEqual([]);
     });
 
     it('A11: routes EC2 instances that start to stop or to terminate to intake (the first state of each way down, once)', () => {
@@ -396,7 +424,7 @@ describe('RapidFailover stack', () => {
       });
     });
 
-    it('gives the callback Lambda a role of its own: UpdateItem on the token store, and SendTaskSuccess / SendTaskFailure ("*": no resource types in the Service Authorization Reference)', () => {
+    it('gives the callback Lambda a role of its own: UpdateItem on the token store, the config document, and SendTaskSuccess / SendTaskFailure ("*": no resource types in the Service Authorization Reference)', () => {
       const tokens = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable')).find((id) => id.includes('TokensTable'))!;
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
@@ -412,7 +440,7 @@ describe('RapidFailover stack', () => {
       );
       const actions = callbackPolicies.flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[] }> } } }).Properties.PolicyDocument.Statement.flatMap((st) => [st.Action].flat()));
       expect(new Set(actions)).toEqual(
-        new Set(['states:SendTaskSuccess', 'states:SendTaskFailure', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
+        new Set(['states:SendTaskSuccess', 'states:SendTaskFailure', 'dynamodb:UpdateItem', 's3:GetObject', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
       );
     });
 

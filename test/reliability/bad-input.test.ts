@@ -11,14 +11,19 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ConfigSchema, parseConfig, parseConfigText } from '../../core/config.ts';
-import { CONTRIBUTOR_STATE_CHANGE, STATUS_CHECK_ALARM, statusCheckQuery } from '../../core/detection.ts';
-import { alarmName, EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
+import { CONTRIBUTOR_STATE_CHANGE, stackAlarmNames, statusCheckQuery } from '../../core/detection.ts';
+import { EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
 import { makeHandler as makeIntake } from '../../functions/handlers/intake.ts';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
 import { openLocalRuntime, type LocalRuntime } from '../../local/runtime/simulation.ts';
+import { LOCAL_STACK_NAME } from '../../local/runtime/synthesize.ts';
 import { parseScenario, scenarioJsonSchema } from '../../local/scenario.ts';
 import { app, node, nodeId, performance, scenario } from '../workflow/fixtures.ts';
 import { formatPath, fromJsonSchema, mutated, type JsonSchema, type Mutation, type Path } from './arbitraries.ts';
+
+/** The local runtime's stack names its alarms `rapid-failover.RapidFailoverLocal.…`. */
+const LOCAL_ALARMS = stackAlarmNames(LOCAL_STACK_NAME);
+const STATUS_CHECK_ALARM = LOCAL_ALARMS.statusChecks;
 
 /** Modest for CI; RELIABILITY_FUZZ_SCALE=20 runs twenty times as many cases. */
 const SCALE = Math.max(1, Number(process.env.RELIABILITY_FUZZ_SCALE ?? 1) || 1);
@@ -279,7 +284,7 @@ describe('intake events', () => {
       'detail-type': 'CloudWatch Alarm State Change',
       time: at,
       resources: [],
-      detail: { alarmName: alarmName('ledger', 'performance'), state: { value: 'ALARM', timestamp: at } },
+      detail: { alarmName: LOCAL_ALARMS.performance('ledger'), state: { value: 'ALARM', timestamp: at } },
     },
     ec2: {
       version: '0',

@@ -1,6 +1,7 @@
 // The deployed artefacts run: one complete failover on the local runtime where every Lambda is
-// its esbuild bundle from a real synthesis (cdk.out's asset.<hash>/index.mjs: ESM, minified,
-// the config inlined), not the TypeScript sources. Each bundle runs in its own worker thread
+// its esbuild bundle from a real synthesis (cdk.out's asset.<hash>/index.mjs: ESM, minified),
+// not the TypeScript sources, and reads the config document the synthesis wrote
+// (asset.<hash>.json) from S3 at its cold start. Each bundle runs in its own worker thread
 // with the environment variables the template gives that function (local/runtime/bundles.ts),
 // against DynamoDB Local and the simulated fleet, under the synthesized state machine.
 //
@@ -86,16 +87,29 @@ function functionLogs(): string {
   return ['--- progress', ...progress.slice(-12), ...logs].join('\n');
 }
 
+/** The control plane's functions: intake, the callback and the ten steps (not the CDK's custom-resource provider, which runs at deploy). */
+function controlPlaneFunctions(): string[] {
+  return Object.entries(bundles.template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r.Properties?.Environment ?? {}).includes(EnvNames.Step))
+    .map(([id]) => id);
+}
+
 describe('the deployed bundles run a complete failover', () => {
-  it('every function of the template ran from its bundle, in its own execution environment', () => {
-    // The control plane's own functions say which step they run; CDK's custom-resource provider is not one of them.
-    const functions = Object.entries(bundles.template.Resources)
-      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.Step] !== undefined)
-      .map(([id]) => id);
+  it('every function of the control plane ran from its bundle, in its own execution environment', () => {
+    const functions = controlPlaneFunctions();
     // The steps, intake and the callback (it resumes steps waiting on events).
     expect(functions).toHaveLength(STEPS.length + 2);
-    for (const id of functions) expect(readFileSync(join(bundles.codeDirs.get(id)!, 'index.mjs'), 'utf8')).toContain(CHECKOUT_EIP);
     expect(Object.keys(runtime.bundleHost!.invocations()).sort(), functionLogs()).toEqual(functions.sort());
+  });
+
+  it('the config is not in the code: no bundle holds an instance id, address or shell command of the config; each function read it from S3 once, at its cold start', () => {
+    const functions = controlPlaneFunctions();
+    const secrets = [CHECKOUT_EIP, CHECKOUT_HOST, 'systemctl'];
+    for (const id of functions) {
+      const code = readFileSync(join(bundles.codeDirs.get(id)!, 'index.mjs'), 'utf8');
+      expect(secrets.filter((s) => code.includes(s)), id).toEqual([]);
+    }
+    expect(runtime.fleet.callCounts().byCommand['s3:GetObject'], functionLogs()).toBe(functions.length);
   });
 
   it('A13, A1: checkout fails over to the backup tier on its second attempt, after the first node failed to install', () => {

@@ -19,6 +19,7 @@ const OWN_CODE = [join(REPO, 'functions'), join(REPO, 'core')];
 
 const SERVICE_PREFIX: Record<string, string> = {
   '@aws-sdk/client-ec2': 'ec2',
+  '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-elastic-load-balancing-v2': 'elasticloadbalancing',
   '@aws-sdk/client-cloudwatch': 'cloudwatch',

@@ -39,6 +39,8 @@ export interface World {
   alertTopic: string;
   alertKey: string;
   stateMachine: string;
+  /** The config document's S3 object (lib/config-document.ts). */
+  configDocument: string;
   /** The alert key's key policy, from the template. */
   alertKeyPolicy: unknown;
   config: Config;
@@ -263,6 +265,13 @@ export function callCases(call: string, world: World): CallCases {
         ],
       };
     }
+    case 's3:GetObject':
+      return {
+        allowed: [{ what: 'the config document', type: 'object', resource: world.configDocument, context: {} }],
+        denied: [
+          { what: 'another asset of the bootstrap bucket', type: 'object', resource: world.configDocument.replace(/[^/]+$/, 'another-asset.zip'), context: {} },
+        ],
+      };
     case 'states:StartExecution':
       return {
         allowed: [{ what: 'the workflow', type: 'statemachine', resource: world.stateMachine, context: {} }],

@@ -13,10 +13,17 @@ import { largeConfig } from '../large-config.ts';
 import { exampleConfig, synthStack } from '../synth.ts';
 import { handlerCalls } from './handler-calls.ts';
 import { callCases, DEFAULT_KEY_POLICY, forbiddenForAll, type Request, type World } from './requests.ts';
-import { ACCOUNT, arnOf, FUNCTIONS, logicalIdOf, resolve, roleOf, rolePolicies, type PolicyDocument, type Template } from './template-roles.ts';
+import { ACCOUNT, arnOf, configDocumentArn, FUNCTIONS, logicalIdOf, resolve, roleOf, rolePolicies, type PolicyDocument, type Template } from './template-roles.ts';
 
 /** What every role carries besides its calls: its own log group and X-Ray (lib/lambda-factory.ts). */
 const RUNTIME_ACTIONS = new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+/**
+ * Actions Lambda itself takes with a function's role, not its code: the on-failure destination of
+ * intake's asynchronous invocations ("Capturing records of Lambda asynchronous invocations", Lambda
+ * Developer Guide: the execution role needs sqs:SendMessage on the destination queue). test/lib/stack.test.ts
+ * checks it names only that queue.
+ */
+const DESTINATION_ACTIONS: Partial<Record<string, readonly string[]>> = { intake: ['sqs:SendMessage'] };
 /** Wildcard actions a role may carry, with the documented reason. */
 const WILDCARD_ACTIONS: Record<string, string> = {
   'kms:GenerateDataKey*': 'Amazon SNS Developer Guide, "Key management": publishers to an encrypted topic need kms:GenerateDataKey* and kms:Decrypt',
@@ -69,7 +76,7 @@ describe('the permission table (lib/permissions.ts) against the code', () => {
     expect(shift.find((c) => c.call === 'ec2:ModifyInstanceAttribute')?.at).toMatch(/^functions\/adapters\/instances\.ts:\d+$/);
     expect(shift.find((c) => c.call === 'dynamodb:UpdateItem@state')).toBeDefined(); // commitServing's transaction names two tables
     // intake imports pool-view.ts for whereRuns alone: it is not charged with the pool reads beside it.
-    expect(callsOf('intake')).toEqual(['dynamodb:BatchGetItem@state', 'states:StartExecution']);
+    expect(callsOf('intake')).toEqual(['dynamodb:BatchGetItem@state', 's3:GetObject', 'states:StartExecution']);
   });
 });
 
@@ -97,6 +104,7 @@ describe.each(CONFIGS)('IAM per role, evaluated with AWS authorization data: %s'
       alertTopic: arnOf(template, logicalIdOf(template, 'AWS::SNS::Topic', 'Alerts')),
       alertKey: arnOf(template, logicalIdOf(template, 'AWS::KMS::Key', 'Alerts')),
       stateMachine: arnOf(template, logicalIdOf(template, 'AWS::StepFunctions::StateMachine')),
+      configDocument: configDocumentArn(template),
       alertKeyPolicy: resolve(template, template.Resources[logicalIdOf(template, 'AWS::KMS::Key', 'Alerts')]!.Properties!.KeyPolicy),
     };
     for (const fn of FUNCTIONS) policies.set(fn, rolePolicies(template, fn));
@@ -153,7 +161,7 @@ describe.each(CONFIGS)('IAM per role, evaluated with AWS authorization data: %s'
     });
 
     it('allows no action beyond its calls (and its log group and X-Ray)', () => {
-      const permitted = new Set([...RUNTIME_ACTIONS]);
+      const permitted = new Set([...RUNTIME_ACTIONS, ...(DESTINATION_ACTIONS[fn] ?? [])]);
       for (const call of callsOf(fn)) {
         permitted.add(call.split('@')[0]!);
         for (const request of callCases(call, world).allowed) if (request.action) permitted.add(request.action);
@@ -179,6 +187,7 @@ describe('what each call authorizes (Service Authorization Reference, @cloud-cop
     alertTopic: 'arn:aws:sns:eu-west-1:123456789012:alerts',
     alertKey: 'arn:aws:kms:eu-west-1:123456789012:key/alerts',
     stateMachine: 'arn:aws:states:eu-west-1:123456789012:stateMachine:workflow',
+    configDocument: 'arn:aws:s3:::cdk-hnb659fds-assets-123456789012-eu-west-1/0123abcd.json',
     alertKeyPolicy: DEFAULT_KEY_POLICY,
   };
   const allCalls = () => [...new Set(FUNCTIONS.flatMap((fn) => callsOf(fn)))];

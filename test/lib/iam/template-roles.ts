@@ -75,6 +75,10 @@ export function resolve(template: Template, value: unknown): unknown {
       const [separator, parts] = arg as [string, unknown[]];
       return (resolve(template, parts) as string[]).join(separator);
     }
+    if (fn === 'Fn::Sub' && typeof arg === 'string') {
+      // The CDK bootstrap bucket's name: cdk-…-assets-${AWS::AccountId}-${AWS::Region}.
+      return arg.replace(/\$\{([^}]+)\}/g, (_, name: string) => resolve(template, { Ref: name }) as string);
+    }
     if (fn.startsWith('Fn::')) throw new Error(`template-roles: ${fn} is not resolved`);
   }
   return Object.fromEntries(entries.map(([k, v]) => [k, resolve(template, v)]));
@@ -124,4 +128,10 @@ export function arnOf(template: Template, logicalId: string): string {
 /** Policy size as IAM counts it: the JSON without whitespace. */
 export function policySize(document: PolicyDocument): number {
   return JSON.stringify(document).length;
+}
+
+/** The config document's object ARN, from a function's environment (every function reads the same one). */
+export function configDocumentArn(template: Template): string {
+  const variables = resolve(template, (template.Resources[functionLogicalId(template, 'intake')]!.Properties!.Environment as { Variables: unknown }).Variables) as Record<string, string>;
+  return `arn:aws:s3:::${variables[EnvNames.ConfigBucket]}/${variables[EnvNames.ConfigKey]}`;
 }

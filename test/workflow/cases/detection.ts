@@ -5,12 +5,16 @@
 // CloudWatch alarms treat missing data" (local/fleet/alarm-evaluation.ts).
 import type { DescribeAlarmContributorsCommandOutput, DescribeAlarmsCommandOutput, GetMetricDataCommandOutput } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
-import { STATUS_CHECK_ALARM } from '../../../core/detection.ts';
-import { alarmName } from '../../../core/metrics.ts';
+import { stackAlarmNames } from '../../../core/detection.ts';
 import type { SimulatedFleet } from '../../../local/fleet/index.ts';
 import { SIMULATION_EPOCH } from '../../../local/runtime/simulation.ts';
+import { LOCAL_STACK_NAME } from '../../../local/runtime/synthesize.ts';
 import { app, incidentsOf, node, nodeId, performance, scenario, servingNodes, type TimelineInput } from '../fixtures.ts';
 import type { Run, RunOptions } from '../harness.ts';
+
+/** The local runtime's stack names its alarms `rapid-failover.RapidFailoverLocal.…`. */
+const LOCAL_ALARMS = stackAlarmNames(LOCAL_STACK_NAME);
+const STATUS_CHECK_ALARM = LOCAL_ALARMS.statusChecks;
 
 /** Seconds since the scenario began. */
 const at = (iso: string) => (Date.parse(iso) - SIMULATION_EPOCH.getTime()) / 1000;
@@ -77,7 +81,7 @@ export function detectionCases(run: Run): void {
       expect(incidentsOf(result, 'orders')).toEqual([]);
       expect(ordersPerMinute(kept.fleet(), 2)).toEqual([200, 20]);
       // Evaluated (not left INSUFFICIENT_DATA by a runtime that never looked): the bad datapoint was counted and was not enough.
-      const alarm = alarmNamed(kept.fleet(), alarmName('orders', 'performance'));
+      const alarm = alarmNamed(kept.fleet(), LOCAL_ALARMS.performance('orders'));
       expect(alarm.StateValue).toBe('OK');
       expect(alarm.StateReason).toMatch(/^Threshold Crossed: \d out of the last 3 datapoints were not less than the threshold \(100\.0\)/);
     });
@@ -120,7 +124,7 @@ export function detectionCases(run: Run): void {
       const result = await run(s, kept.options);
 
       expect(incidentsOf(result, 'orders')).toEqual([]);
-      expect(alarmNamed(kept.fleet(), alarmName('orders', 'performance')).StateValue).toBe('OK');
+      expect(alarmNamed(kept.fleet(), LOCAL_ALARMS.performance('orders')).StateValue).toBe('OK');
     });
   });
 
@@ -143,7 +147,7 @@ export function detectionCases(run: Run): void {
       expect(result.virtualSeconds).toBeGreaterThanOrEqual(600);
       const status = alarmNamed(kept.fleet(), STATUS_CHECK_ALARM);
       expect([status.StateValue, status.StateReason]).toEqual(['OK', 'the query returned no time series (missing data treated as not breaching)']);
-      expect(alarmNamed(kept.fleet(), alarmName('web', 'performance')).StateValue).toBe('OK');
+      expect(alarmNamed(kept.fleet(), LOCAL_ALARMS.performance('web')).StateValue).toBe('OK');
     });
 
     it('A11/A12: after a failover the status checks of the node it moved to are watched (its serving tag), with no alarm rewritten', async () => {
