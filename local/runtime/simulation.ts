@@ -221,7 +221,7 @@ class Simulation {
   bundleHost: BundleHost | undefined;
   private intake!: TaskHandler;
   /** The callback Lambda (logical id, handler), when the template has one. */
-  private callback: { logicalId: string; handler: TaskHandler } | undefined;
+  private callback: { logicalId: string; handler: TaskHandler; async: AsyncInvokeConfig } | undefined;
   /** How Lambda invokes intake asynchronously: the template's EventInvokeConfig (or Lambda's defaults). */
   private intakeAsync!: AsyncInvokeConfig;
   private sfn!: LocalStepFunctions;
@@ -299,7 +299,13 @@ class Simulation {
     this.intake = this.bundleHost ? this.bundleHost.handler(this.functionOf('intake')) : intakeModule.makeLambdaHandler(this.deps);
     this.intakeAsync = asyncInvokeConfig(this.template, this.functionOf('intake'));
     const callbackId = this.findFunction('callback');
-    if (callbackId) this.callback = { logicalId: callbackId, handler: this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps) };
+    if (callbackId) {
+      this.callback = {
+        logicalId: callbackId,
+        handler: this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps),
+        async: asyncInvokeConfig(this.template, callbackId),
+      };
+    }
     const intakeId = this.functionOf('intake');
     for (const route of this.routes) {
       for (const fn of route.functions) {
@@ -604,16 +610,39 @@ class Simulation {
     }
   }
 
+  /**
+   * EventBridge invokes the callback asynchronously too: a failed invocation is retried by
+   * Lambda as for intake (two more attempts, a minute and two minutes later, unless the template's
+   * EventInvokeConfig says otherwise); one that fails them all is dropped, and the waiting step
+   * looks for itself when its wait times out.
+   */
   private deliverToCallback(event: BusEvent): void {
     const callback = this.callback!;
     this.callbacksInFlight++;
     void this.time
       .flow(async () => {
         await this.time.sleep(this.fleet.latency.eventBridge.deliveryMs);
-        const result = (await this.environments.invoke(localFunctionArn(callback.logicalId), this.time.sleep, () => callback.handler(event))) as { key: string; outcome: string };
-        this.progress('callback', `${event['detail-type']}: ${result.key} ${result.outcome}`);
+        const queuedAt = this.clock.nowMs();
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const result = (await this.environments.invoke(localFunctionArn(callback.logicalId), this.time.sleep, () => callback.handler(event))) as { key: string; outcome: string };
+            this.progress('callback', `${event['detail-type']}: ${result.key} ${result.outcome}`);
+            return;
+          } catch (thrown) {
+            const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+            this.fleet.recordMetric('AWS/Lambda', 'Errors', { FunctionName: callback.async.functionName }, 1);
+            const delay = ASYNC_RETRY_DELAYS_MS[attempt - 1];
+            const expired = delay === undefined || this.clock.nowMs() + delay - queuedAt > callback.async.maximumEventAgeSeconds * 1000;
+            if (attempt > callback.async.maximumRetryAttempts || expired) {
+              this.progress('callback', `callback failed on the event (attempt ${attempt}, ${error.name}: ${error.message}); Lambda drops it`);
+              return;
+            }
+            this.progress('callback', `callback failed on the event (attempt ${attempt}, ${error.name}: ${error.message}); Lambda retries in ${delay / 1000} s`);
+            await this.time.sleep(delay);
+          }
+        }
       })
-      .catch((error: Error) => this.progress('callback', `callback rejected the event: ${error.name}: ${error.message}`))
+      .catch((error: Error) => this.progress('callback', `the event was lost by the simulation itself: ${error.name}: ${error.message}`))
       .finally(() => this.callbacksInFlight--);
   }
 

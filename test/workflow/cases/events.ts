@@ -126,6 +126,36 @@ export function eventCases(run: Run): void {
       expect(awaitEnd - awaitStart).toBeLessThan(5_000);
     });
 
+    it('a callback that fails on an event is retried by Lambda (asynchronous invocation: again a minute later), and the step resumes then, without waiting for its timeout', async () => {
+      const r = recorder();
+      let failed = 0;
+      const result = await run(failover('callback-retried'), {
+        onProgress: r.onProgress,
+        beforeRun: ({ deps }) => {
+          // The token store refuses the first write of an arriving event (the callback's invocation fails).
+          deps.ddb.middlewareStack.add(
+            (next: InitializeHandler<object, MetadataBearer>) => async (args: InitializeHandlerArguments<object>) => {
+              const names = JSON.stringify((args.input as { ExpressionAttributeNames?: unknown }).ExpressionAttributeNames ?? {});
+              if (failed === 0 && names.includes('"arrival"')) {
+                failed++;
+                throw Object.assign(new Error('injected: the token store failed'), { name: 'InternalServerError' });
+              }
+              return next(args);
+            },
+            { step: 'initialize', priority: 'high', name: 'failArrivalOnce' },
+          );
+        },
+      });
+      const [incident] = incidentsOf(result, 'ledger');
+      expect(incident).toMatchObject({ outcome: 'failed-over', toNode: nodeId(2), attempts: 1 });
+      expect(failed).toBe(1);
+      expect(r.callbacks.filter((c) => c.startsWith('callback failed on the event (attempt 1'))).toHaveLength(1);
+      expect(r.callbacks.filter((c) => c.includes(`:${nodeId(2)} resumed`))).toHaveLength(1);
+      // Resumed by the retried event, not by the fallback look at the wait's timeout.
+      expect(r.tasks.filter((t) => t.state === AWAIT_PROVISION && t.phase === 'error')).toEqual([]);
+      expect(r.starts(States.Provision)).toHaveLength(1);
+    });
+
     it('a duplicated SSM event (at-least-once delivery) resumes the task once: the other copies find it resumed in the token store and send nothing', async () => {
       const r = recorder();
       const sent: string[] = [];
