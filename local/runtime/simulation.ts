@@ -9,8 +9,9 @@ import { EnvNames, readEnvironment } from '../../core/environment.ts';
 import { SERVING_TAG } from '../../core/detection.ts';
 import { alarmName, METRICS_NAMESPACE, METRICS_SERVICE, type AlarmKind } from '../../core/metrics.ts';
 import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
-import { updateAppState } from '../../functions/adapters/app-state.ts';
+import { getAppStates, updateAppState } from '../../functions/adapters/app-state.ts';
 import { scanClaims } from '../../functions/adapters/claims.ts';
+import { whereRuns } from '../../functions/pool-view.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
 import { buildDeps, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
@@ -51,7 +52,14 @@ export interface NodeReport {
   type: string;
   state: string;
   role: 'serving' | 'free' | 'claimed' | 'preempted' | 'quarantined' | 'retained';
+  /** Applications running on the node now. */
   applications: string[];
+  /**
+   * Applications the control plane places on the node (its state table's current node, as the
+   * pool's selection reads it), running there or not: a node an application was alerted on
+   * (A14) stays that application's until someone moves it.
+   */
+  assignedTo: string[];
   lease: Array<{ holder: string; role: string; incidentId: string; expiresAt: string | null; reason?: string }>;
 }
 
@@ -294,7 +302,8 @@ class Simulation {
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
     await this.time.run(() => this.settled(), until);
     this.options.onSettled?.();
-    const results = await Promise.all([...this.sfn.executions.values()].map((e) => (e.result ? e.result : timeoutResult(e.name, this.clock.now()))));
+    // An execution still running at the deadline is reported as such, never given an outcome it did not reach.
+    const results = [...this.sfn.executions.values()].map((e) => e.result ?? stillRunning(e.name, e.startedAt, this.clock.now()));
     return this.report(results, this.tables, wallStart);
   }
 
@@ -581,15 +590,21 @@ class Simulation {
       });
     }
     incidents.sort((a, b) => a.incidentId.localeCompare(b.incidentId));
-    const unexpected = incidents
-      .filter((i) => this.scenario.expect[i.app] && !this.scenario.expect[i.app]!.includes(i.outcome))
-      .map((i) => `${i.app}: ${i.outcome} (${i.incidentId}); expected ${this.scenario.expect[i.app]!.join(' or ')}`);
+    const unexpected = [
+      ...incidents
+        .filter((i) => this.scenario.expect[i.app] && !this.scenario.expect[i.app]!.includes(i.outcome))
+        .map((i) => `${i.app}: ${i.outcome} (${i.incidentId}); expected ${this.scenario.expect[i.app]!.join(' or ')}`),
+      // An expectation nothing tested is not met either.
+      ...Object.entries(this.scenario.expect)
+        .filter(([app]) => !incidents.some((i) => i.app === app))
+        .map(([app, outcomes]) => `${app}: no incident; expected ${outcomes.join(' or ')}`),
+    ];
     const published = this.fleet.published();
     const { targetGroups, elasticIps, secondaryIps } = this.fleet.snapshot();
     return {
       scenario: this.scenario.name,
       incidents,
-      fleet: await this.fleetReport(tables.claims),
+      fleet: await this.fleetReport(tables.claims, tables.state),
       notifications: published.map((m: PublishedMessage) => ({ at: m.at, subject: m.subject ?? '', message: m.message })),
       serviceEvents: this.fleet.events().map((e) => ({ at: e.at, detailType: e.detailType, detail: e.detail })),
       network: { targetGroups, elasticIps, secondaryIps },
@@ -606,7 +621,8 @@ class Simulation {
     const input = JSON.parse(this.sfn.executions.get(result.name)!.input) as { incidentId: string; app: string; trigger: { kind: TriggerKind; source: string; observedAt: string } };
     const record = (await getRecord(this.deps.ddb, recordsTable, { app: input.app, incidentId: input.incidentId })) as Record<string, unknown> | null;
     const output = (result.output ?? {}) as { outcome?: Outcome; attempt?: number; alerts?: Array<{ subject: string }>; explanation?: string[] };
-    const outcome = (record?.outcome as Outcome | undefined) ?? output.outcome ?? (result.status === 'FAILED' ? 'alerted' : 'stayed');
+    const running = result.error?.Error === STILL_RUNNING;
+    const outcome: Outcome = running ? 'running' : ((record?.outcome as Outcome | undefined) ?? output.outcome ?? (result.status === 'FAILED' ? 'alerted' : 'stayed'));
     return {
       incidentId: input.incidentId,
       app: input.app,
@@ -624,14 +640,16 @@ class Simulation {
     };
   }
 
-  private async fleetReport(claimsTable: string): Promise<NodeReport[]> {
+  private async fleetReport(claimsTable: string, stateTable: string): Promise<NodeReport[]> {
     const claims = await scanClaims(this.deps.ddb, claimsTable);
+    const states = await getAppStates(this.deps.ddb, stateTable, this.config.applications.map((a) => a.name));
     const snapshot = this.fleet.snapshot();
     return snapshot.instances.map((instance) => {
       const holders = claims.get(instance.instanceId)?.holders ?? [];
       const applications = Object.entries(snapshot.apps)
         .filter(([, nodes]) => nodes.includes(instance.instanceId))
         .map(([app]) => app);
+      const assignedTo = this.config.applications.filter((app) => whereRuns(app, states.get(app.name)) === instance.instanceId).map((app) => app.name);
       // A claim whose lease has expired (a crashed execution's) no longer holds the node: select takes it.
       const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
       const roles = holders.filter((h) => h.role !== 'claimed' || h.leaseExpiresAt >= nowSeconds).map((h) => h.role);
@@ -640,7 +658,7 @@ class Simulation {
         : roles.includes('retained') ? 'retained'
         : roles.includes('claimed') ? 'claimed'
         : roles.includes('preempted') ? 'preempted'
-        : roles.includes('serving') || applications.length > 0 ? 'serving'
+        : roles.includes('serving') || applications.length > 0 || assignedTo.length > 0 ? 'serving'
         : 'free';
       return {
         id: instance.instanceId,
@@ -648,6 +666,7 @@ class Simulation {
         state: instance.state,
         role,
         applications,
+        assignedTo,
         lease: holders.map((h) => ({
           holder: h.holder,
           role: h.role,
@@ -661,14 +680,16 @@ class Simulation {
 
   private async locksHeld(stateTable: string): Promise<string[]> {
     const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
-    const { getAppStates } = await import('../../functions/adapters/app-state.ts');
     const states = await getAppStates(this.deps.ddb, stateTable, this.config.applications.map((a) => a.name));
     return [...states.values()].filter((s) => s.lockIncident && (s.lockExpiresAt ?? 0) > nowSeconds).map((s) => `${s.app}: ${s.lockIncident}`);
   }
 }
 
-function timeoutResult(name: string, now: Date): ExecutionResult {
-  return { name, status: 'FAILED', output: null, error: { Error: 'SimulationEnded', Cause: 'still running when the scenario ended' }, startedAt: now, endedAt: now, steps: [], path: [] };
+/** The error of an execution still running when the scenario's time ran out. */
+const STILL_RUNNING = 'SimulationEnded';
+
+function stillRunning(name: string, startedAt: Date, now: Date): ExecutionResult {
+  return { name, status: 'FAILED', output: null, error: { Error: STILL_RUNNING, Cause: 'still running when the scenario ended' }, startedAt, endedAt: now, steps: [], path: [] };
 }
 
 function ec2StateChange(node: string, state: string, at: Date): BusEvent {
