@@ -87,6 +87,16 @@ export interface ProgressEvent {
   text: string;
   execution?: string;
   task?: TaskEvent;
+  /** An event intake was handed: what it was and what intake did with it (incident ids). */
+  delivery?: { source: string; detailType: string; started: string[]; deduplicated: string[]; ignored: string[] };
+}
+
+export interface TaskWrapContext {
+  state: string;
+  step: string;
+  background: <T>(work: () => Promise<T>) => Promise<T>;
+  sleep: (ms: number) => Promise<void>;
+  now: () => Date;
 }
 
 export interface SimulationOptions {
@@ -95,9 +105,18 @@ export interface SimulationOptions {
   dynamoEndpoint?: string;
   /**
    * Wraps each task's handler (fault injection in the reliability harness). `state` is the
-   * state machine's state name, `step` the workflow step it runs.
+   * state machine's state name, `step` the workflow step it runs; `background` runs work as a
+   * flow of its own in virtual time (a Lambda that goes on running after Step Functions has
+   * given up on it), which the run waits for like an execution; `sleep` waits on the virtual clock.
    */
-  wrapTask?: (handler: TaskHandler, task: { state: string; step: string }) => TaskHandler;
+  wrapTask?: (handler: TaskHandler, task: TaskWrapContext) => TaskHandler;
+  /**
+   * Called each time the run goes quiet while timeline events are still due: every execution
+   * started so far has ended, nothing is in flight and no alarm would still change. `report`
+   * reads the run as it stands (the reliability harness checks its invariants here, while
+   * leases still run). The clock waits until it returns.
+   */
+  onQuiet?: (checkpoint: { at: Date; deps: Deps; fleet: SimulatedFleet; report: () => Promise<SimulationResult> }) => Promise<void> | void;
   /** Called once the fleet is built and before the timeline runs (extra faults, latency). */
   beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps }) => void | Promise<void>;
   /** Called once the run has settled, before the report reads the tables (the benchmark stops counting here). */
@@ -202,6 +221,10 @@ class Simulation {
   /** The last answer of fleet.pendingAlarmChange(), by virtual time and API calls made (nothing else changes the metrics). */
   private alarmsQuiet = { key: '', pending: null as string | null };
   private intakeInFlight = 0;
+  /** Flows started with wrapTask's `background`, still running. */
+  private backgroundFlows = 0;
+  /** How many executions had started when onQuiet last ran. */
+  private executionsAtLastQuiet = 0;
   private eventSeq = 0;
   private routedEventCount = 0;
   /**
@@ -270,7 +293,9 @@ class Simulation {
       const logicalId = functionArns.get(state.Resource ?? '') ?? '';
       const step = this.stepOf(logicalId);
       const handler = this.bundleHost ? this.bundleHost.handler(logicalId) : (await loadHandler(step))(this.deps);
-      handlers[stateName] = this.options.wrapTask ? this.options.wrapTask(handler, { state: stateName, step }) : handler;
+      handlers[stateName] = this.options.wrapTask
+        ? this.options.wrapTask(handler, { state: stateName, step, background: (work) => this.background(work), sleep: this.time.sleep, now: this.time.now })
+        : handler;
     }
     const runner = new WorkflowRunner({
       definition,
@@ -300,7 +325,12 @@ class Simulation {
     this.fleet.startAlarmEvaluation((event) => this.publish(this.busEvent('aws.cloudwatch', event.detailType, event.resources, event.detail)));
     const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
-    await this.time.run(() => this.settled(), until);
+    for (;;) {
+      await this.time.run(() => this.settled() || this.quietCheckpointDue(), until);
+      if (!this.quietCheckpointDue()) break;
+      this.executionsAtLastQuiet = this.sfn.executions.size;
+      await this.options.onQuiet!({ at: this.clock.now(), deps: this.deps, fleet: this.fleet, report: () => this.reportSoFar(wallStart) });
+    }
     this.options.onSettled?.();
     // An execution still running at the deadline is reported as such, never given an outcome it did not reach.
     const results = [...this.sfn.executions.values()].map((e) => e.result ?? stillRunning(e.name, e.startedAt, this.clock.now()));
@@ -310,10 +340,38 @@ class Simulation {
   /** Nothing left to happen: no trigger due, no intake or execution running, and no alarm that would still change state. */
   private settled(): boolean {
     this.routeServiceEvents();
-    if (this.pendingTriggers !== 0 || this.intakeInFlight !== 0 || this.sfn.running() !== 0) return false;
+    if (this.pendingTriggers !== 0 || !this.idle()) return false;
+    return this.alarmsSettled();
+  }
+
+  /** No intake, execution or background flow running. */
+  private idle(): boolean {
+    return this.intakeInFlight === 0 && this.sfn.running() === 0 && this.backgroundFlows === 0;
+  }
+
+  private alarmsSettled(): boolean {
     const key = `${this.clock.nowMs()}|${this.fleet.callCounts().total}`;
     if (this.alarmsQuiet.key !== key) this.alarmsQuiet = { key, pending: this.fleet.pendingAlarmChange() };
     return this.alarmsQuiet.pending === null;
+  }
+
+  /** onQuiet is due: executions ran since the last checkpoint, all have ended, and timeline events are still to come. */
+  private quietCheckpointDue(): boolean {
+    if (!this.options.onQuiet || this.pendingTriggers === 0 || this.sfn.executions.size === this.executionsAtLastQuiet) return false;
+    this.routeServiceEvents();
+    return this.idle() && this.alarmsSettled();
+  }
+
+  /** Work that goes on beside the executions (a Lambda Step Functions gave up on): the run waits for it. */
+  private background<T>(work: () => Promise<T>): Promise<T> {
+    this.backgroundFlows++;
+    return this.time.flow(work).finally(() => this.backgroundFlows--);
+  }
+
+  /** The report of the executions that have ended so far. */
+  private async reportSoFar(wallStart: number): Promise<SimulationResult> {
+    const results = [...this.sfn.executions.values()].flatMap((e) => (e.result ? [e.result] : []));
+    return this.report(results, this.tables, wallStart);
   }
 
   private async createTables() {
@@ -536,7 +594,9 @@ class Simulation {
           this.startsByIncident.set(id, starts);
           if (starts > 1) this.dedupedStarts.push({ incidentId: id, at: this.clock.now(), how: 'collapsed' });
         }
-        this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`);
+        this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`, {
+          delivery: { source: event.source, detailType: event['detail-type'], ...result },
+        });
       })
       .catch((error: Error) => this.progress('intake', `intake rejected the event: ${error.name}: ${error.message}`))
       .finally(() => this.intakeInFlight--);
