@@ -47,11 +47,14 @@ export interface IncidentReport {
   explanation: string[];
 }
 
+/** What a node is to the control plane, as the report names it. */
+export const NODE_ROLES = ['serving', 'free', 'claimed', 'preempted', 'quarantined', 'retained'] as const;
+
 export interface NodeReport {
   id: string;
   type: string;
   state: string;
-  role: 'serving' | 'free' | 'claimed' | 'preempted' | 'quarantined' | 'retained';
+  role: (typeof NODE_ROLES)[number];
   /** Applications running on the node now. */
   applications: string[];
   /**
