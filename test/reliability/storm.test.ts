@@ -174,3 +174,31 @@ describe('storm on virtual-node hosts (B1)', () => {
     console.log(`storm on shared hosts: 12 incidents, ${failovers.length} failovers onto 3 hosts, 3 alerted; ${result.wallMs} ms`);
   });
 });
+
+describe('known gap (B3): one EC2 stop of a host with no eligible replacement', () => {
+  it('B3 (EC2 state-change notifications): the stopping and the stopped notification each start an incident, and each one alerts', async () => {
+    // ledger's host is stopped and the only other node runs orders, of the same priority: no node is eligible.
+    const s = scenario({
+      name: 'stop-no-eligible',
+      applications: [app('ledger'), app('orders')],
+      instances: [node(1, { runs: ['ledger'] }), node(2, { runs: ['orders'] })],
+      timeline: [{ at: 30, event: 'instance-stopped', node: nodeId(1) }],
+      runForSeconds: 900,
+    });
+    const deliveries: Delivery[] = [];
+    const run = await simulate(s, { dynamoEndpoint: db.endpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
+    expectReliable(run, s);
+    const ledger = incidentsOf(run.result, 'ledger');
+    const alerts = run.result.notifications.filter((n) => n.subject.startsWith('rapid-failover: ledger:'));
+    // One failure, one incident would be B3. What happens: EC2 sends 'stopping' then 'stopped'
+    // (a stopped instance has no status checks to fail); the first incident finds no node, alerts
+    // and frees the lock within seconds, so the second notification runs the whole no-eligible
+    // path again and alerts a second time. This test pins the gap: fixing it turns it red.
+    console.log(`one EC2 stop, no eligible node: ${deliveries.length} deliveries, ledger incidents ${ledger.map((i) => i.outcome).join(', ')}, ${alerts.length} alerts`);
+    expect({ deliveries: deliveries.map((d) => d.detailType), outcomes: ledger.map((i) => i.outcome), alerts: alerts.length }).toEqual({
+      deliveries: ['EC2 Instance State-change Notification', 'EC2 Instance State-change Notification'],
+      outcomes: ['alerted', 'alerted'],
+      alerts: 2,
+    });
+  });
+});
