@@ -113,8 +113,6 @@ const TWO_HOSTS = /ledger runs on i-\w+, i-\w+: expected 2 to be less than or eq
  *   for the faulted invocation to be dead (its Lambda timeout) before compensating.
  *   In the performance base the old host still runs, so the late install leaves ledger on two
  *   nodes for good: lease expiry does not end that one (`atEnd`).
- * - CompensateClaim dying before it releases the claim (an unexpected error, caught to Notify, not
- *   retried) leaves the claim until its lease expires (2 h 15 min).
  */
 const KNOWN_DEFECTS: Record<string, { now: RegExp; atEnd?: RegExp }> = {
   'failover: LockApplication#1 timeout before call 1': { now: LOCK_LEAK },
@@ -124,11 +122,6 @@ const KNOWN_DEFECTS: Record<string, { now: RegExp; atEnd?: RegExp }> = {
   'failover: ProvisionNode#1 timeout before call 8': { now: TWO_HOSTS },
   'failover: JoinCluster#1 timeout before call 4': { now: TWO_HOSTS },
   'failover: JoinCluster#4 timeout before call 6': { now: TWO_HOSTS },
-  'compensation: CompensateClaim#1 before-unexpected': { now: CLAIM_LEAK },
-  'compensation: CompensateClaim#1 crash-unexpected before call 3': { now: CLAIM_LEAK },
-  'compensation: CompensateClaim#1 crash-unexpected before call 8': { now: CLAIM_LEAK },
-  'compensation: CompensateClaim#1 crash-unexpected before call 9': { now: CLAIM_LEAK },
-  'compensation: CompensateClaim#1 crash-unexpected before call 10': { now: CLAIM_LEAK },
   'compensation: SelectAndClaimNode#2 timeout before call 1': { now: CLAIM_LEAK },
   'compensation: SelectAndClaimNode#2 timeout before call 5': { now: CLAIM_LEAK },
   'compensation: ProvisionNode#5 timeout before call 7': { now: TWO_HOSTS },
