@@ -59,7 +59,7 @@ type Delivery = NonNullable<ProgressEvent['delivery']>;
 const appOfIncident = (id: string) => id.split('-').slice(1, -2).join('-');
 
 describe('storm', () => {
-  it('50 triggers for 20 applications, 10 free nodes: exactly 10 failovers, the rest stay (performance) or alert (failure); every redundant delivery deduplicated', async () => {
+  it('50 triggers for 20 applications, 10 free nodes: exactly 10 failovers, the rest stay (performance) or alert (failure); repeats and deliveries about a moved application deduplicated', async () => {
     const s = stormScenario();
     const deliveries: Delivery[] = [];
 
