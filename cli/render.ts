@@ -2,6 +2,7 @@
 // short summary. `--json` prints simulationDocument() instead.
 import type { IncidentReport, ProgressEvent, SimulationResult } from '../local/runtime/simulation.ts';
 import { SIMULATION_EPOCH } from '../local/runtime/simulation.ts';
+import { OUTCOMES } from '../core/workflow-state.ts';
 import type { Plan, AppStatus, PoolEntry } from './operator.ts';
 import type { FailoverRecord } from '../functions/adapters/records.ts';
 
@@ -79,8 +80,7 @@ export function summary(result: SimulationResult): string[] {
   const count = (outcome: string) => result.incidents.filter((i) => i.outcome === outcome).length;
   const roles = new Map<string, number>();
   for (const node of result.fleet) roles.set(node.role, (roles.get(node.role) ?? 0) + 1);
-  const outcomes = ['failed-over', 'switched-over', 'stayed', 'alerted', 'deduplicated']
-    .map((o) => [o, count(o)] as const)
+  const outcomes = OUTCOMES.map((o) => [o, count(o)] as const)
     .filter(([, n]) => n > 0)
     .map(([o, n]) => `${n} ${o}`);
   const lines = [
@@ -110,7 +110,7 @@ export function simulationDocument(result: SimulationResult) {
       rtoSeconds: i.rtoSeconds,
       explanation: i.explanation,
     })),
-    fleet: result.fleet.map((n) => ({ id: n.id, type: n.type, state: n.state, role: n.role, application: n.applications[0] ?? null, applications: n.applications, lease: n.lease })),
+    fleet: result.fleet.map((n) => ({ id: n.id, type: n.type, state: n.state, role: n.role, application: n.applications[0] ?? null, applications: n.applications, assignedTo: n.assignedTo, lease: n.lease })),
     notifications: result.notifications,
     serviceEvents: result.serviceEvents,
     unexpected: result.unexpected,

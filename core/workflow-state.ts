@@ -23,7 +23,11 @@ export type StepName = (typeof STEPS)[number];
 export const TRIGGER_KINDS = ['performance', 'failure', 'switchover', 'drill'] as const;
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
-export const OUTCOMES = ['failed-over', 'stayed', 'alerted', 'switched-over', 'deduplicated'] as const;
+/**
+ * How an incident ended. `running` is no ending: the local runtime reports it for an execution
+ * still running when the scenario's time ran out (the workflow itself never sets it).
+ */
+export const OUTCOMES = ['failed-over', 'stayed', 'alerted', 'switched-over', 'deduplicated', 'running'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 const nodeId = z.string().regex(INSTANCE_ID, "expected an EC2 instance id like 'i-0123456789abcdef0'");

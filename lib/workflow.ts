@@ -119,6 +119,10 @@ export class Workflow extends Construct {
     // Finish is idempotent and releases the lock: retry anything before failing the execution
     // (whose failed-execution alarm then pages administrators).
     finish.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 });
+    // Compensate is idempotent too (the Lambda service retrier already re-runs it) and holds the
+    // claim it must give back: a compensation that dies before releasing it would keep a pool node
+    // out of use for the claim's lease (2 h 15 min). Retry anything before alerting.
+    compensate.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 });
 
     const succeeded = new sfn.Succeed(this, States.Succeeded);
     const abandoned = new sfn.Fail(this, States.Abandoned, {

@@ -12,8 +12,9 @@ import { EnvNames, readEnvironment } from '../../core/environment.ts';
 import { SERVING_TAG, stackAlarmNames } from '../../core/detection.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../core/metrics.ts';
 import type { Outcome, TriggerKind } from '../../core/workflow-state.ts';
-import { updateAppState } from '../../functions/adapters/app-state.ts';
+import { getAppStates, updateAppState } from '../../functions/adapters/app-state.ts';
 import { scanClaims } from '../../functions/adapters/claims.ts';
+import { whereRuns } from '../../functions/pool-view.ts';
 import { getRecord } from '../../functions/adapters/records.ts';
 import { buildDeps, readDeployedConfig, type Deps } from '../../functions/deps.ts';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../dynamodb-local.ts';
@@ -50,12 +51,22 @@ export interface IncidentReport {
   explanation: string[];
 }
 
+/** What a node is to the control plane, as the report names it. */
+export const NODE_ROLES = ['serving', 'free', 'claimed', 'preempted', 'quarantined', 'retained'] as const;
+
 export interface NodeReport {
   id: string;
   type: string;
   state: string;
-  role: 'serving' | 'free' | 'claimed' | 'preempted' | 'quarantined' | 'retained';
+  role: (typeof NODE_ROLES)[number];
+  /** Applications running on the node now. */
   applications: string[];
+  /**
+   * Applications the control plane places on the node (its state table's current node, as the
+   * pool's selection reads it), running there or not: a node an application was alerted on
+   * (A14) stays that application's until someone moves it.
+   */
+  assignedTo: string[];
   lease: Array<{ holder: string; role: string; incidentId: string; expiresAt: string | null; reason?: string }>;
 }
 
@@ -84,6 +95,16 @@ export interface ProgressEvent {
   text: string;
   execution?: string;
   task?: TaskEvent;
+  /** An event intake was handed: what it was and what intake did with it (incident ids). */
+  delivery?: { source: string; detailType: string; started: string[]; deduplicated: string[]; ignored: string[] };
+}
+
+export interface TaskWrapContext {
+  state: string;
+  step: string;
+  background: <T>(work: () => Promise<T>) => Promise<T>;
+  sleep: (ms: number) => Promise<void>;
+  now: () => Date;
 }
 
 export interface SimulationOptions {
@@ -92,9 +113,18 @@ export interface SimulationOptions {
   dynamoEndpoint?: string;
   /**
    * Wraps each task's handler (fault injection in the reliability harness). `state` is the
-   * state machine's state name, `step` the workflow step it runs.
+   * state machine's state name, `step` the workflow step it runs; `background` runs work as a
+   * flow of its own in virtual time (a Lambda that goes on running after Step Functions has
+   * given up on it), which the run waits for like an execution; `sleep` waits on the virtual clock.
    */
-  wrapTask?: (handler: TaskHandler, task: { state: string; step: string }) => TaskHandler;
+  wrapTask?: (handler: TaskHandler, task: TaskWrapContext) => TaskHandler;
+  /**
+   * Called each time the run goes quiet while timeline events are still due: every execution
+   * started so far has ended, nothing is in flight and no alarm would still change. `report`
+   * reads the run as it stands (the reliability harness checks its invariants here, while
+   * leases still run). The clock waits until it returns.
+   */
+  onQuiet?: (checkpoint: { at: Date; deps: Deps; fleet: SimulatedFleet; report: () => Promise<SimulationResult> }) => Promise<void> | void;
   /**
    * Called once the fleet is built and before the timeline runs (extra faults, latency). `sleep`
    * waits in virtual time (a slow Lambda in a wrapped task).
@@ -205,6 +235,10 @@ class Simulation {
   private intakeInFlight = 0;
   /** Event deliveries to the callback Lambda under way. */
   private callbacksInFlight = 0;
+  /** Flows started with wrapTask's `background`, still running. */
+  private backgroundFlows = 0;
+  /** How many executions had started when onQuiet last ran. */
+  private executionsAtLastQuiet = 0;
   private eventSeq = 0;
   private routedEventCount = 0;
   /**
@@ -280,7 +314,9 @@ class Simulation {
       const logicalId = functionArns.get(state.Resource ?? '') ?? functionArns.get(state.Parameters?.FunctionName ?? '') ?? '';
       const step = this.stepOf(logicalId);
       const handler = this.bundleHost ? this.bundleHost.handler(logicalId) : (await loadHandler(step))(this.deps);
-      handlers[stateName] = this.options.wrapTask ? this.options.wrapTask(handler, { state: stateName, step }) : handler;
+      handlers[stateName] = this.options.wrapTask
+        ? this.options.wrapTask(handler, { state: stateName, step, background: (work) => this.background(work), sleep: this.time.sleep, now: this.time.now })
+        : handler;
     }
     const runner = new WorkflowRunner({
       definition,
@@ -330,19 +366,53 @@ class Simulation {
     this.fleet.startAlarmEvaluation((event) => this.publish(this.busEvent('aws.cloudwatch', event.detailType, event.resources, event.detail)));
     const lastEventAt = Math.max(0, ...this.scenario.timeline.map((e) => e.at));
     const until = SIMULATION_EPOCH.getTime() + (lastEventAt + this.scenario.runForSeconds) * 1000;
-    await this.time.run(() => this.settled(), until);
+    for (;;) {
+      await this.time.run(() => this.settled() || this.quietCheckpointDue(), until);
+      if (!this.quietCheckpointDue()) break;
+      this.executionsAtLastQuiet = this.sfn.executions.size;
+      await this.options.onQuiet!({ at: this.clock.now(), deps: this.deps, fleet: this.fleet, report: () => this.reportSoFar(wallStart) });
+    }
     this.options.onSettled?.();
-    const results = await Promise.all([...this.sfn.executions.values()].map((e) => (e.result ? e.result : timeoutResult(e.name, this.clock.now()))));
+    // An execution still running at the deadline is reported as such, never given an outcome it did not reach.
+    const results = [...this.sfn.executions.values()].map((e) => e.result ?? stillRunning(e.name, e.startedAt, this.clock.now()));
     return this.report(results, this.tables, wallStart);
   }
 
   /** Nothing left to happen: no trigger due, no intake or execution running, and no alarm that would still change state. */
   private settled(): boolean {
     this.routeServiceEvents();
-    if (this.pendingTriggers !== 0 || this.intakeInFlight !== 0 || this.callbacksInFlight !== 0 || this.sfn.running() !== 0) return false;
+    if (this.pendingTriggers !== 0 || !this.idle()) return false;
+    return this.alarmsSettled();
+  }
+
+  /** No intake, callback delivery, execution or background flow running. */
+  private idle(): boolean {
+    return this.intakeInFlight === 0 && this.callbacksInFlight === 0 && this.sfn.running() === 0 && this.backgroundFlows === 0;
+  }
+
+  private alarmsSettled(): boolean {
     const key = `${this.clock.nowMs()}|${this.fleet.callCounts().total}`;
     if (this.alarmsQuiet.key !== key) this.alarmsQuiet = { key, pending: this.fleet.pendingAlarmChange() };
     return this.alarmsQuiet.pending === null;
+  }
+
+  /** onQuiet is due: executions ran since the last checkpoint, all have ended, and timeline events are still to come. */
+  private quietCheckpointDue(): boolean {
+    if (!this.options.onQuiet || this.pendingTriggers === 0 || this.sfn.executions.size === this.executionsAtLastQuiet) return false;
+    this.routeServiceEvents();
+    return this.idle() && this.alarmsSettled();
+  }
+
+  /** Work that goes on beside the executions (a Lambda Step Functions gave up on): the run waits for it. */
+  private background<T>(work: () => Promise<T>): Promise<T> {
+    this.backgroundFlows++;
+    return this.time.flow(work).finally(() => this.backgroundFlows--);
+  }
+
+  /** The report of the executions that have ended so far. */
+  private async reportSoFar(wallStart: number): Promise<SimulationResult> {
+    const results = [...this.sfn.executions.values()].flatMap((e) => (e.result ? [e.result] : []));
+    return this.report(results, this.tables, wallStart);
   }
 
   private async createTables() {
@@ -686,7 +756,9 @@ class Simulation {
         }
         for (const reason of result.rejected ?? []) this.progress('intake', `intake rejected a malformed event (logged, not retried): ${reason}`);
         if (!result.rejected?.length) {
-          this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`);
+          this.progress('intake', `${event['detail-type']}: started ${result.started.length}, deduplicated ${result.deduplicated.length}, ignored ${result.ignored.length}`, {
+            delivery: { source: event.source, detailType: event['detail-type'], ...result },
+          });
         }
         return;
       } catch (thrown) {
@@ -768,15 +840,21 @@ class Simulation {
       });
     }
     incidents.sort((a, b) => a.incidentId.localeCompare(b.incidentId));
-    const unexpected = incidents
-      .filter((i) => this.scenario.expect[i.app] && !this.scenario.expect[i.app]!.includes(i.outcome))
-      .map((i) => `${i.app}: ${i.outcome} (${i.incidentId}); expected ${this.scenario.expect[i.app]!.join(' or ')}`);
+    const unexpected = [
+      ...incidents
+        .filter((i) => this.scenario.expect[i.app] && !this.scenario.expect[i.app]!.includes(i.outcome))
+        .map((i) => `${i.app}: ${i.outcome} (${i.incidentId}); expected ${this.scenario.expect[i.app]!.join(' or ')}`),
+      // An expectation nothing tested is not met either.
+      ...Object.entries(this.scenario.expect)
+        .filter(([app]) => !incidents.some((i) => i.app === app))
+        .map(([app, outcomes]) => `${app}: no incident; expected ${outcomes.join(' or ')}`),
+    ];
     const published = this.fleet.published();
     const { targetGroups, elasticIps, secondaryIps } = this.fleet.snapshot();
     return {
       scenario: this.scenario.name,
       incidents,
-      fleet: await this.fleetReport(tables.claims),
+      fleet: await this.fleetReport(tables.claims, tables.state),
       notifications: published.map((m: PublishedMessage) => ({ at: m.at, subject: m.subject ?? '', message: m.message })),
       serviceEvents: this.fleet.events().map((e) => ({ at: e.at, detailType: e.detailType, detail: e.detail })),
       network: { targetGroups, elasticIps, secondaryIps },
@@ -793,7 +871,8 @@ class Simulation {
     const input = JSON.parse(this.sfn.executions.get(result.name)!.input) as { incidentId: string; app: string; trigger: { kind: TriggerKind; source: string; observedAt: string } };
     const record = (await getRecord(this.deps.ddb, recordsTable, { app: input.app, incidentId: input.incidentId })) as Record<string, unknown> | null;
     const output = (result.output ?? {}) as { outcome?: Outcome; attempt?: number; alerts?: Array<{ subject: string }>; explanation?: string[] };
-    const outcome = (record?.outcome as Outcome | undefined) ?? output.outcome ?? (result.status === 'FAILED' ? 'alerted' : 'stayed');
+    const running = result.error?.Error === STILL_RUNNING;
+    const outcome: Outcome = running ? 'running' : ((record?.outcome as Outcome | undefined) ?? output.outcome ?? (result.status === 'FAILED' ? 'alerted' : 'stayed'));
     return {
       incidentId: input.incidentId,
       app: input.app,
@@ -811,14 +890,16 @@ class Simulation {
     };
   }
 
-  private async fleetReport(claimsTable: string): Promise<NodeReport[]> {
+  private async fleetReport(claimsTable: string, stateTable: string): Promise<NodeReport[]> {
     const claims = await scanClaims(this.deps.ddb, claimsTable);
+    const states = await getAppStates(this.deps.ddb, stateTable, this.config.applications.map((a) => a.name));
     const snapshot = this.fleet.snapshot();
     return snapshot.instances.map((instance) => {
       const holders = claims.get(instance.instanceId)?.holders ?? [];
       const applications = Object.entries(snapshot.apps)
         .filter(([, nodes]) => nodes.includes(instance.instanceId))
         .map(([app]) => app);
+      const assignedTo = this.config.applications.filter((app) => whereRuns(app, states.get(app.name)) === instance.instanceId).map((app) => app.name);
       // A claim whose lease has expired (a crashed execution's) no longer holds the node: select takes it.
       const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
       const roles = holders.filter((h) => h.role !== 'claimed' || h.leaseExpiresAt >= nowSeconds).map((h) => h.role);
@@ -827,7 +908,7 @@ class Simulation {
         : roles.includes('retained') ? 'retained'
         : roles.includes('claimed') ? 'claimed'
         : roles.includes('preempted') ? 'preempted'
-        : roles.includes('serving') || applications.length > 0 ? 'serving'
+        : roles.includes('serving') || applications.length > 0 || assignedTo.length > 0 ? 'serving'
         : 'free';
       return {
         id: instance.instanceId,
@@ -835,6 +916,7 @@ class Simulation {
         state: instance.state,
         role,
         applications,
+        assignedTo,
         lease: holders.map((h) => ({
           holder: h.holder,
           role: h.role,
@@ -848,14 +930,16 @@ class Simulation {
 
   private async locksHeld(stateTable: string): Promise<string[]> {
     const nowSeconds = Math.floor(this.clock.nowMs() / 1000);
-    const { getAppStates } = await import('../../functions/adapters/app-state.ts');
     const states = await getAppStates(this.deps.ddb, stateTable, this.config.applications.map((a) => a.name));
     return [...states.values()].filter((s) => s.lockIncident && (s.lockExpiresAt ?? 0) > nowSeconds).map((s) => `${s.app}: ${s.lockIncident}`);
   }
 }
 
-function timeoutResult(name: string, now: Date): ExecutionResult {
-  return { name, status: 'FAILED', output: null, error: { Error: 'SimulationEnded', Cause: 'still running when the scenario ended' }, startedAt: now, endedAt: now, steps: [], path: [] };
+/** The error of an execution still running when the scenario's time ran out. */
+const STILL_RUNNING = 'SimulationEnded';
+
+function stillRunning(name: string, startedAt: Date, now: Date): ExecutionResult {
+  return { name, status: 'FAILED', output: null, error: { Error: STILL_RUNNING, Cause: 'still running when the scenario ended' }, startedAt, endedAt: now, steps: [], path: [] };
 }
 
 

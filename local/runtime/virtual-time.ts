@@ -4,9 +4,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { VirtualClock } from '../fleet/clock.ts';
 
+/** How long the driver waits for a flow to sleep or end before it looks again anyway. */
+const FALLBACK_WAKE_MS = 20;
+
 export class VirtualTime {
   private activeFlows = 0;
   private sleepers = 0;
+  /** Wakes the driver: a flow began to sleep or ended (the only ways every flow can become idle). */
+  private wake: (() => void) | null = null;
 
   constructor(readonly clock: VirtualClock) {}
 
@@ -16,6 +21,7 @@ export class VirtualTime {
   sleep = async (ms: number): Promise<void> => {
     if (ms <= 0) return;
     this.sleepers++;
+    this.notify();
     try {
       await this.clock.sleep(ms);
     } finally {
@@ -43,7 +49,29 @@ export class VirtualTime {
       return await work();
     } finally {
       this.activeFlows--;
+      this.notify();
     }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /**
+   * Resolves when a flow begins to sleep or ends, or after a short while anyway: waiting for
+   * that instead of turning the event loop over and over while flows do real I/O (DynamoDB
+   * Local) leaves the CPU to that I/O.
+   */
+  private async changed(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, FALLBACK_WAKE_MS);
+    });
+    clearTimeout(timer);
+    this.wake = null;
   }
 
   /** True when nothing but virtual time can make progress. */
@@ -60,7 +88,7 @@ export class VirtualTime {
     while (!done()) {
       if (!this.idle()) {
         quietTurns = 0;
-        await nextTurn();
+        await this.changed();
         continue;
       }
       // A resolved sleep needs a few turns before its flow is running again: do not race it.

@@ -153,6 +153,16 @@ describe('a run that does not meet its expectation', () => {
     expect(doc.incidents).toEqual([expect.objectContaining({ app: 'shop', outcome: 'alerted' })]);
     expect(doc.unexpected).toEqual([expect.stringMatching(/^shop: alerted \(.+\); expected failed-over$/)]);
   }, RUN_TIMEOUT_MS);
+
+  it('exits with code 1 when an application the scenario expects an outcome of had no incident at all', async () => {
+    // Nothing happens to shop's host (the one event only arms a fault on the idle node): the expectation is never tested, so it is not met.
+    const file = scenarioFile('expected-but-quiet', minimal({ timeline: [{ at: 10, event: 'provisioning-fails', node: 'i-0123456789abcdef1' }], runForSeconds: 60 }));
+
+    const result = await runCli(['simulate', file]);
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toContain('Unexpected outcomes: shop: no incident; expected failed-over');
+  }, RUN_TIMEOUT_MS);
 });
 
 describe('human output', () => {

@@ -542,6 +542,13 @@ describe('RapidFailover stack', () => {
       expect(finish.Retry?.[0]?.ErrorEquals).toContain(ErrorNames.AwsThrottled);
     });
 
+    it('retries the compensate step on any error, after the transient retrier: it holds the claim it must give back', () => {
+      const { definition } = extractStateMachine(json);
+      const compensate = (definition.States as Record<string, { Retry?: Array<{ ErrorEquals: string[] }> }>)[States.Compensate]!;
+      expect(compensate.Retry?.at(-1)).toMatchObject({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 });
+      expect(compensate.Retry?.[0]?.ErrorEquals).toContain(ErrorNames.AwsThrottled);
+    });
+
     it('waits the settle window only on a performance trigger before verifying (A15)', () => {
       const { definition } = extractStateMachine(json);
       const states = definition.States as Record<string, Record<string, unknown>>;

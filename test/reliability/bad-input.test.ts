@@ -1,11 +1,12 @@
 // Bad input, fuzzed with fast-check: configs (parseConfig), scenarios (parseScenario) and intake
 // events. Documents come from the zod schemas' JSON Schema and from mutations of known-valid
 // documents. Every one ends in a value or a clear error (ConfigError with one field-named line
-// per problem, or ValidationError), never another exception; a rejected event has no effect.
+// per problem, or ValidationError), never another exception; a rejected event has no effect and
+// an accepted one starts exactly the executions it reports, as Step Functions itself lists them.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { z } from 'zod';
@@ -222,34 +223,33 @@ describe('scenario (parseScenario)', () => {
 describe('intake events', () => {
   let db: DynamoDbLocal;
   let runtime: LocalRuntime;
-  const started: string[] = [];
 
   const s = scenario({
     name: 'intake-fuzz',
     applications: [app('ledger', { detection: { performance: performance('ledger'), failure: { statusChecks: true } } }), app('orders')],
     instances: [node(1, { runs: ['ledger'] }), node(2, { runs: ['orders'] }), node(3)],
     timeline: [{ at: 30, event: 'instance-failed', node: nodeId(1) }],
+    // Every execution pays a state transition and a Lambda cold start in virtual time before its
+    // first handler runs; the test never moves virtual time, so an execution intake starts is
+    // listed by Step Functions (RUNNING) but never writes a table.
+    latency: { stepFunctions: { stateTransitionMs: 50 }, lambda: { coldStartMs: 500, invokeMs: 25 } },
   });
 
   beforeAll(async () => {
     db = await startDynamoDbLocal();
     runtime = await openLocalRuntime(s, { dynamoEndpoint: db.endpoint });
-    // Count the executions intake would start, and start none: a running workflow would write the tables.
-    const sfn = runtime.deps.sfn;
-    const send = sfn.send.bind(sfn) as (command: unknown) => Promise<unknown>;
-    (sfn as unknown as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
-      if (command instanceof StartExecutionCommand) {
-        started.push(command.input.name ?? '');
-        return { executionArn: `arn:aws:states:eu-west-1:123456789012:execution:fuzz:${command.input.name}`, startDate: new Date() };
-      }
-      return send(command);
-    };
   });
 
   afterAll(async () => {
     await runtime?.close();
     await db?.stop();
   });
+
+  /** The executions Step Functions has, by name, as the real client lists them. */
+  async function executions(): Promise<string[]> {
+    const listed = await runtime.deps.sfn.send(new ListExecutionsCommand({ stateMachineArn: runtime.deps.env.stateMachineArn }));
+    return (listed.executions ?? []).map((e) => e.name ?? '').sort();
+  }
 
   async function tables(): Promise<string> {
     const { tables } = runtime.deps.env;
@@ -312,9 +312,12 @@ describe('intake events', () => {
     },
   };
 
-  /** How one event went: what intake answered or threw, and how many executions it started. */
-  async function deliver(event: unknown): Promise<{ outcome: Outcome<unknown>; startedNow: number }> {
-    const before = started.length;
+  /**
+   * How one event went: what intake answered or threw, the executions Step Functions lists that it
+   * did not before, and those it listed already.
+   */
+  async function deliver(event: unknown): Promise<{ outcome: Outcome<unknown>; startedNow: string[]; listedBefore: Set<string> }> {
+    const before = new Set(await executions());
     const intake = makeIntake(runtime.deps);
     let outcome: Outcome<unknown>;
     try {
@@ -322,21 +325,28 @@ describe('intake events', () => {
     } catch (error) {
       outcome = { ok: false, error };
     }
-    return { outcome, startedNow: started.length - before };
+    return { outcome, startedNow: (await executions()).filter((name) => !before.has(name)), listedBefore: before };
   }
 
-  /** A rejection is a ValidationError that says what is wrong, and started nothing. */
-  function problems({ outcome, startedNow }: { outcome: Outcome<unknown>; startedNow: number }): string[] {
+  /** A rejection is a ValidationError that says what is wrong, and started nothing; an acceptance started exactly what it says. */
+  function problems({ outcome, startedNow, listedBefore }: { outcome: Outcome<unknown>; startedNow: string[]; listedBefore: Set<string> }): string[] {
     if (outcome.ok) {
       const result = outcome.value as { started: string[]; deduplicated: string[]; ignored: string[] };
       const shaped = [result.started, result.deduplicated, result.ignored].every((list) => Array.isArray(list));
-      return [...(shaped ? [] : ['intake answered something that is not an IntakeResult']), ...(result.started.length === startedNow ? [] : [`reported ${result.started.length} started, ${startedNow} StartExecution calls`])];
+      if (!shaped) return ['intake answered something that is not an IntakeResult'];
+      // StartExecution with the name and input of an open execution succeeds without starting
+      // another ("Executions with the same name and input are considered idempotent", Step
+      // Functions API reference, ExecutionAlreadyExists): intake cannot tell it from a start, and
+      // reports it as started. What it reports started is exactly what is new, plus such repeats.
+      const said = [...new Set(result.started)].sort();
+      const expected = [...new Set([...startedNow, ...said.filter((name) => listedBefore.has(name))])].sort();
+      return said.join(',') === expected.join(',') ? [] : [`reported started ${JSON.stringify(said)}, Step Functions lists new ${JSON.stringify(startedNow)}`];
     }
     const error = outcome.error as Error;
     return [
       ...(error?.name === 'ValidationError' ? [] : [`threw ${error?.name}: ${error?.message}`]),
       ...(/^intake: \S/.test(error?.message ?? '') ? [] : [`unclear message: ${error?.message}`]),
-      ...(startedNow === 0 ? [] : [`a rejected event started ${startedNow} execution(s)`]),
+      ...(startedNow.length === 0 ? [] : [`a rejected event started ${startedNow.join(', ')}`]),
     ];
   }
 
@@ -344,12 +354,16 @@ describe('intake events', () => {
     const results = [];
     for (const event of Object.values(VALID_EVENTS)) results.push(await deliver(event));
     expect(results.flatMap(problems)).toEqual([]);
-    expect(results.map((r) => r.startedNow)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(results.map((r) => r.startedNow.length)).toEqual([1, 1, 1, 1, 1, 1]);
+    // Started for real: Step Functions runs each, named by its incident.
+    const listed = await runtime.deps.sfn.send(new ListExecutionsCommand({ stateMachineArn: runtime.deps.env.stateMachineArn }));
+    expect((listed.executions ?? []).map((e) => e.status)).toEqual(Array(6).fill('RUNNING'));
   });
 
   it('mutated and arbitrary events: accepted, or a ValidationError and no execution and no table write', async () => {
     const before = await tables();
-    const executionsBefore = started.length;
+    const executionsBefore = await executions();
+    const reportedStarted: string[] = [];
     // Timestamps Date.parse accepts that are still no use: years past 9999 or before 0, impossible days, bare numbers.
     const oddTime = fc.constantFrom('+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2030-02-30T00:00:00Z', '1', 'Tue, 01 Jan 2030 00:00:00 GMT', '2030-01-01T00:00:00+2500');
     const event = fc.oneof(
@@ -378,15 +392,16 @@ describe('intake events', () => {
 
     await fc.assert(
       fc.asyncProperty(event, async (e) => {
-        expect(problems(await deliver(e))).toEqual([]);
+        const delivered = await deliver(e);
+        expect(problems(delivered)).toEqual([]);
+        if (delivered.outcome.ok) reportedStarted.push(...(delivered.outcome.value as { started: string[] }).started);
       }),
       { numRuns: RUNS.intake },
     );
 
-    // Intake reads the state table and writes nothing; the executions it would have started never ran.
+    // Intake reads the state table and writes nothing (the executions it started have not reached a task).
     expect(await tables(), 'DynamoDB tables unchanged').toBe(before);
-    const listed = await runtime.deps.sfn.send(new ListExecutionsCommand({ stateMachineArn: runtime.deps.env.stateMachineArn }));
-    expect(listed.executions ?? [], 'no execution ran').toEqual([]);
-    expect(started.length).toBeGreaterThanOrEqual(executionsBefore);
+    // Step Functions lists exactly the executions it had, and those accepted events said they started.
+    expect(await executions(), 'executions listed').toEqual([...new Set([...executionsBefore, ...reportedStarted])].sort());
   });
 });

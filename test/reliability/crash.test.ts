@@ -1,28 +1,37 @@
-// Crash at every step: each task of the workflow, in a run that reaches it, misbehaves once —
-// its Lambda dies before its side effect (a retried service error, or an unexpected error the
-// workflow catches), dies after it, or times out. After retries, compensation and lease expiry
-// the invariants hold, and the system takes the next incident of the same application.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+// Crash at every step: every invocation of every task state of the workflow, in a run that
+// reaches it, misbehaves once — its Lambda dies before its side effect (a retried service
+// error, or an unexpected error the workflow catches) or after it, dies between two of its AWS
+// calls, or goes on running after Step Functions has given up on it. Right after the faulted
+// incident settles no lock or claim is left (leases counted even when expired) and the
+// invariants hold; after every lease has expired the system takes the next incident of the same
+// application. The points come from the runs themselves: a fault-free run of each base scenario
+// says which invocations each state makes and which AWS calls each makes, and every Task state
+// of the synthesized definition must be reached by one of them.
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDynamoDbLocal } from '../../local/dynamodb-local.ts';
 import type { Scenario } from '../../local/scenario.ts';
-import { States } from '../../lib/workflow.ts';
 import { alertsFor, app, incidentsOf, node, nodeId, performance, scenario } from '../workflow/fixtures.ts';
-import { checkpointAt, expectReliable, expectServedOrAlerted, FAULT_KINDS, injectOnce, LEASES_EXPIRED_AFTER, simulate, type FaultKind } from './harness.ts';
+import {
+  checkpointWhenQuiet,
+  describePoint,
+  discover,
+  expectNothingLeaked,
+  expectReliable,
+  FaultInjector,
+  lambdaTimeouts,
+  LEASES_EXPIRED_AFTER,
+  pointsOf,
+  simulate,
+  summaryLine,
+  taskStates,
+  type FaultPoint,
+} from './harness.ts';
 
-let db: DynamoDbLocal;
-const tally = { tried: 0, survived: 0 };
+const db = await startDynamoDbLocal();
 /** What the faulted incident ended as, per outcome (the sweep's switchover aside). */
 const faultedOutcomes = new Map<string, number>();
-
-beforeAll(async () => {
-  db = await startDynamoDbLocal();
-});
-
-afterAll(async () => {
-  await db?.stop();
-  console.log(`fault points: ${tally.tried} tried, ${tally.survived} survived`);
-  console.log(`faulted incidents ended: ${[...faultedOutcomes].map(([outcome, n]) => `${outcome} ${n}`).join(', ')}`);
-});
+let survived = 0;
+let knownFailed = 0;
 
 /**
  * When every lease taken in the first half hour has expired, an operator switches the
@@ -30,14 +39,15 @@ afterAll(async () => {
  */
 const SWEEP_AT = 1_800 + LEASES_EXPIRED_AFTER;
 
-type Base = 'failover' | 'performance' | 'compensation' | 'exhausted';
+type Base = 'failover' | 'compensation' | 'exhausted' | 'performance';
 
 /**
  * - failover: ledger's host fails; a free pool node takes over (lock → select → provision → join
  *   → shift → release → finish).
- * - performance: ledger is slow; after the failover, the settle window and verify (A15).
  * - compensation: provisioning fails on the first node chosen; compensate, then the next node.
  * - exhausted: one attempt allowed and it fails: compensate → notify → finish (alerted).
+ * - performance: ledger is slow; its old host still runs (nothing is fenced, a half-done shift
+ *   is rolled back); after the failover, the settle window and verify (A15).
  */
 function base(kind: Base): Scenario {
   const perf = kind === 'performance';
@@ -59,54 +69,125 @@ function base(kind: Base): Scenario {
   });
 }
 
-/** Where each task state runs in a base scenario. */
-const POINTS: Array<{ state: string; base: Base }> = [
-  { state: States.Lock, base: 'failover' },
-  { state: States.Select, base: 'failover' },
-  { state: States.Provision, base: 'failover' },
-  { state: States.Join, base: 'failover' },
-  { state: States.Shift, base: 'failover' },
-  { state: States.Release, base: 'failover' },
-  { state: States.Verify, base: 'performance' },
-  { state: States.Compensate, base: 'compensation' },
-  { state: States.Notify, base: 'exhausted' },
-  { state: States.Finish, base: 'failover' },
-  // A slow application's old host still runs: nothing is fenced, and a half-done shift is rolled back.
-  { state: States.Provision, base: 'performance' },
-  { state: States.Join, base: 'performance' },
-  { state: States.Shift, base: 'performance' },
-  { state: States.Release, base: 'performance' },
-  { state: States.Finish, base: 'performance' },
-  { state: States.Lock, base: 'performance' },
-  { state: States.Select, base: 'performance' },
-  { state: States.Compensate, base: 'exhausted' },
-];
+const BASES: readonly Base[] = ['failover', 'compensation', 'exhausted', 'performance'];
+/** The incident the fault is injected into: the first one that is not the sweep's switchover. */
+const faulted = (input: { trigger: { kind: string } }) => input.trigger.kind !== 'switchover';
 
-const cases = POINTS.flatMap((p) => FAULT_KINDS.map((kind): [string, Base, FaultKind] => [p.state, p.base, kind]));
+/**
+ * Every invocation the bases make, each (trigger, state, invocation) faulted once, in the first
+ * base that reaches it: the compensation base repeats the failover base up to the failed
+ * provisioning, and so on.
+ */
+const discovered = await Promise.all(BASES.map(async (b) => ({ base: b, observed: await discover(base(b), faulted, { dynamoEndpoint: db.endpoint }) })));
+const seen = new Set<string>();
+const seenWork = new Set<string>();
+const CASES: Array<{ base: Base; point: FaultPoint }> = [];
+for (const { base: b, observed } of discovered) {
+  const trigger = b === 'performance' ? 'performance' : 'failure';
+  for (const o of observed) {
+    const key = `${trigger}|${o.state}#${o.invocation}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // An invocation that makes the same calls as one already faulted (a poll that finds the
+    // same work still under way) is faulted twice: retried, and caught. Its calls were crashed
+    // between and timed out at already, and before/after differ only by what it already did once.
+    const work = `${o.state}|${o.calls.join(' ')}`;
+    const points = pointsOf(o).filter((p) => !seenWork.has(work) || p.fault === 'before-retryable' || p.fault === 'after-unexpected');
+    seenWork.add(work);
+    for (const point of points) CASES.push({ base: b, point });
+  }
+}
+const POINTS = CASES.map((c) => c.point);
 
-describe.concurrent('crash at every step', () => {
-  it.each(cases)('%s (%s run): %s', async (state, baseName, kind) => {
-    tally.tried++;
+const LOCK_LEAK = /locks left in the state table/;
+const CLAIM_LEAK = /claims left behind/;
+const TWO_HOSTS = /ledger runs on i-\w+, i-\w+: expected 2 to be less than or equal to 1|target group ledger routes to its serving node only/;
+/**
+ * KNOWN DEFECTS, found by this harness and not fixed yet. Each point must still fail right after
+ * the faulted incident, in this way (the test goes red when one is fixed: take it off the list);
+ * after lease expiry the system must recover all the same, unless `atEnd` says how it does not.
+ * - A Lambda still running after Step Functions moved on (timeout) races the compensation: Lock
+ *   takes the lock after the execution has ended; Select claims a node after Compensate released
+ *   the claim; Provision and Join install and register ledger on a node Compensate already undid,
+ *   so ledger runs on two nodes and its target group routes to both. Nothing in the workflow waits
+ *   for the faulted invocation to be dead (its Lambda timeout) before compensating.
+ *   In the performance base the old host still runs, so the late install leaves ledger on two
+ *   nodes for good: lease expiry does not end that one (`atEnd`).
+ */
+const KNOWN_DEFECTS: Record<string, { now: RegExp; atEnd?: RegExp }> = {
+  'failover: LockApplication#1 timeout before call 1': { now: LOCK_LEAK },
+  'failover: SelectAndClaimNode#1 timeout before call 1': { now: CLAIM_LEAK },
+  'failover: SelectAndClaimNode#1 timeout before call 8': { now: CLAIM_LEAK },
+  'failover: ProvisionNode#1 timeout before call 4': { now: TWO_HOSTS },
+  'failover: ProvisionNode#1 timeout before call 8': { now: TWO_HOSTS },
+  'failover: JoinCluster#1 timeout before call 4': { now: TWO_HOSTS },
+  'failover: JoinCluster#4 timeout before call 6': { now: TWO_HOSTS },
+  'compensation: SelectAndClaimNode#2 timeout before call 1': { now: CLAIM_LEAK },
+  'compensation: SelectAndClaimNode#2 timeout before call 5': { now: CLAIM_LEAK },
+  'compensation: ProvisionNode#5 timeout before call 7': { now: TWO_HOSTS },
+  'performance: ProvisionNode#1 timeout before call 5': { now: TWO_HOSTS, atEnd: TWO_HOSTS },
+};
+/** The assertion error a check throws, or null when it passes. */
+function failureOf(check: () => void): Error | null {
+  try {
+    check();
+    return null;
+  } catch (error) {
+    return error as Error;
+  }
+}
+const caseName = (c: { base: Base; point: FaultPoint }) => `${c.base}: ${describePoint(c.point)}`;
+
+afterAll(async () => {
+  await db.stop();
+  console.log(summaryLine(POINTS, survived));
+  console.log(`known defects (KNOWN_DEFECTS) still showing: ${knownFailed} of ${Object.keys(KNOWN_DEFECTS).length}`);
+  console.log(`faulted incidents ended: ${[...faultedOutcomes].map(([outcome, n]) => `${outcome} ${n}`).join(', ')}`);
+});
+
+describe('the fault points come from the synthesized definition', () => {
+  it('every known defect names a fault point the harness runs', () => {
+    expect(Object.keys(KNOWN_DEFECTS).filter((name) => !CASES.some((c) => caseName(c) === name))).toEqual([]);
+  });
+
+  it('every Task state of the state machine is faulted in some base scenario', () => {
+    const faultedStates = new Set(POINTS.map((p) => p.state));
+    const missing = [...new Set(BASES.flatMap((b) => taskStates(base(b))))].filter((state) => !faultedStates.has(state));
+    expect(missing, 'task states no base scenario reaches: add a base that does').toEqual([]);
+  });
+});
+
+describe.concurrent('crash at every invocation, between calls, and while Step Functions has moved on', () => {
+  it.each(CASES.map((c) => [caseName(c), c] as const))('%s', async (name, { base: baseName, point }) => {
     const s = base(baseName);
-    const { fault, wrapTask } = injectOnce(state, kind);
-    const { checkpoint, options } = checkpointAt(/switches ledger over/, { dynamoEndpoint: db.endpoint, wrapTask });
+    const injector = new FaultInjector(point, faulted, lambdaTimeouts(s));
+    const { checkpoints, options } = checkpointWhenQuiet(injector.options({ dynamoEndpoint: db.endpoint }));
 
     const run = await simulate(s, options);
 
-    expect(fault.fired, `${state} ran and the fault fired`).toBe(1);
-    // Before the sweep: the faulted incident left ledger served, or administrators were told.
-    expectServedOrAlerted(checkpoint, ['ledger']);
-    expectReliable(run, s);
+    expect(injector.fired, `${describePoint(point)} was reached and the fault fired`).toBe(1);
+    // The command ledger: whatever crashed where, no document went to a node twice for the same purpose.
+    expect(injector.commandsSentTwice(), 'SSM commands sent twice').toEqual([]);
+    // Right after the faulted incident: nothing leaked, ledger served or administrators told.
+    const known = KNOWN_DEFECTS[name];
+    const leak = failureOf(() => expectNothingLeaked(checkpoints[0], s));
+    if (leak && !known) throw leak;
+    expect(leak?.message ?? 'nothing leaked', 'right after the faulted incident (a known defect must still show, see KNOWN_DEFECTS)').toMatch(known?.now ?? /^nothing leaked$/);
+    // After lease expiry: the invariants hold again.
+    const atEnd = failureOf(() => expectReliable(run, s));
+    if (atEnd && !known?.atEnd) throw atEnd;
+    expect(atEnd?.message ?? 'invariants hold', 'after lease expiry (a known defect must still show, see KNOWN_DEFECTS)').toMatch(known?.atEnd ?? /^invariants hold$/);
     // The system runs again once the leases are gone: the operator's switchover takes the lock
     // and moves ledger (with one attempt allowed, a broken node that a crashed compensation did
     // not quarantine may be tried again: then administrators hear of it).
     const last = incidentsOf(run.result, 'ledger').find((i) => i.trigger === 'switchover');
     expect(baseName === 'exhausted' ? ['switched-over', 'alerted'] : ['switched-over'], 'the switchover after lease expiry').toContain(last?.outcome);
-    const faulted = incidentsOf(run.result, 'ledger').find((i) => i.trigger !== 'switchover');
+    const faultedIncident = incidentsOf(run.result, 'ledger').find((i) => i.incidentId === injector.incidentId);
     // The record's outcome is true to what happened: a failed host never 'stays', and 'alerted' means an alert went out.
-    expect(faulted?.trigger === 'failure' && faulted.outcome === 'stayed', `a failure trigger ended as ${faulted?.outcome}`).toBe(false);
-    expect(faulted?.outcome === 'alerted' && alertsFor(run.result, 'ledger').length === 0, 'alerted without an alert').toBe(false);
-    faultedOutcomes.set(faulted?.outcome ?? 'none', (faultedOutcomes.get(faulted?.outcome ?? 'none') ?? 0) + 1);
-    tally.survived++;
+    expect(faultedIncident?.trigger === 'failure' && faultedIncident.outcome === 'stayed', `a failure trigger ended as ${faultedIncident?.outcome}`).toBe(false);
+    expect(faultedIncident?.outcome === 'alerted' && alertsFor(run.result, 'ledger').length === 0, 'alerted without an alert').toBe(false);
+    faultedOutcomes.set(faultedIncident?.outcome ?? 'none', (faultedOutcomes.get(faultedIncident?.outcome ?? 'none') ?? 0) + 1);
+    if (known) knownFailed++;
+    else survived++;
   });
 });

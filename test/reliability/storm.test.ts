@@ -1,8 +1,12 @@
-// Storm: 50 triggers (duplicates among them) for 20 applications at once, against a pool of
-// 10 free nodes. Exactly 10 failovers; every other application takes the no-eligible path its
-// trigger asks for (performance: stay, A14; failure: alert, A14); no node is given twice.
+// Storm: 50 trigger deliveries (duplicates among them) for 20 applications at once, against a
+// pool of 10 free nodes. The deliveries are counted as intake received them; a repeated event is
+// answered with its open execution, and every other delivery about an application that moved is
+// folded into the incident that moved it (a known gap for the others: see below). Exactly 10
+// failovers; every other application takes the no-eligible path its trigger asks for
+// (performance: stay, A14; failure: alert, A14, one alert per alerted incident); no node is given twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import type { ProgressEvent } from '../../local/runtime/simulation.ts';
 import { app, incidentsOf, node, nodeId, performance, POOLS, scenario, type TimelineInput } from '../workflow/fixtures.ts';
 import { expectReliable, simulate } from './harness.ts';
 
@@ -48,22 +52,77 @@ function stormScenario() {
   });
 }
 
-describe('storm', () => {
-  it('50 triggers for 20 applications, 10 free nodes: exactly 10 failovers, the rest stay (performance) or alert (failure)', async () => {
-    const s = stormScenario();
-    const triggers = 10 * (1 + 2) + 10 * 1 + 5 * 2;
-    expect(triggers, 'triggers in the storm').toBe(50);
+/** The events intake was handed during a run, each with what it did (incident ids started, deduplicated, ignored). */
+type Delivery = NonNullable<ProgressEvent['delivery']>;
 
-    const run = await simulate(s, { dynamoEndpoint: db.endpoint });
+/** The application an incident id is about: ids are <time>-<app>-<trigger>-<hash>. */
+const appOfIncident = (id: string) => id.split('-').slice(1, -2).join('-');
+
+describe('storm', () => {
+  it('50 triggers for 20 applications, 10 free nodes: exactly 10 failovers, the rest stay (performance) or alert (failure); repeats and deliveries about a moved application deduplicated', async () => {
+    const s = stormScenario();
+    const deliveries: Delivery[] = [];
+
+    const run = await simulate(s, { dynamoEndpoint: db.endpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
     const { result } = run;
 
     expectReliable(run, s);
+    // The deliveries the storm made, by what they were: each slow application's evaluated ALARM and
+    // the duplicates EventBridge re-delivered; each failed host's status-check contributor; the
+    // stopped hosts' two EC2 state changes each.
+    const count = (detailType: string) => deliveries.filter((d) => d.detailType === detailType).length;
+    const planned = {
+      alarms: SLOW.length + s.timeline.filter((e) => e.event === 'duplicate-alarm').reduce((n, e) => n + (e.event === 'duplicate-alarm' ? e.times : 0), 0),
+      contributors: s.timeline.filter((e) => e.event === 'instance-failed').length,
+      ec2: 2 * s.timeline.filter((e) => e.event === 'instance-stopped').length,
+    };
+    expect({
+      alarms: count('CloudWatch Alarm State Change'),
+      contributors: count('CloudWatch Alarm Contributor State Change'),
+      ec2: count('EC2 Instance State-change Notification'),
+    }, 'deliveries made, by kind').toEqual(planned);
+    expect(deliveries.length, 'nothing else reached intake').toBe(planned.alarms + planned.contributors + planned.ec2);
+    expect(deliveries.flatMap((d) => d.ignored), 'deliveries intake ignored').toEqual([]);
+
+    // Every delivery is one incident of the report.
+    const ids = deliveries.flatMap((d) => [...d.started, ...d.deduplicated]);
+    const perApp = new Map<string, string[]>();
+    for (const id of ids) perApp.set(appOfIncident(id), [...(perApp.get(appOfIncident(id)) ?? []), id]);
+    expect([...perApp.keys()].sort(), 'applications the deliveries were about').toEqual([...SLOW, ...FAILED].sort());
+    expect(result.incidents.length, 'incidents reported: one per delivery').toBe(ids.length);
+    const deduplicated = (a: string) => incidentsOf(result, a).filter((i) => i.outcome === 'deduplicated');
+    // A delivery of an event already delivered (same incident id: the duplicated ALARM, whose
+    // execution is still open) is answered by Step Functions with the running execution.
+    const repeats = (a: string) => perApp.get(a)!.length - new Set(perApp.get(a)).size;
+    const sameExecution = (a: string) => deduplicated(a).filter((i) => i.explanation.some((line) => line.includes('Step Functions answered with that execution'))).length;
+    expect(
+      Object.fromEntries([...perApp.keys()].map((a) => [a, sameExecution(a)])),
+      'deliveries answered with the open execution of the same name, per application',
+    ).toEqual(Object.fromEntries([...perApp.keys()].map((a) => [a, repeats(a)])));
+    // An application that moved: one incident did the work and every other delivery about it was
+    // deduplicated (the same execution, or folded into the incident holding the lock).
+    const movedApps = [...new Set(result.incidents.filter((i) => i.outcome === 'failed-over').map((i) => i.app))];
+    expect(
+      Object.fromEntries(movedApps.map((a) => [a, deduplicated(a).length])),
+      'deduplicated incidents per application that moved: every delivery but the first',
+    ).toEqual(Object.fromEntries(movedApps.map((a) => [a, perApp.get(a)!.length - 1])));
+    // KNOWN GAP (B3, documented here): an incident that does not move its application (stayed,
+    // alerted) releases the lock within seconds; a later, distinct trigger of the same problem
+    // (the evaluated ALARM after the injected one; the status-check alarm after the EC2 stop)
+    // then starts an incident of its own, which stays or alerts again. Such incidents never run at
+    // once (the lock), and each alerted one sends exactly one alert.
+    for (const a of [...perApp.keys()].filter((x) => !movedApps.includes(x))) {
+      const spans = incidentsOf(result, a)
+        .filter((i) => i.outcome !== 'deduplicated')
+        .map((i) => [i.steps[0]?.startedAt ?? '', i.steps.at(-1)?.endedAt ?? ''] as const)
+        .sort();
+      spans.slice(1).forEach(([startedAt], k) => expect(startedAt >= spans[k]![1], `${a}: an incident started at ${startedAt}, before the one before it ended at ${spans[k]![1]}`).toBe(true));
+    }
+
     const failovers = result.incidents.filter((i) => i.outcome === 'failed-over');
     expect(failovers, 'failovers').toHaveLength(10);
     expect(new Set(failovers.map((i) => i.app)).size, 'no application failed over twice').toBe(10);
     expect(new Set(failovers.map((i) => i.toNode)), 'each free node taken once').toEqual(new Set(FREE));
-    // Duplicates collapsed (same execution name) or folded into the incident holding the lock.
-    expect(result.incidents.filter((i) => i.outcome === 'deduplicated').length, 'duplicates seen').toBeGreaterThan(0);
 
     const moved = new Set(failovers.map((i) => i.app));
     const outcomes = (a: string) => incidentsOf(result, a).map((i) => i.outcome);
@@ -75,12 +134,17 @@ describe('storm', () => {
     expect(stayed.filter((a) => !outcomes(a).includes('stayed')), 'slow applications that did not stay').toEqual([]);
     expect(stayed.filter((a) => outcomes(a).includes('alerted')), 'slow applications that alerted').toEqual([]);
     expect(stayed.flatMap(alertsAbout), 'alerts about slow applications that stayed').toEqual([]);
-    // A14, failure: administrators are alerted.
+    // A14, failure: administrators are alerted, once per application.
     expect(alerted.filter((a) => !outcomes(a).includes('alerted')), 'failed applications not alerted').toEqual([]);
-    expect(alerted.filter((a) => alertsAbout(a).length === 0), 'failed applications without an alert sent').toEqual([]);
+    // One alert per alerted incident (see the known gap above: a second trigger of the same failure alerts again).
+    expect(
+      Object.fromEntries(alerted.map((a) => [a, alertsAbout(a).length])),
+      'alerts per failed application left without a node: one per alerted incident',
+    ).toEqual(Object.fromEntries(alerted.map((a) => [a, outcomes(a).filter((o) => o === 'alerted').length])));
+    const dedupCount = result.incidents.filter((i) => i.outcome === 'deduplicated').length;
     console.log(
-      `storm: ${triggers} triggers, ${result.incidents.length} incidents (${result.incidents.filter((i) => i.outcome === 'deduplicated').length} deduplicated), ` +
-        `${failovers.length} failovers, ${stayed.length} stayed, ${alerted.length} alerted; ${result.virtualSeconds} virtual s in ${result.wallMs} ms`,
+      `storm: ${deliveries.length} deliveries (${planned.alarms} alarm, ${planned.contributors} contributor, ${planned.ec2} EC2), ${result.incidents.length} incidents ` +
+        `(${dedupCount} deduplicated), ${failovers.length} failovers, ${stayed.length} stayed, ${alerted.length} alerted; ${result.virtualSeconds} virtual s in ${result.wallMs} ms`,
     );
   });
 });
@@ -108,5 +172,33 @@ describe('storm on virtual-node hosts (B1)', () => {
     expect(result.incidents.filter((i) => i.outcome === 'alerted'), 'alerted').toHaveLength(3);
     expect(hosts.map((h) => result.fleet.find((n) => n.id === h)?.applications.length), 'applications per host').toEqual([3, 3, 3]);
     console.log(`storm on shared hosts: 12 incidents, ${failovers.length} failovers onto 3 hosts, 3 alerted; ${result.wallMs} ms`);
+  });
+});
+
+describe('known gap (B3): one EC2 stop of a host with no eligible replacement', () => {
+  it('B3 (EC2 state-change notifications): the stopping and the stopped notification each start an incident, and each one alerts', async () => {
+    // ledger's host is stopped and the only other node runs orders, of the same priority: no node is eligible.
+    const s = scenario({
+      name: 'stop-no-eligible',
+      applications: [app('ledger'), app('orders')],
+      instances: [node(1, { runs: ['ledger'] }), node(2, { runs: ['orders'] })],
+      timeline: [{ at: 30, event: 'instance-stopped', node: nodeId(1) }],
+      runForSeconds: 900,
+    });
+    const deliveries: Delivery[] = [];
+    const run = await simulate(s, { dynamoEndpoint: db.endpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
+    expectReliable(run, s);
+    const ledger = incidentsOf(run.result, 'ledger');
+    const alerts = run.result.notifications.filter((n) => n.subject.startsWith('rapid-failover: ledger:'));
+    // One failure, one incident would be B3. What happens: EC2 sends 'stopping' then 'stopped'
+    // (a stopped instance has no status checks to fail); the first incident finds no node, alerts
+    // and frees the lock within seconds, so the second notification runs the whole no-eligible
+    // path again and alerts a second time. This test pins the gap: fixing it turns it red.
+    console.log(`one EC2 stop, no eligible node: ${deliveries.length} deliveries, ledger incidents ${ledger.map((i) => i.outcome).join(', ')}, ${alerts.length} alerts`);
+    expect({ deliveries: deliveries.map((d) => d.detailType), outcomes: ledger.map((i) => i.outcome), alerts: alerts.length }).toEqual({
+      deliveries: ['EC2 Instance State-change Notification', 'EC2 Instance State-change Notification'],
+      outcomes: ['alerted', 'alerted'],
+      alerts: 2,
+    });
   });
 });

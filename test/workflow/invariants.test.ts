@@ -18,9 +18,9 @@ function consistent(): SimulationResult {
     scenario: 'invariants',
     incidents: [],
     fleet: [
-      { id: nodeId(1), type: 'm7i.xlarge', state: 'stopped', role: 'quarantined', applications: [], lease: [{ holder: 'ledger', role: 'quarantined', incidentId: 'i1', expiresAt: null, reason: 'it failed' }] },
-      { id: nodeId(2), type: 'm7i.xlarge', state: 'running', role: 'serving', applications: ['ledger'], lease: [{ holder: 'ledger', role: 'serving', incidentId: 'i1', expiresAt: null }] },
-      { id: nodeId(3), type: 'm7i.xlarge', state: 'running', role: 'free', applications: [], lease: [] },
+      { id: nodeId(1), type: 'm7i.xlarge', state: 'stopped', role: 'quarantined', applications: [], assignedTo: [], lease: [{ holder: 'ledger', role: 'quarantined', incidentId: 'i1', expiresAt: null, reason: 'it failed' }] },
+      { id: nodeId(2), type: 'm7i.xlarge', state: 'running', role: 'serving', applications: ['ledger'], assignedTo: ['ledger'], lease: [{ holder: 'ledger', role: 'serving', incidentId: 'i1', expiresAt: null }] },
+      { id: nodeId(3), type: 'm7i.xlarge', state: 'running', role: 'free', applications: [], assignedTo: [], lease: [] },
     ],
     notifications: [],
     serviceEvents: [],

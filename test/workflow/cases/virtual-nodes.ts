@@ -11,7 +11,7 @@ const BACKUP_HOSTS: PoolInput = { name: 'backup-hosts', tag: { key: POOL_TAG, va
 /** Registers the cases; `run` runs a scenario and checks the invariants every run must keep. */
 export function virtualNodeCases(run: Run): void {
   describe('a virtual-node host failing with three applications on it (B1, B2)', () => {
-    it('B1, B2: each application has its own incident; the backup tier takes them over, packed by capacity', async () => {
+    it('B1, B2, B3: the host’s failure is detected per application (its own incident each); the backup tier takes them over, packed by capacity', async () => {
       const apps = ['ada', 'bob', 'cy'];
       const s = scenario({
         name: 'host-fails',
