@@ -55,8 +55,7 @@ export const FUNCTION_CALLS = {
     'dynamodb:BatchGetItem@state', 'dynamodb:GetItem@records', 'dynamodb:Query@claims', 'dynamodb:UpdateItem@claims',
     'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'ec2:AssignPrivateIpAddresses', 'ec2:AssociateAddress', 'ec2:CreateTags',
     'ec2:DescribeAddresses', 'ec2:DescribeInstances', 'ec2:DescribeNetworkInterfaces', 'ec2:ModifyInstanceAttribute', 'ec2:StopInstances',
-    'elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:DescribeLoadBalancers',
-    'elasticloadbalancing:DescribeTargetGroups', 'elasticloadbalancing:DescribeTargetHealth', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation',
+    'elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:DescribeTargetHealth', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation',
     'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
   ],
   release: [

@@ -9,7 +9,7 @@
 // claim becomes 'serving' and the state table names the new node.
 import { describeAlert } from '../../core/decisions.ts';
 import { JoinFailedError } from '../../core/errors.ts';
-import { healthCheckBudgetSeconds } from '../../core/load-balancing.ts';
+import { DEFAULT_HEALTH_CHECK, healthCheckBudgetSeconds } from '../../core/load-balancing.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { raiseAlert } from '../alerting.ts';
 import { configuredPrivateIps, describeAddress, moveAddress } from '../adapters/addresses.ts';
@@ -20,7 +20,6 @@ import { commandDeps } from '../command-deps.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { isolateInstance, stopInstance } from '../adapters/instances.ts';
 import { updateRecord } from '../adapters/records.ts';
-import { describeTargetGroups } from '../adapters/load-balancers.ts';
 import { deregisterTarget, targetHealth } from '../adapters/targets.ts';
 import { errorMessage, errorName, hasName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
@@ -60,9 +59,9 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
     roles: ['claimed', 'serving'],
   });
   // A shift that ran to the end already (a retry) finds the claim serving: the node was healthy then.
-  if (held.role === 'claimed') await confirmHealthy(ctx, state, newNode);
+  const healthyIn = held.role === 'claimed' ? await confirmHealthy(ctx, state, newNode) : null;
   const old = state.currentNode !== null && state.currentNode !== newNode ? state.currentNode : null;
-  const notes: string[] = [];
+  const notes: string[] = healthyIn === null ? [] : [`${newNode} is healthy in ${healthyIn} target group(s) of ${app.name} (A9)`];
   const progress: Record<string, string> = {};
   let fence: Fence = 'none';
 
@@ -167,12 +166,12 @@ async function fenceByStopping(ctx: StepContext, old: string, elapsed: number, r
  * turned `unhealthy` ("Health checks for Application Load Balancer target groups"). Past the time
  * the groups allow (core/load-balancing.ts), an unhealthy node fails (JoinFailedError).
  */
-async function confirmHealthy(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<void> {
+async function confirmHealthy(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<number> {
   const { deps, app } = ctx;
-  const registered = state.registered ?? (await registrationFromGroups(ctx, state));
+  const registered = state.registered ?? registrationByDefaults(ctx, state);
   const health = await targetHealth(deps.elb, clusterTarget(app, nodeId));
   const notHealthy = [...health].filter(([, h]) => h.state !== 'healthy');
-  if (notHealthy.length === 0) return;
+  if (notHealthy.length === 0) return health.size;
   const elapsed = secondsSince(registered.at, ctx.now);
   const limit = registered.budgetSeconds;
   const detail = notHealthy.map(([arn, h]) => `${arn.split(':').at(-1)}: ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');
@@ -186,18 +185,25 @@ async function confirmHealthy(ctx: StepContext, state: WorkflowState, nodeId: st
       return h.state === 'unhealthy' ? interval * (group?.healthyThreshold ?? 1) : interval;
     }),
   );
-  stillPending(`waiting for ${nodeId} to pass health checks: ${detail}`, { elapsed, limit, what: `${nodeId} passing the health checks of ${app.name}'s target groups` }, { afterSeconds: nextLook });
+  return stillPending(`waiting for ${nodeId} to pass health checks: ${detail}`, { elapsed, limit, what: `${nodeId} passing the health checks of ${app.name}'s target groups` }, { afterSeconds: nextLook });
 }
 
-/** For a state without join's registration (it ran before this field existed): read the groups. */
-async function registrationFromGroups(ctx: StepContext, state: WorkflowState): Promise<NonNullable<WorkflowState['registered']>> {
-  const groups = await describeTargetGroups(ctx.deps.elb, ctx.app.cluster.targetGroupArns, ctx.now);
+/**
+ * For a state without join's registration (an execution from before join recorded it): ELB's
+ * default health-check settings, asked of no one (shift's role stays without the target-group
+ * reads join makes; at 1,000 applications its policy is near IAM's size limit).
+ */
+function registrationByDefaults(ctx: StepContext, state: WorkflowState): NonNullable<WorkflowState['registered']> {
   const at = state.progress['join.registeredAt'] ?? ctx.now.toISOString();
   return {
     at,
     firstCheckAt: at,
-    budgetSeconds: healthCheckBudgetSeconds(groups),
-    groups: groups.map((g) => ({ targetGroupArn: g.targetGroupArn, intervalSeconds: g.healthCheckIntervalSeconds, healthyThreshold: g.healthyThresholdCount })),
+    budgetSeconds: healthCheckBudgetSeconds([]),
+    groups: ctx.app.cluster.targetGroupArns.map((targetGroupArn) => ({
+      targetGroupArn,
+      intervalSeconds: DEFAULT_HEALTH_CHECK.healthCheckIntervalSeconds,
+      healthyThreshold: DEFAULT_HEALTH_CHECK.healthyThresholdCount,
+    })),
   };
 }
 

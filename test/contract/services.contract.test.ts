@@ -96,17 +96,31 @@ function commandsOn(side: Side, ledger: CommandLedger = memoryLedger()): () => C
   return () => ({ ssm, ledger, now: side.now() });
 }
 
+/**
+ * A pending run says when its command was sent: the side's own clock at the call (moto: the
+ * wall clock, the simulator: virtual time), so it is compared as "the call's now".
+ */
+function sentAtTheCall<T>(status: T, now: Date): T {
+  const s = status as { status?: string; sentAt?: string };
+  return (s.status === 'pending' && s.sentAt !== undefined ? { ...status, sentAt: s.sentAt === now.toISOString() ? "the call's now" : s.sentAt } : status) as T;
+}
+
+/** advanceDocuments, with its pending run's sentAt compared as "the call's now". */
+async function advance(deps: CommandDeps, run: DocumentRun) {
+  return sentAtTheCall(await advanceDocuments(deps, run), deps.now);
+}
+
 describeCall('ssm:SendCommand', () => {
   it('agreed: advanceDocuments sends the first document, then the second once the first succeeded, then reports both done', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'] });
       const run = provisionRun(fleet.node('web-1'));
       const deps = commandsOn(side);
-      const steps = [await advanceDocuments(deps(), run)];
+      const steps = [await advance(deps(), run)];
       side.settle();
-      steps.push(await advanceDocuments(deps(), run));
+      steps.push(await advance(deps(), run));
       side.settle();
-      steps.push(await advanceDocuments(deps(), run));
+      steps.push(await advance(deps(), run));
       return steps;
     });
 
@@ -114,8 +128,9 @@ describeCall('ssm:SendCommand', () => {
     expect(simulator).toEqual({
       ok: true,
       value: [
-        { status: 'pending', index: 0, commandId: '<uuid 1>', detail: 'sent AWS-RunShellScript' },
-        { status: 'pending', index: 1, commandId: '<uuid 2>', detail: 'sent AWS-RunShellScript' },
+        // The workflow gives up on a command after its delivery, execution and grace allowances: 120 + 600 + 60 s.
+        { status: 'pending', index: 0, commandId: '<uuid 1>', sentAt: "the call's now", remainingSeconds: 780, detail: 'sent AWS-RunShellScript' },
+        { status: 'pending', index: 1, commandId: '<uuid 2>', sentAt: "the call's now", remainingSeconds: 780, detail: 'sent AWS-RunShellScript' },
         { status: 'done', commandIds: ['<uuid 1>', '<uuid 2>'] },
       ],
     });
@@ -176,7 +191,7 @@ describeCall('ssm:ListCommands', () => {
       const crashing: CommandLedger = { ...ledger, recordSent: () => Promise.reject(new Error('crashed before recording the id')) };
       await advanceDocuments(commandsOn(side, crashing)(), run).catch(() => undefined);
       side.settle();
-      const again = await advanceDocuments(commandsOn(side, ledger)(), run);
+      const again = await advance(commandsOn(side, ledger)(), run);
       side.settle(); // past ListCommands' lag
       const listed = (await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-1'), MaxResults: 50 }))).Commands ?? [];
       const second = listed.find((c) => c.Comment?.split(' ')[1] === 'provision#1')?.CommandId;
@@ -188,7 +203,7 @@ describeCall('ssm:ListCommands', () => {
     expect(simulator).toEqual({
       ok: true,
       value: {
-        again: { status: 'pending', index: 1, commandId: 'the second document', detail: 'sent AWS-RunShellScript' },
+        again: { status: 'pending', index: 1, commandId: 'the second document', sentAt: "the call's now", remainingSeconds: 780, detail: 'sent AWS-RunShellScript' },
         listed: ['provision#0', 'provision#1'],
       },
     });
