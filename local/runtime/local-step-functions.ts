@@ -151,6 +151,9 @@ function describe(execution: LocalExecution): Record<string, unknown> {
   };
 }
 
+/** The middleware that answers an SFNClient's commands locally (a test can add its own before it). */
+export const LOCAL_STEP_FUNCTIONS_MIDDLEWARE = 'localStepFunctions';
+
 /** Sends an SFNClient's commands to the local service instead of AWS. */
 export function attachLocalStepFunctions(client: SFNClient, service: LocalStepFunctions): SFNClient {
   client.middlewareStack.add(
@@ -158,7 +161,7 @@ export function attachLocalStepFunctions(client: SFNClient, service: LocalStepFu
       output: { $metadata: { httpStatusCode: 200 }, ...(await service.handle(context.commandName ?? '', args.input as Record<string, unknown>)) } as never,
       response: {},
     }),
-    { step: 'initialize', name: 'localStepFunctions', priority: 'high' },
+    { step: 'initialize', name: LOCAL_STEP_FUNCTIONS_MIDDLEWARE, priority: 'high' },
   );
   return client;
 }

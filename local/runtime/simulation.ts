@@ -99,6 +99,12 @@ export interface ProgressEvent {
   delivery?: { source: string; detailType: string; started: string[]; deduplicated: string[]; ignored: string[] };
 }
 
+/**
+ * The `state` wrapTask sees for the callback Lambda invoked by EventBridge with an AWS event (not
+ * a state of the workflow: the Await states invoke the same function as Task states).
+ */
+export const CALLBACK_DELIVERY = 'EventBridge → callback';
+
 export interface TaskWrapContext {
   state: string;
   step: string;
@@ -336,9 +342,13 @@ class Simulation {
     this.intakeAsync = asyncInvokeConfig(this.template, this.functionOf('intake'));
     const callbackId = this.findFunction('callback');
     if (callbackId) {
+      const handler = this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps);
       this.callback = {
         logicalId: callbackId,
-        handler: this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps),
+        // Wrapped like a task (the reliability harness faults it too).
+        handler: this.options.wrapTask
+          ? this.options.wrapTask(handler, { state: CALLBACK_DELIVERY, step: 'callback', background: (work) => this.background(work), sleep: this.time.sleep, now: this.time.now })
+          : handler,
         async: asyncInvokeConfig(this.template, callbackId),
       };
     }
