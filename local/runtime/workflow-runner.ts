@@ -284,10 +284,11 @@ class ExecutionTracker {
   }
 
   /**
-   * The interval Step Functions would wait before this retry. FULL jitter: "a random delay
-   * between 0 and the computed interval" (Step Functions Developer Guide, "Handling errors in
-   * Step Functions workflows", JitterStrategy); drawn from a hash of the execution, state and
-   * attempt, so runs repeat exactly and concurrent executions do not all retry at one instant.
+   * The interval Step Functions would wait before this retry. FULL jitter "calculates the delay
+   * to be a random number between 0 and the computed backoff for the given retry attempt count"
+   * (AWS CDK API reference, aws_stepfunctions.JitterType, the retrier's JitterStrategy field);
+   * drawn from a hash of the execution, state and attempt, so runs repeat exactly and concurrent
+   * executions do not all retry at one instant.
    */
   private retryDelayMs(state: string, error: string): number {
     const retriers = this.states[state]?.Retry ?? [];
