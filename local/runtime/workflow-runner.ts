@@ -79,8 +79,6 @@ const validated = new Set<string>();
 export class WorkflowRunner {
   private readonly machine: StateMachine;
   private readonly states: Record<string, StateDefinition>;
-  /** Task states whose only way in is a Wait state: that wait is slept before the task runs. */
-  private readonly waitBefore = new Map<string, StateDefinition>();
 
   constructor(private readonly options: WorkflowRunnerOptions) {
     const key = JSON.stringify(options.definition);
@@ -89,13 +87,12 @@ export class WorkflowRunner {
     this.states = options.definition.States as Record<string, StateDefinition>;
     for (const [name, state] of Object.entries(this.states)) {
       if (state.Type === 'Task' && !options.handlers[name]) throw new Error(`no local handler for task state ${name}`);
-      if (state.Type === 'Wait' && state.Next) this.waitBefore.set(state.Next, state);
     }
   }
 
   async execute(name: string, input: unknown): Promise<ExecutionResult> {
     const startedAt = this.options.now();
-    const tracker = new ExecutionTracker(name, this.states, this.waitBefore, this.options);
+    const tracker = new ExecutionTracker(name, this.states, this.options);
     const zero = Object.fromEntries(Object.keys(this.states).map((s) => [s, 0]));
     const { result } = this.machine.run(input as never, {
       overrides: {
@@ -138,7 +135,6 @@ class ExecutionTracker {
   constructor(
     private readonly execution: string,
     private readonly states: Record<string, StateDefinition>,
-    private readonly waitBefore: Map<string, StateDefinition>,
     private readonly options: WorkflowRunnerOptions,
   ) {}
 
@@ -164,7 +160,7 @@ class ExecutionTracker {
 
   /** The last task entered, and whether its last invocation failed (then only its Catch leads on). */
   private previousTask(): TaskEntry | null {
-    return this.lastState === null ? null : { state: this.lastState, failed: this.lastError !== null };
+    return this.lastState === null ? null : { state: this.lastState, failed: this.lastError !== null, error: this.lastError ?? undefined };
   }
 
   private async transitions(count: number): Promise<void> {
@@ -177,11 +173,15 @@ class ExecutionTracker {
       await this.options.sleep(this.retryDelayMs(state, this.lastError!));
       await this.transitions(1);
     } else {
-      if (this.options.stateTransitionMs) await this.transitions(legToTask(this.definition(), this.previousTask(), state).states.length);
+      // The Wait states on the way from the last task (its Catch chosen by its error) take their time here.
+      const leg = legToTask(this.definition(), this.previousTask(), state);
+      if (this.options.stateTransitionMs) await this.transitions(leg.states.length);
       this.retriesByRetrier.clear();
       this.path.push(state);
-      const wait = this.waitBefore.get(state);
-      if (wait) await this.options.sleep(waitSeconds(wait, input) * 1000);
+      for (const name of leg.states) {
+        const entered = this.states[name];
+        if (entered?.Type === 'Wait') await this.options.sleep(waitSeconds(entered, input) * 1000);
+      }
     }
     this.lastState = state;
     const startedAt = this.options.now();
