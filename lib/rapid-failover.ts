@@ -32,6 +32,9 @@ export interface RapidFailoverProps {
   readonly dashboardName?: string;
 }
 
+/** Every step Lambda's timeout: polling steps return quickly; the slowest call is a DescribeInstances page walk over a big pool. */
+const STEP_TIMEOUT = Duration.seconds(60);
+
 /** The workflow's timeout; the lock and claim leases (functions/policy.ts) outlive it by 15 minutes. */
 const WORKFLOW_TIMEOUT = Duration.hours(2);
 
@@ -104,8 +107,7 @@ export class RapidFailover extends Construct {
         environment: { ...environment, [EnvNames.Step]: name },
         logRetention,
         logRemovalPolicy: removalPolicy,
-        // Polling steps return quickly; the slowest call is a DescribeInstances page walk over a big pool.
-        timeout: Duration.seconds(60),
+        timeout: STEP_TIMEOUT,
       });
       for (const statement of functionStatements(name, targets)) steps[name].addToRolePolicy(statement);
     }
@@ -129,6 +131,7 @@ export class RapidFailover extends Construct {
       logRetention,
       removalPolicy,
       timeout: WORKFLOW_TIMEOUT,
+      stepTimeout: STEP_TIMEOUT,
     });
 
     this.intake = controlPlaneFunction(this, 'Intake', {

@@ -23,7 +23,17 @@ export interface WorkflowProps {
   readonly removalPolicy?: RemovalPolicy;
   /** @default Duration.hours(2) */
   readonly timeout?: Duration;
+  /** The step functions' own timeout (every step Lambda has the same): how long a stray invocation can still run. */
+  readonly stepTimeout: Duration;
 }
+
+/**
+ * Errors after which the failed step's invocation may still be running: Step Functions stopped
+ * waiting for it (States.Timeout, States.HeartbeatTimeout), or the Invoke call itself failed or
+ * timed out on the way (the Lambda service errors, once their Retry is spent) while the function
+ * may have started. A handler that threw has ended; these have not, necessarily.
+ */
+const STRAY_INVOCATION_ERRORS = ['States.Timeout', 'States.HeartbeatTimeout', ...LAMBDA_SERVICE_ERRORS.filter((e) => e !== 'Lambda.TooManyRequestsException')];
 
 /** State names, shared with tests and the local runtime. */
 export const States = {
@@ -43,6 +53,8 @@ export const States = {
   HealthChecks: 'WaitForHealthChecks',
   StillDegraded: 'StillDegraded?',
   Compensate: 'CompensateClaim',
+  WaitOutStrayBeforeCompensate: 'WaitOutStrayInvocation',
+  WaitOutStrayBeforeNotify: 'WaitOutStrayLock',
   RetryOrAlert: 'RetryAnotherNode?',
   Notify: 'NotifyAdministrators',
   Finish: 'FinishIncident',
@@ -62,6 +74,9 @@ function notNull(path: string): sfn.Condition {
 export function waitStates(step: string): { waiting: string; await: string; resumed: string; wait: string } {
   return { waiting: `${step}Waits?`, await: `Await${step}`, resumed: `${step}Resumed?`, wait: `Wait${step}` };
 }
+
+/** Beyond the step's Lambda timeout: the invocation's end and Step Functions' own latency. */
+const STRAY_MARGIN_SECONDS = 5;
 
 /**
  * The failover workflow (Standard):
@@ -133,14 +148,32 @@ export class Workflow extends Construct {
 
     // Anything that fails after a claim is compensated; before a claim there is nothing to undo.
     const catchAll = { resultPath: '$.failure' };
+    // An invocation Step Functions gave up on may still be running and making calls (claiming,
+    // installing, registering) while Compensate undoes them: the two would fight over the node
+    // and the address (test/reliability, `timeout` faults). Lambda stops a function at its
+    // timeout ("Configure Lambda function timeout", Lambda Developer Guide: "the maximum amount of
+    // time in seconds that a Lambda function can run"), so waiting that long, and a little more,
+    // before compensating leaves nothing running that could undo the compensation.
+    const strayWait = (id: string, next: sfn.IChainable) =>
+      new sfn.Wait(this, id, {
+        comment: 'The failed invocation may still run: wait out its Lambda timeout before undoing what it did',
+        time: sfn.WaitTime.duration(props.stepTimeout.plus(Duration.seconds(STRAY_MARGIN_SECONDS))),
+      }).next(next);
+    const compensateAfterStray = strayWait(States.WaitOutStrayBeforeCompensate, compensate);
+    const notifyAfterStray = strayWait(States.WaitOutStrayBeforeNotify, notify);
     for (const task of [provision, join, shift]) {
       task.addCatch(compensate, { errors: [...NODE_FAILURE_ERRORS], ...catchAll });
+      task.addCatch(compensateAfterStray, { errors: STRAY_INVOCATION_ERRORS, ...catchAll });
       task.addCatch(compensate, { errors: ['States.ALL'], ...catchAll });
     }
+    select.addCatch(compensateAfterStray, { errors: STRAY_INVOCATION_ERRORS, ...catchAll });
     select.addCatch(compensate, { errors: ['States.ALL'], ...catchAll });
     // The old node is not on the critical path any more: a failed release is reported, not rolled back.
+    release.addCatch(compensateAfterStray, { errors: STRAY_INVOCATION_ERRORS, ...catchAll });
     release.addCatch(compensate, { errors: ['States.ALL'], ...catchAll });
     verify.addCatch(finish, { errors: ['States.ALL'], ...catchAll });
+    // A stray Lock could take the lock after Finish released it.
+    lock.addCatch(notifyAfterStray, { errors: STRAY_INVOCATION_ERRORS, ...catchAll });
     lock.addCatch(notify, { errors: ['States.ALL'], ...catchAll });
     compensate.addCatch(notify, { errors: ['States.ALL'], ...catchAll });
     notify.addCatch(finish, { errors: ['States.ALL'], ...catchAll });

@@ -12,7 +12,7 @@ interface StateDef {
   Default?: string;
   End?: boolean;
   Choices?: Array<{ Next?: string }>;
-  Catch?: Array<{ Next?: string }>;
+  Catch?: Array<{ Next?: string; ErrorEquals?: string[] }>;
 }
 
 export interface Definition {
@@ -24,6 +24,8 @@ export interface Definition {
 export interface TaskEntry {
   state: string;
   failed: boolean;
+  /** The error it failed with, when known: then only the first catcher that matches it leads on (as Step Functions picks it). */
+  error?: string;
 }
 
 export interface DerivedPath {
@@ -33,9 +35,16 @@ export interface DerivedPath {
   ambiguous: string[];
 }
 
-/** Where a state can go: a failed Task only to its Catch targets, anything else by Next, Default and Choices. */
-function successors(state: StateDef, failed = false): string[] {
-  const next = failed ? (state.Catch ?? []).map((c) => c.Next) : [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)];
+/**
+ * Where a state can go: a failed Task only to its Catch targets (to the first catcher whose
+ * ErrorEquals names the error or States.ALL, when the error is known: "Step Functions
+ * transitions to the state specified in the first catcher that matches", ASL Catch), anything
+ * else by Next, Default and Choices.
+ */
+function successors(state: StateDef, failed = false, error?: string): string[] {
+  const catchers = state.Catch ?? [];
+  const caught = error === undefined ? catchers : catchers.filter((c) => c.ErrorEquals?.includes(error) || c.ErrorEquals?.includes('States.ALL')).slice(0, 1);
+  const next = failed ? caught.map((c) => c.Next) : [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)];
   return [...new Set(next.filter((n): n is string => typeof n === 'string'))];
 }
 
@@ -78,7 +87,7 @@ function legName(previous: TaskEntry | null): string {
 }
 
 function startsAfter(definition: Definition, previous: TaskEntry | null): string[] {
-  return previous === null ? [definition.StartAt] : successors(definition.States[previous.state] ?? { Type: 'Task' }, previous.failed);
+  return previous === null ? [definition.StartAt] : successors(definition.States[previous.state] ?? { Type: 'Task' }, previous.failed, previous.error);
 }
 
 /** The states entered after `previous` (null: the execution's start) up to and including the Task `task`. */

@@ -197,7 +197,7 @@ class ExecutionTracker {
 
   /** The last task entered, and whether its last invocation failed (then only its Catch leads on). */
   private previousTask(): TaskEntry | null {
-    return this.lastState === null ? null : { state: this.lastState, failed: this.lastError !== null };
+    return this.lastState === null ? null : { state: this.lastState, failed: this.lastError !== null, error: this.lastError ?? undefined };
   }
 
   private async transitions(count: number): Promise<void> {

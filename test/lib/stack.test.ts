@@ -526,6 +526,24 @@ describe('RapidFailover stack', () => {
       );
     });
 
+    it('waits out the Lambda timeout of an invocation that may still run (States.Timeout, a failed Invoke) before compensating or unlocking', () => {
+      const { definition } = extractStateMachine(json);
+      const states = definition.States as Record<string, { Type: string; Catch?: Array<{ ErrorEquals: string[]; Next: string }>; Seconds?: number; Next?: string }>;
+      const functionTimeout = (Object.values(template.findResources('AWS::Lambda::Function')) as Array<{ Properties: { Timeout?: number; Environment?: { Variables?: Record<string, string> } } }>)
+        .filter((f) => f.Properties.Environment?.Variables?.[EnvNames.Step] === 'provision')
+        .map((f) => f.Properties.Timeout)[0]!;
+      expect(states[States.WaitOutStrayBeforeCompensate]).toMatchObject({ Type: 'Wait', Seconds: functionTimeout + 5, Next: States.Compensate });
+      expect(states[States.WaitOutStrayBeforeNotify]).toMatchObject({ Type: 'Wait', Seconds: functionTimeout + 5, Next: States.Notify });
+      const strayCatch = (state: string) => states[state]!.Catch!.find((c) => c.ErrorEquals.includes('States.Timeout'));
+      for (const state of [States.Select, States.Provision, States.Join, States.Shift, States.Release]) {
+        expect(strayCatch(state), state).toMatchObject({ Next: States.WaitOutStrayBeforeCompensate });
+        expect(strayCatch(state)!.ErrorEquals, state).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.ClientExecutionTimeoutException']));
+      }
+      expect(strayCatch(States.Lock)).toMatchObject({ Next: States.WaitOutStrayBeforeNotify });
+      // A handler that threw has ended: node failures are compensated at once.
+      expect(states[States.Provision]!.Catch![0]).toMatchObject({ Next: States.Compensate });
+    });
+
     it('retries throttling and Lambda service errors on every task', () => {
       const { definition } = extractStateMachine(json);
       for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Retry?: { ErrorEquals: string[] }[] }>)) {
