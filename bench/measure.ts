@@ -63,9 +63,9 @@ export interface FailoverRun {
   wall: Wall;
 }
 
-async function openAndRun(scenario: Scenario, endpoint: string, instrument: RunInstrument): Promise<{ result: SimulationResult; wall: Wall }> {
+async function openAndRun(scenario: Scenario, endpoint: string, instrument: RunInstrument, extra: Parameters<RunInstrument['options']>[0] = {}): Promise<{ result: SimulationResult; wall: Wall }> {
   const t0 = performance.now();
-  const runtime = await openLocalRuntime(scenario, instrument.options({ dynamoEndpoint: endpoint }));
+  const runtime = await openLocalRuntime(scenario, instrument.options({ ...extra, dynamoEndpoint: endpoint }));
   const t1 = performance.now();
   try {
     const result = await runtime.run();
@@ -225,6 +225,10 @@ export interface ConcurrencyRun {
   attempts: number;
   /** EC2 non-mutating requests: busiest second, and what EC2's documented bucket would refuse. */
   ec2Describe: Array<{ command: string; calls: number; peakPerSecond: number; wouldThrottle: number }>;
+  /** Whether the fleet enforced EC2's request token buckets during the run (a storm), and what it refused, per action. */
+  requestLimits: { enforced: boolean; refused: Record<string, number> };
+  /** Per incident: its RTO and method (to compare with the same method's failover alone). */
+  incidents: Array<{ app: string; method: string; outcome: string; rtoSeconds: number | null }>;
   wall: Wall;
 }
 
@@ -234,9 +238,21 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** `applications` incidents at once: every application's host fails at the same instant. */
-export async function runConcurrency(applications: number, freeNodes: number, definition: Definition, endpoint: string): Promise<ConcurrencyRun> {
+export async function runConcurrency(
+  applications: number,
+  freeNodes: number,
+  definition: Definition,
+  endpoint: string,
+  options: { enforceRequestLimits?: boolean } = {},
+): Promise<ConcurrencyRun> {
   const instrument = new RunInstrument();
-  const { result, wall } = await openAndRun(concurrencyScenario(applications, freeNodes), endpoint, instrument);
+  let refused: () => Record<string, number> = () => ({});
+  const { result, wall } = await openAndRun(concurrencyScenario(applications, freeNodes), endpoint, instrument, {
+    beforeRun: ({ fleet }) => {
+      if (options.enforceRequestLimits) fleet.faults.enforceEc2RequestLimits();
+      refused = () => fleet.faults.refusedRequests();
+    },
+  });
   const incidents = result.incidents.filter((i) => i.outcome !== 'deduplicated');
   const outcomes: Record<string, number> = {};
   for (const i of result.incidents) outcomes[i.outcome] = (outcomes[i.outcome] ?? 0) + 1;
@@ -276,6 +292,10 @@ export async function runConcurrency(applications: number, freeNodes: number, de
         wouldThrottle: throttledRequests(times, EC2_NON_MUTATING_BUCKET),
       }))
       .sort((a, b) => b.calls - a.calls),
+    requestLimits: { enforced: options.enforceRequestLimits === true, refused: refused() },
+    incidents: result.incidents
+      .filter((i) => i.outcome !== 'deduplicated')
+      .map((i) => ({ app: i.app, method: concurrencyMethod(Number(i.app.replace(/^app-/, '')) - 1), outcome: i.outcome, rtoSeconds: i.rtoSeconds })),
     wall,
   };
 }

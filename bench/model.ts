@@ -61,8 +61,10 @@ export function documentTerms(model: LatencyModel, documents: readonly string[])
 /**
  * The AWS durations one of our failovers cannot avoid, in the order they must happen:
  * provisioning (start a stopped node; documents; or the root-volume swap), then health checks
- * from registration. Fencing the old host (StopInstances until stopped) is left out: it can run
- * beside provisioning (C9), so it need not lengthen the RTO. The RTO ends when the address
+ * from registration. Fencing the old host (StopInstances until stopped) runs beside them (C9),
+ * but the address moves only once it is stopped (C1, no split brain): when the stop takes
+ * longer than provisioning and health checks (health checks every 5 s), the stop is the
+ * critical path, and the minimum is the stop (see `withFence`). The RTO ends when the address
  * move is issued, so the address's own propagation is not in it either. The control plane's
  * own services (EventBridge delivery, Lambda cold and warm starts, Step Functions state
  * transitions: the model's eventBridge, lambda and stepFunctions groups) are not AWS's work on
@@ -79,6 +81,16 @@ export function ourMinimum(model: LatencyModel, c: FailoverCase, documents: read
   // the provisioning document started it.
   terms.push(healthCheckMs(model, c.method === 'boot-volume' ? model.ec2.bootToServicesMs : 0));
   return sum(terms);
+}
+
+/**
+ * The minimum with the failed host's fence: max(provisioning + health checks, the stop). The
+ * stop cannot start before the alarm, and the address cannot move before it has ended.
+ */
+export function withFence(model: LatencyModel, path: Modelled): Modelled & { fenceMs: number } {
+  const fenceMs = model.ec2.instanceStopMs;
+  if (fenceMs <= path.ms) return { ...path, fenceMs };
+  return { ms: fenceMs, terms: path.terms, fenceMs, formula: `max(${path.formula}, failed host's stop ${seconds(fenceMs)}) = ${seconds(fenceMs)}` };
 }
 
 export interface Alternative {

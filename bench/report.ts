@@ -2,7 +2,7 @@
 import type { LatencyModel } from '../local/fleet/latency.ts';
 import type { ConcurrencyRun, FailoverRun, LargeFleetRun, SelectionRun } from './measure.ts';
 import { MINIMUM_DDB, minimumApiCalls, minimumInvocations, minimumTransitions, type CountMinimum } from './minimums.ts';
-import { alternatives, HOURS_PER_MONTH, ourMinimum, standbyCost, type Modelled, type StandbyCost } from './model.ts';
+import { alternatives, HOURS_PER_MONTH, ourMinimum, standbyCost, withFence, type Modelled, type StandbyCost } from './model.ts';
 import { FAILOVER_CASES, provisioningDocument, type FailoverCase } from './scenarios.ts';
 import { scaleSection, type ScaleMeasure } from './synth-scale.ts';
 
@@ -31,11 +31,12 @@ export interface OverheadRow {
     /** ALARM → the lock step starts: EventBridge delivery, the intake Lambda, StartExecution's first state transition. */
     triggerToWorkflow: number;
     lockAndSelect: number;
-    /** State transitions between the steps (Choice states included). */
-    betweenSteps: number;
+    /** Select's end → JoinCluster starts, beyond AWS's provisioning (the Await state, event delivery, the callback, transitions). */
     provisionWait: number;
-    joinWait: number;
-    fenceBeforeShift: number;
+    /** JoinCluster's own run (registration). */
+    join: number;
+    /** Registration → traffic moved, beyond what AWS imposes there: max(health checks, the rest of the failed host's stop). */
+    shiftWait: number;
   };
 }
 
@@ -76,6 +77,8 @@ export interface BenchResults {
   overhead: OverheadRow[];
   selection: { runs: SelectionRun[]; growth: SelectionGrowth[] };
   concurrency: ConcurrencyRun & { singleFailoverRto: Record<string, number | null> };
+  /** The same storm with EC2's request limits not enforced: what throttling itself costs. */
+  concurrencyUnlimited: ConcurrencyRun;
   comparison: { rows: ComparisonRow[]; standby: StandbyRow[] };
   largeFleet: LargeFleetRun;
   /** Synthesis at 10, 100 and 1,000 applications (bench/synth-scale.ts). */
@@ -107,9 +110,12 @@ export function costRow(run: FailoverRun, c: FailoverCase): CostRow {
 
 export function overheadRow(run: FailoverRun, c: FailoverCase): OverheadRow {
   if (run.rtoSeconds === null) throw new Error(`${run.label} (${run.variant}) did not fail over: ${run.outcome}`);
-  const minimum = ourMinimum(run.latency, c, documentsOf(c));
-  const healthChecks = minimum.terms.at(-1)!.ms / 1000;
-  const provisioning = minimum.ms / 1000 - healthChecks;
+  const path = ourMinimum(run.latency, c, documentsOf(c));
+  // Every bench case is failure-triggered with an Elastic IP: the address moves once the failed host is stopped.
+  const minimum = withFence(run.latency, path);
+  const healthChecks = path.terms.at(-1)!.ms / 1000;
+  const provisioning = path.ms / 1000 - healthChecks;
+  const afterRegistration = Math.max(healthChecks, minimum.fenceMs / 1000 - provisioning);
   const step = (name: string) => run.steps.find((s) => s.name === name);
   const lock = step('LockApplication');
   const select = step('SelectAndClaimNode');
@@ -127,10 +133,9 @@ export function overheadRow(run: FailoverRun, c: FailoverCase): OverheadRow {
     breakdown: {
       triggerToWorkflow: round(lock.start),
       lockAndSelect: round(select.end - lock.start),
-      betweenSteps: round(provision.start - select.end + (join.start - provision.end)),
-      provisionWait: round(provision.end - provision.start - provisioning),
-      joinWait: round(join.end - join.start - healthChecks),
-      fenceBeforeShift: round(run.rtoSeconds - join.end),
+      provisionWait: round(join.start - select.end - provisioning),
+      join: round(join.end - join.start),
+      shiftWait: round(run.rtoSeconds - join.end - afterRegistration),
     },
   };
 }
@@ -174,7 +179,7 @@ export function comparison(failovers: FailoverRun[], variants: Variant[]): { row
       rtoSeconds: Object.fromEntries(runs.map(([v, r]) => [v, r?.rtoSeconds ?? null])),
       formula: Object.fromEntries(runs.map(([v]) => [v, 'measured'])),
     });
-    const minimums = runs.flatMap(([v, r]) => (r ? [[v, ourMinimum(r.latency, c, documentsOf(c))] as const] : []));
+    const minimums = runs.flatMap(([v, r]) => (r ? [[v, withFence(r.latency, ourMinimum(r.latency, c, documentsOf(c)))] as const] : []));
     rows.push({
       approach: `ours: ${label}, without control-plane overhead`,
       source: 'modelled',
@@ -217,6 +222,82 @@ function table(header: string[], rows: Array<Array<string | number>>): string[] 
 function s(n: number | null | undefined, digits = 1): string {
   if (n === null || n === undefined || Number.isNaN(n)) return '–';
   return n.toFixed(digits);
+}
+
+/** Issue 12: a failover in a storm may take at most this much longer than alone. */
+export const STORM_SLACK_SECONDS = 10;
+
+function refusedText(refused: Record<string, number>): string {
+  const entries = Object.entries(refused);
+  return entries.length === 0 ? 'none' : entries.map(([action, n]) => `${action} ${n}`).join(', ');
+}
+
+/** Per method: the storm's failovers against the same method's failover alone (+ STORM_SLACK_SECONDS). */
+export function stormRows(r: BenchResults, run: ConcurrencyRun = r.concurrency): Array<{ method: string; count: number; failed: number; alone: number | null; max: number; late: number }> {
+  return ['activate', 'install', 'boot-volume'].map((method) => {
+    const mine = run.incidents.filter((i) => i.method === method);
+    const alone = r.concurrency.singleFailoverRto[method] ?? null;
+    const rtos = mine.flatMap((i) => (i.rtoSeconds === null ? [] : [i.rtoSeconds]));
+    return {
+      method,
+      count: mine.length,
+      failed: mine.filter((i) => i.outcome !== 'failed-over').length,
+      alone,
+      max: rtos.length > 0 ? Math.max(...rtos) : Number.NaN,
+      late: alone === null ? mine.length : rtos.filter((rto) => rto > alone + STORM_SLACK_SECONDS).length,
+    };
+  });
+}
+
+/** Issue 12's targets, each with what this run measured. */
+export function targetRows(r: BenchResults): Array<{ figure: string; measured: string; target: string; met: boolean }> {
+  const rows: Array<{ figure: string; measured: string; target: string; met: boolean }> = [];
+  for (const variant of r.variants) {
+    const overheads = r.overhead.filter((o) => o.variant === variant.id);
+    rows.push({
+      figure: `control-plane overhead per method (${variant.id})`,
+      measured: overheads.map((o) => `${o.label} ${s(o.overheadSeconds)}`).join(', '),
+      target: '≤ 2 s for every method',
+      met: overheads.every((o) => o.overheadSeconds <= 2),
+    });
+  }
+  rows.push({
+    figure: 'Lambda invocations per failover',
+    measured: r.cost.map((c) => `${c.label} ${c.lambda.measured}`).join(', '),
+    target: '≤ 12',
+    met: r.cost.every((c) => c.lambda.measured <= 12),
+  });
+  rows.push({
+    figure: 'Step Functions state transitions per failover (billable)',
+    measured: r.cost.map((c) => `${c.label} ${c.transitions.billable}`).join(', '),
+    target: '≤ 40',
+    met: r.cost.every((c) => c.transitions.billable <= 40),
+  });
+  rows.push({
+    figure: 'AWS API calls per failover',
+    measured: r.cost.map((c) => `${c.label} ${c.apiCalls.total}`).join(', '),
+    target: '≤ 25',
+    met: r.cost.every((c) => c.apiCalls.total <= 25),
+  });
+  const rto = (approach: string, variant: string) => r.comparison.rows.find((row) => row.approach === approach)?.rtoSeconds[variant] ?? null;
+  for (const variant of r.variants) {
+    const ours = rto('ours: activate', variant.id);
+    const hot = rto('(c) hot standby per application', variant.id);
+    const ratio = ours !== null && hot !== null ? ours / hot : Number.NaN;
+    rows.push({ figure: `activate ÷ hot standby (${variant.id})`, measured: `${s(ours)} / ${s(hot)} = ${s(ratio, 2)}×`, target: '≤ 1.15×', met: ratio <= 1.15 });
+    const swap = rto('ours: boot-volume', variant.id);
+    const launch = rto('(a) replace: launch a new instance from an AMI (Auto Scaling)', variant.id);
+    const swapRatio = swap !== null && launch !== null ? swap / launch : Number.NaN;
+    rows.push({ figure: `boot-volume ÷ AMI launch (${variant.id})`, measured: `${s(swap)} / ${s(launch)} = ${s(swapRatio, 2)}×`, target: '≤ 0.75×', met: swapRatio <= 0.75 });
+  }
+  const storm = stormRows(r);
+  rows.push({
+    figure: `storm: ${r.concurrency.applications} incidents, EC2 request limits ${r.concurrency.requestLimits.enforced ? 'enforced' : 'NOT enforced'}`,
+    measured: `${storm.reduce((n, row) => n + row.failed, 0)} failed, ${storm.reduce((n, row) => n + row.late, 0)} later than alone + ${STORM_SLACK_SECONDS} s`,
+    target: `none failed, none later than its RTO alone + ${STORM_SLACK_SECONDS} s`,
+    met: r.concurrency.requestLimits.enforced && storm.every((row) => row.failed === 0 && row.late === 0),
+  });
+  return rows;
 }
 
 export function markdown(r: BenchResults): string {
@@ -294,7 +375,7 @@ export function markdown(r: BenchResults): string {
   out.push('## 2. Overhead the control plane adds (simulated RTO − irreducible AWS durations)', '');
   out.push(
     ...table(
-      ['method', 'latency', 'RTO s', 'irreducible (model)', 'overhead s', 'ALARM → workflow', 'lock + select', 'between steps', 'provision wait', 'join wait', 'fence before shift'],
+      ['method', 'latency', 'RTO s', 'irreducible (model)', 'overhead s', 'ALARM → workflow', 'lock + select', 'provisioning beyond AWS', 'join (registration)', 'registration → shift beyond AWS'],
       r.overhead.map((o) => [
         o.label,
         o.variant,
@@ -303,16 +384,15 @@ export function markdown(r: BenchResults): string {
         s(o.overheadSeconds),
         s(o.breakdown.triggerToWorkflow),
         s(o.breakdown.lockAndSelect),
-        s(o.breakdown.betweenSteps),
         s(o.breakdown.provisionWait),
-        s(o.breakdown.joinWait),
-        s(o.breakdown.fenceBeforeShift),
+        s(o.breakdown.join),
+        s(o.breakdown.shiftWait),
       ]),
     ),
     '',
-    'ALARM → workflow = EventBridge delivery, the intake Lambda (a cold start when it has no warm environment) and the first state transition; between steps = Step Functions state transitions between the tasks (Choice states included); each step’s Lambda invocations (cold or warm) fall in its own column.',
-    'provision wait = ProvisionNode duration − modelled provisioning; join wait = JoinCluster duration − health checks; fence before shift = end of JoinCluster → the address move (StopInstances of the failed host until stopped, polled). Both waits are poll latency (Retry on StepPendingError: 2 s × 1.5ⁿ, capped at 30 s) plus modelled API-call latency.',
-    'A negative join wait means the application had already booted during the provision poll delay, so health checks passed sooner than the model’s registration-at-swap-end minimum; the overhead total is unaffected.',
+    'ALARM → workflow = EventBridge delivery, the intake Lambda (a cold start when it has no warm environment) and the first state transition; each step’s Lambda invocations (cold or warm) fall in its own column.',
+    'provisioning beyond AWS = end of SelectAndClaimNode → JoinCluster starts, minus the modelled provisioning: the ProvisionNode invocations, its Await state (callback Lambda, token store), EventBridge delivery of the SSM or EC2 event, the fallback looks where AWS emits no event (root-volume task, SSM Agent), state transitions.',
+    'registration → shift beyond AWS = end of JoinCluster → the address move, minus max(health checks, what is left of the failed host’s stop): the health look at the group’s interval, the shift invocation and its calls, the fenced host’s stopped event. The irreducible part is max(provisioning + health checks, the failed host’s stop): the address moves only once the failed host is stopped (C1), and the stop cannot start before the alarm.',
     '',
   );
 
@@ -373,10 +453,24 @@ export function markdown(r: BenchResults): string {
       ],
     ),
     '',
-    'EC2 non-mutating calls against the documented token bucket (100 tokens, 20/s; modelled — the fleet model does not throttle):',
+    k.requestLimits.enforced
+      ? `EC2 request token buckets enforced by the fleet during the run (per action; non-mutating 100 tokens at 20/s, mutating 200 at 5/s): refused ${refusedText(k.requestLimits.refused)}. Each refused request is RequestLimitExceeded to the handler, retried by the workflow's Retry on AwsThrottledError.`
+      : 'EC2 request limits not enforced in this run.',
     '',
     ...table(
-      ['call', 'calls', 'busiest second', 'would be throttled (first attempts)'],
+      ['method', 'failovers', 'failed', `RTO alone s`, 'storm RTO max s (limits enforced)', `delayed past alone + ${STORM_SLACK_SECONDS} s (limits enforced)`, 'storm RTO max s (no limits)', `delayed past alone + ${STORM_SLACK_SECONDS} s (no limits)`],
+      stormRows(r).map((row, i) => {
+        const unlimited = stormRows(r, r.concurrencyUnlimited)[i]!;
+        return [row.method, row.count, row.failed, s(row.alone), s(row.max), row.late, s(unlimited.max), unlimited.late];
+      }),
+    ),
+    '',
+    `The same storm without request limits: outcomes ${Object.entries(r.concurrencyUnlimited.outcomes).map(([o, n]) => `${o} ${n}`).join(', ')}, RTO p50 / max ${s(r.concurrencyUnlimited.rto.p50)} / ${s(r.concurrencyUnlimited.rto.max)} s, ${r.concurrencyUnlimited.apiCalls.total} API calls.`,
+    '',
+    'EC2 non-mutating calls of the run (retries included) replayed against the documented bucket (100 tokens, 20/s):',
+    '',
+    ...table(
+      ['call', 'calls', 'busiest second', 'refused by the replay (first attempts)'],
       k.ec2Describe.map((d) => [d.command, d.calls, d.peakPerSecond, d.wouldThrottle]),
     ),
     '',
@@ -434,6 +528,10 @@ export function markdown(r: BenchResults): string {
 
   // 7. scale
   out.push(...scaleSection(r.scale.templates, r.scale.bundled));
+
+  // 8. issue 12's targets
+  out.push('## 8. Issue 12 targets (event-driven waits): measured in this run', '');
+  out.push(...table(['figure', 'measured', 'target', 'met'], targetRows(r).map((row) => [row.figure, row.measured, row.target, row.met ? 'yes' : 'NO'])), '');
   return out.join('\n');
 }
 

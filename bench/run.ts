@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   const failovers: FailoverRun[] = [];
   const selection: SelectionRun[] = [];
   let concurrency: ConcurrencyRun | undefined;
+  let concurrencyUnlimited: ConcurrencyRun | undefined;
   let largeFleet: LargeFleetRun | undefined;
   try {
     const definition = extractStateMachine(synthesizeTemplate(failoverScenario(FAILOVER_CASES[0]!).config)).definition as unknown as Definition;
@@ -65,9 +66,13 @@ async function main(): Promise<void> {
       log(`selection over ${size} nodes: ${run.rounds.map((r) => `${r.cache} ${r.apiCalls.total} calls, ${r.wallMs} ms`).join('; ')}`);
     }
     lap('selection');
-    concurrency = await runConcurrency(CONCURRENT_APPS, CONCURRENT_FREE_NODES, definition, db.endpoint);
-    log(`concurrency: ${JSON.stringify(concurrency.outcomes)}, settled after ${concurrency.settleVirtualSeconds} virtual s, wall ${concurrency.wall.setupMs + concurrency.wall.runMs} ms`);
+    // The storm: EC2's request token buckets enforced by the fleet while it runs (issue 12).
+    concurrency = await runConcurrency(CONCURRENT_APPS, CONCURRENT_FREE_NODES, definition, db.endpoint, { enforceRequestLimits: true });
+    log(`concurrency (EC2 request limits enforced; refused ${JSON.stringify(concurrency.requestLimits.refused)}): ${JSON.stringify(concurrency.outcomes)}, settled after ${concurrency.settleVirtualSeconds} virtual s, wall ${concurrency.wall.setupMs + concurrency.wall.runMs} ms`);
     lap('concurrency');
+    concurrencyUnlimited = await runConcurrency(CONCURRENT_APPS, CONCURRENT_FREE_NODES, definition, db.endpoint);
+    log(`concurrency (no request limits): ${JSON.stringify(concurrencyUnlimited.outcomes)}, settled after ${concurrencyUnlimited.settleVirtualSeconds} virtual s`);
+    lap('concurrency, no request limits');
     largeFleet = runLargeFleet(LARGE_FLEET);
     log(`large fleet: ${largeFleet.command}: ${largeFleet.outcome} to ${largeFleet.toNode}, ${largeFleet.commandWallMs} ms wall (simulation ${largeFleet.simulationWallMs} ms)`);
     lap('large fleet');
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
   const scaleBundled = synthAndMeasure(scaleConfig(SCALE_SIZES.at(-1)!), { bundle: true });
   log(`cdk synth (bundled) ${scaleBundled.applications} applications: ${scaleBundled.synthMs} ms`);
   lap('synth scale');
-  if (!concurrency) throw new Error('the concurrency run did not finish');
+  if (!concurrency || !concurrencyUnlimited) throw new Error('the concurrency run did not finish');
   if (!largeFleet) throw new Error('the large-fleet run did not finish');
 
   const defaults = failovers.filter((f) => f.variant === VARIANTS[0]!.id);
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
       ...concurrency,
       singleFailoverRto: Object.fromEntries(['activate', 'install', 'boot-volume'].map((m) => [m, defaults.find((f) => f.label === m)?.rtoSeconds ?? null])),
     },
+    concurrencyUnlimited,
     comparison: comparison(failovers, VARIANTS),
     largeFleet,
     scale: { templates: scaleTemplates, bundled: scaleBundled },

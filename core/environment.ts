@@ -6,6 +6,8 @@ export const EnvNames = {
   StateTable: 'STATE_TABLE_NAME',
   ClaimsTable: 'CLAIMS_TABLE_NAME',
   RecordsTable: 'RECORDS_TABLE_NAME',
+  /** The callback Lambda's token store (only the callback has it). */
+  TokensTable: 'TOKENS_TABLE_NAME',
   AlertTopicArn: 'ALERT_TOPIC_ARN',
   EventBusName: 'EVENT_BUS_NAME',
   StateMachineArn: 'STATE_MACHINE_ARN',
@@ -26,6 +28,7 @@ export const EnvironmentSchema = z.object({
   [EnvNames.StateTable]: z.string().min(3),
   [EnvNames.ClaimsTable]: z.string().min(3),
   [EnvNames.RecordsTable]: z.string().min(3),
+  [EnvNames.TokensTable]: z.string().min(3).optional(),
   [EnvNames.AlertTopicArn]: z.string().startsWith('arn:'),
   [EnvNames.EventBusName]: z.string().min(1).default('default'),
   [EnvNames.StateMachineArn]: z.string().startsWith('arn:').optional(),
@@ -33,7 +36,7 @@ export const EnvironmentSchema = z.object({
 });
 
 export interface Environment {
-  tables: { state: string; claims: string; records: string };
+  tables: { state: string; claims: string; records: string; tokens?: string | undefined };
   alertTopicArn: string;
   eventBusName: string;
   stateMachineArn: string | undefined;
@@ -65,7 +68,7 @@ export function readEnvironment(env: Record<string, string | undefined>, config:
   if (!parsed.success) throw new ConfigError('environment', describeIssues(parsed.error.issues));
   const e = parsed.data;
   return {
-    tables: { state: e[EnvNames.StateTable], claims: e[EnvNames.ClaimsTable], records: e[EnvNames.RecordsTable] },
+    tables: { state: e[EnvNames.StateTable], claims: e[EnvNames.ClaimsTable], records: e[EnvNames.RecordsTable], tokens: e[EnvNames.TokensTable] },
     alertTopicArn: e[EnvNames.AlertTopicArn],
     eventBusName: e[EnvNames.EventBusName],
     stateMachineArn: e[EnvNames.StateMachineArn],

@@ -42,8 +42,28 @@ export class ValidationError extends NamedError {
 export class NotImplementedError extends NamedError {
   override readonly name = ErrorNames.NotImplemented;
 }
+/**
+ * What a pending step waits for: an AWS event (resumed by the callback Lambda through a
+ * `.waitForTaskToken` task; `timeoutSeconds` until the step polls once instead), or a time
+ * (`until`, or `afterSeconds` from now) when nothing emits an event.
+ */
+export type PendingOn =
+  | {
+      event: { key: string; since: Date; expect: readonly string[]; failWith?: ErrorName; then?: 'again' | 'next'; timeoutSeconds: number };
+    }
+  | { until: Date }
+  | { afterSeconds: number };
+
 export class StepPendingError extends NamedError {
   override readonly name = ErrorNames.StepPending;
+  constructor(
+    message: string,
+    /** Absent: poll again after the step's default interval. */
+    readonly pendingOn?: PendingOn,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 export class StepTimeoutError extends NamedError {
   override readonly name = ErrorNames.StepTimeout;

@@ -1,4 +1,4 @@
-// Key schema of the three tables. lib/ creates them from these names; functions/ and
+// Key schema of the tables. lib/ creates them from these names; functions/ and
 // local/ address them by these names, so the three cannot drift apart.
 
 /** Applications: current node, lock (one active failover per application), failover history for flap damping. */
@@ -15,3 +15,12 @@ export const NODE_HOLDER = '#node';
 
 /** Failover records (audit trail): one item per incident, sorted by incident id within an application. */
 export const RECORDS_TABLE = { partitionKey: 'app', sortKey: 'incidentId' } as const;
+
+/**
+ * Task tokens of waiting workflow steps, and the AWS events that end their waits (the callback
+ * Lambda's store). One item per awaited key ('ssm:<command id>:<instance id>',
+ * 'ec2:<instance id>'), whichever comes first: the token (stored by the Await state) or the
+ * event (stored by the callback on arrival). Keyed by what an event carries, which no other
+ * table is; arrivals nobody waits for expire through `ttl` (epoch seconds).
+ */
+export const TOKENS_TABLE = { partitionKey: 'key', ttlAttribute: 'ttl' } as const;

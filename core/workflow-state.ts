@@ -87,6 +87,67 @@ export const FailureSchema = z.object({
   Cause: z.string().optional(),
 });
 
+/** What a waiting step does next once its wait is over. */
+export const WAIT_THEN = ['again', 'next'] as const;
+
+/**
+ * A step that must wait says for what (the workflow's Choice after the step routes on it):
+ * - `event`: an AWS event resumes it (a `.waitForTaskToken` task, resumed by the callback
+ *   Lambda when the event under `key` arrives); `then: 'next'` goes straight on to the next
+ *   step (the step had nothing left to do but wait), `'again'` runs the step once more. If no
+ *   event comes within `timeoutSeconds`, the step runs again and polls once (the fallback).
+ * - `until`: no event exists for it (target health, the root-volume task, the SSM Agent): the
+ *   step runs again at that time (a Wait state).
+ */
+export const WaitSchema = z
+  .strictObject({
+    step: z.enum(STEPS),
+    detail: z.string().max(2_000),
+    event: z
+      .strictObject({
+        key: z.string().min(1).max(512),
+        /** Arrivals before this time are stale (an earlier start or stop of the same instance). */
+        since: z.iso.datetime(),
+        /** Statuses or states that resume the step as hoped. */
+        expect: z.array(z.string().min(1)).min(1),
+        /** Any other arrival fails the wait with this error name (a workflow Catch handles it). */
+        failWith: z.string().min(1).optional(),
+        then: z.enum(WAIT_THEN),
+        timeoutSeconds: z.number().int().min(1).max(31_536_000),
+      })
+      .optional(),
+    until: z.iso.datetime().optional(),
+  })
+  .refine((wait) => (wait.event === undefined) !== (wait.until === undefined), { message: 'a wait has either an event or an until time', path: ['event'] });
+export type Wait = z.infer<typeof WaitSchema>;
+
+/** The Await state's result: what resumed the step (an event, an arrival found when the token was stored), or the error that ended the wait (the step then polls once). */
+export const ResumedSchema = z.looseObject({
+  key: z.string().optional(),
+  status: z.string().optional(),
+  at: z.string().optional(),
+  via: z.string().optional(),
+  Error: z.string().optional(),
+  Cause: z.string().optional(),
+});
+
+/** Join registered the node; shift confirms it healthy, polling at the target groups' own interval. */
+export const RegisteredSchema = z.strictObject({
+  at: z.iso.datetime(),
+  /** The first health check that can pass: one interval after registration (the earliest of the groups). */
+  firstCheckAt: z.iso.datetime(),
+  /** How long after registration the node may take to be healthy (core/load-balancing.ts). */
+  budgetSeconds: z.number().int().min(1),
+  groups: z.array(
+    z.strictObject({
+      targetGroupArn: z.string(),
+      intervalSeconds: z.number().int().min(1),
+      healthyThreshold: z.number().int().min(1),
+    }),
+  ),
+});
+export type Registered = z.infer<typeof RegisteredSchema>;
+
 export const WorkflowStateSchema = IncidentInputSchema.extend({
   startedAt: z.iso.datetime(),
   /** 1-based: the attempt on the current claim. */
@@ -107,6 +168,12 @@ export const WorkflowStateSchema = IncidentInputSchema.extend({
   failure: FailureSchema.optional(),
   /** Seconds the workflow waits before verifying performance (A15). */
   settleSeconds: z.number().int().min(0),
+  /** Set by a step that waits (read by the Choice after it); every step's input drops it. */
+  wait: WaitSchema.optional(),
+  /** Set by the Await state: what ended the wait. */
+  resumed: ResumedSchema.optional(),
+  /** Set by join once the node is registered; read by shift. */
+  registered: RegisteredSchema.optional(),
 });
 export type WorkflowState = z.infer<typeof WorkflowStateSchema>;
 

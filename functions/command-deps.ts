@@ -4,7 +4,8 @@ import type { RecordKey } from './adapters/records.ts';
 import { recordLedger } from './adapters/command-ledger.ts';
 import type { CommandDeps } from './adapters/commands.ts';
 import type { StepContext } from './step.ts';
+import { endedCommand } from './waits.ts';
 
 export function commandDeps(ctx: StepContext, incident: RecordKey): CommandDeps {
-  return { ssm: ctx.deps.ssm, ledger: recordLedger(ctx.deps.ddb, ctx.deps.env.tables.records, incident), now: ctx.now };
+  return { ssm: ctx.deps.ssm, ledger: recordLedger(ctx.deps.ddb, ctx.deps.env.tables.records, incident), now: ctx.now, ended: endedCommand(ctx.resumed) };
 }

@@ -1,6 +1,6 @@
 // Durations the handlers share, and small workflow helpers used by several steps.
 import type { Application } from '../core/config.ts';
-import { StepPendingError, StepTimeoutError } from '../core/errors.ts';
+import { StepPendingError, StepTimeoutError, type PendingOn } from '../core/errors.ts';
 import { z } from 'zod';
 import {
   FailureSchema,
@@ -74,12 +74,20 @@ export function overdue(budget: { elapsed: number; limit: number }): boolean {
   return budget.elapsed > budget.limit;
 }
 
-/** Something this step started is still running: poll again, unless its time is up. */
-export function stillPending(detail: string, overdue: { elapsed: number; limit: number; what: string } | null): never {
+/**
+ * Something this step started is still running: wait for it (`on`: the event that ends it, or
+ * when to look again), unless its time is up.
+ */
+export function stillPending(detail: string, overdue: { elapsed: number; limit: number; what: string } | null, on?: PendingOn): never {
   if (overdue && overdue.elapsed > overdue.limit) {
     throw new StepTimeoutError(`${overdue.what} did not finish within ${overdue.limit} s (${Math.round(overdue.elapsed)} s so far): ${detail}`);
   }
-  throw new StepPendingError(detail);
+  throw new StepPendingError(detail, on);
+}
+
+/** Seconds left of a budget, at least 1 (a wait's timeout: the step polls once when it ends). */
+export function remainingSeconds(budget: { elapsed: number; limit: number }): number {
+  return Math.max(1, Math.ceil(budget.limit - budget.elapsed));
 }
 
 /** Keeps explanations bounded: Step Functions state is limited to 256 KB. */

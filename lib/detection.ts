@@ -60,6 +60,14 @@ export const SERVING_TAG_BATCH = 500;
 export const INSTANCE_FAILURE_STATES = ['stopping', 'stopped', 'shutting-down', 'terminated'] as const;
 
 /**
+ * The states the intake rule routes: the first of each way down. "State change events for Amazon
+ * EC2 instances": a stop goes stopping → stopped, a termination shutting-down → terminated, so
+ * the later state says nothing new about a serving node; routing it too would also invoke intake
+ * again for every failed host the workflow fences (its stopped event goes to the callback).
+ */
+export const INTAKE_INSTANCE_STATES = ['stopping', 'shutting-down'] as const;
+
+/**
  * Detection without drift: every alarm is defined once, here, and never rewritten at run time.
  * Per application only its performance alarm (its own metric and threshold, M of N: A10). Over
  * the fleet, one Metrics Insights status-check alarm over the instances tagged
@@ -179,7 +187,7 @@ export class Detection extends Construct {
       eventPattern: {
         source: ['aws.ec2'],
         detailType: ['EC2 Instance State-change Notification'],
-        detail: { state: [...INSTANCE_FAILURE_STATES] },
+        detail: { state: [...INTAKE_INSTANCE_STATES] },
       },
       targets: [target],
     });

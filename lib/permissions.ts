@@ -18,9 +18,9 @@ import { EVENT_SOURCE, ServiceDetailTypes } from '../core/metrics.ts';
 import { CONTROL_TAG_KEY_PATTERNS, CONTROL_TAGS, MANAGED_TAG_KEY } from '../core/tags.ts';
 import type { StepName } from '../core/workflow-state.ts';
 
-/** Every Lambda of the control plane: the workflow's steps and intake. */
-export type ControlPlaneFunction = StepName | 'intake';
-export type TableName = 'state' | 'claims' | 'records';
+/** Every Lambda of the control plane: the workflow's steps, intake and the callback (it resumes waiting steps). */
+export type ControlPlaneFunction = StepName | 'intake' | 'callback';
+export type TableName = 'state' | 'claims' | 'records' | 'tokens';
 type DynamoAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'Scan' | 'UpdateItem' | 'PutItem' | 'DeleteItem' | 'ConditionCheckItem';
 /** A DynamoDB call names its table: 'dynamodb:UpdateItem@claims'. */
 type TableCall = `dynamodb:${DynamoAction}@${TableName}`;
@@ -55,7 +55,7 @@ export const FUNCTION_CALLS = {
     'dynamodb:BatchGetItem@state', 'dynamodb:GetItem@records', 'dynamodb:Query@claims', 'dynamodb:UpdateItem@claims',
     'dynamodb:UpdateItem@records', 'dynamodb:UpdateItem@state', 'ec2:AssignPrivateIpAddresses', 'ec2:AssociateAddress', 'ec2:CreateTags',
     'ec2:DescribeAddresses', 'ec2:DescribeInstances', 'ec2:DescribeNetworkInterfaces', 'ec2:ModifyInstanceAttribute', 'ec2:StopInstances',
-    'elasticloadbalancing:DeregisterTargets', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation',
+    'elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:DescribeTargetHealth', 's3:GetObject', 'sns:Publish', 'ssm:CancelCommand', 'ssm:DescribeInstanceInformation',
     'ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:SendCommand',
   ],
   release: [
@@ -80,6 +80,7 @@ export const FUNCTION_CALLS = {
     's3:GetObject', 'sns:Publish',
   ],
   intake: ['dynamodb:BatchGetItem@state', 's3:GetObject', 'states:StartExecution'],
+  callback: ['dynamodb:UpdateItem@tokens', 's3:GetObject', 'states:SendTaskFailure', 'states:SendTaskSuccess'],
 } as const satisfies Record<ControlPlaneFunction, readonly Call[]>;
 
 /** The resources a role's statements name, from the stack. */
@@ -283,7 +284,26 @@ const SCOPES = {
     if (!input.stateMachineArn) throw new Error('states:StartExecution needs the state machine (PermissionTargets.stateMachineArn)');
     return [{ sid: 'StartIncidents', resources: [input.stateMachineArn] }];
   },
+  // The callback resumes (or fails) the workflow's waiting tasks by their token. The Service
+  // Authorization Reference ("Actions, resources, and condition keys for AWS Step Functions")
+  // lists no resource types and no condition keys for SendTaskSuccess and SendTaskFailure, so a
+  // policy must name "*"; in practice AWS has been seen to authorize a Lambda callback task's
+  // response against its state machine (aws/aws-cdk PR #8486 review; NOAA-OWP/hydrovis #837's
+  // AccessDenied names the stateMachine ARN). "*" is allowed under both readings; the token,
+  // long and unguessable, is what names the task.
+  'states:SendTaskSuccess': resumeWaitingSteps,
+  'states:SendTaskFailure': resumeWaitingSteps,
 } as const satisfies Record<string, Scope>;
+
+function resumeWaitingSteps(): Grant[] {
+  return [
+    {
+      sid: 'ResumeWaitingSteps',
+      resources: ['*'],
+      wildcard: 'states:SendTaskSuccess and SendTaskFailure have no resource types or condition keys in the Service Authorization Reference: IAM cannot scope them; the task token names the task.',
+    },
+  ];
+}
 
 function controlTags(input: ScopeInput): Grant[] {
   return [...poolTagsByKey(input.config)].map(([key, values]) => ({

@@ -11,6 +11,7 @@ import { stackAlarmNames } from '../core/detection.ts';
 import { EnvNames } from '../core/environment.ts';
 import { STEPS, type StepName } from '../core/workflow-state.ts';
 import { Alerts } from './alerts.ts';
+import { AwaitedEvents } from './awaited-events.ts';
 import { ControlPlaneAlarms } from './control-plane-alarms.ts';
 import { ConfigDocumentAsset } from './config-document.ts';
 import { FailoverDashboard } from './dashboard.ts';
@@ -50,6 +51,9 @@ export class RapidFailover extends Construct {
   public readonly dashboard: FailoverDashboard;
   public readonly intake: lambda.Function;
   public readonly steps: Readonly<Record<StepName, lambda.Function>>;
+  /** Stores waiting steps' task tokens and resumes them on their AWS events. */
+  public readonly callback: lambda.Function;
+  public readonly awaitedEvents: AwaitedEvents;
   public readonly deadLetterQueue: sqs.Queue;
   /** Intake's on-failure destination: events intake still failed on after Lambda's two retries. */
   public readonly failedTriggerQueue: sqs.Queue;
@@ -84,7 +88,12 @@ export class RapidFailover extends Construct {
     const targets: PermissionTargets = {
       stack,
       config: this.config,
-      tableArns: { state: this.store.stateTable.tableArn, claims: this.store.claimsTable.tableArn, records: this.store.recordsTable.tableArn },
+      tableArns: {
+        state: this.store.stateTable.tableArn,
+        claims: this.store.claimsTable.tableArn,
+        records: this.store.recordsTable.tableArn,
+        tokens: this.store.tokensTable.tableArn,
+      },
       alertTopicArn: this.alerts.topic.topicArn,
       alertKeyArn: this.alerts.key.keyArn,
       configDocumentArn: configDocument.objectArn,
@@ -104,8 +113,20 @@ export class RapidFailover extends Construct {
     }
     this.steps = steps;
 
+    // Its own role (the factory's), from its row of the table: the token store, and resuming tasks of this state machine.
+    this.callback = controlPlaneFunction(this, 'CallbackStep', {
+      handlerName: 'callback',
+      description: 'rapid-failover callback: stores waiting steps\' task tokens, resumes them on SSM and EC2 events',
+      environment: { ...environment, [EnvNames.TokensTable]: this.store.tokensTable.tableName, [EnvNames.Step]: 'callback' },
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      timeout: Duration.seconds(30),
+    });
+    for (const statement of functionStatements('callback', targets)) this.callback.addToRolePolicy(statement);
+
     this.workflow = new Workflow(this, 'Workflow', {
       steps,
+      callback: this.callback,
       alertTopic: this.alerts.topic,
       logRetention,
       removalPolicy,
@@ -176,6 +197,8 @@ export class RapidFailover extends Construct {
       removalPolicy,
     });
 
+    this.awaitedEvents = new AwaitedEvents(this, 'AwaitedEvents', { callback: this.callback, deadLetterQueue: this.deadLetterQueue });
+
     this.controlPlaneAlarms = new ControlPlaneAlarms(this, 'Health', {
       config: this.config,
       names: alarmNames,
@@ -237,6 +260,7 @@ export class RapidFailover extends Construct {
     const roles: [ControlPlaneFunction, lambda.Function, PermissionTargets][] = [
       ...STEPS.map((name): [ControlPlaneFunction, lambda.Function, PermissionTargets] => [name, this.steps[name], targets]),
       ['intake', this.intake, intakeTargets],
+      ['callback', this.callback, targets],
     ];
     for (const [name, fn, fnTargets] of roles) {
       const reasons = new Map<string, string[]>([['Resource::*', [xray]]]);
@@ -257,6 +281,7 @@ export class RapidFailover extends Construct {
       ack(machineRole, `Resource::${arnOf(fn)}:*`, 'Step Functions invokes the step function and its versions (the :* qualifier), nothing else.');
     }
     ack(machineRole, 'Resource::*', 'X-Ray trace writes and CloudWatch Logs delivery for the state machine support no resource-level permissions.');
+    ack(machineRole, `Resource::${arnOf(this.callback)}:*`, 'Step Functions invokes the callback function and its versions (the :* qualifier), nothing else.');
 
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',

@@ -13,6 +13,8 @@ import type { StepName } from '../core/workflow-state.ts';
 export interface WorkflowProps {
   /** One Lambda per workflow step. */
   readonly steps: Readonly<Record<StepName, lambda.IFunction>>;
+  /** The callback Lambda: stores a waiting step's task token; events resume the step through it. */
+  readonly callback: lambda.IFunction;
   /** Topic the execution alarms notify. */
   readonly alertTopic: sns.ITopic;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -47,6 +49,8 @@ export const States = {
   NeedsVerify: 'VerifyPerformance?',
   Settle: 'SettleWindow',
   Verify: 'VerifyPerformance',
+  /** Between join and shift: the first health check that can pass (one interval after registration). */
+  HealthChecks: 'WaitForHealthChecks',
   StillDegraded: 'StillDegraded?',
   Compensate: 'CompensateClaim',
   WaitOutStrayBeforeCompensate: 'WaitOutStrayInvocation',
@@ -66,11 +70,13 @@ function notNull(path: string): sfn.Condition {
   return sfn.Condition.not(sfn.Condition.isNull(path));
 }
 
+/** The states around a step that waits: the Choice after it, the Await (event) and the Wait (time) states. */
+export function waitStates(step: string): { waiting: string; await: string; resumed: string; wait: string } {
+  return { waiting: `${step}Waits?`, await: `Await${step}`, resumed: `${step}Resumed?`, wait: `Wait${step}` };
+}
+
 /** Beyond the step's Lambda timeout: the invocation's end and Step Functions' own latency. */
 const STRAY_MARGIN_SECONDS = 5;
-
-/** Poll budget for steps that wait on AWS: 2 s, growing ×1.5 to 30 s between polls. */
-const POLL = { interval: Duration.seconds(2), backoffRate: 1.5, maxDelay: Duration.seconds(30), maxAttempts: 200 };
 
 /**
  * The failover workflow (Standard):
@@ -80,8 +86,13 @@ const POLL = { interval: Duration.seconds(2), backoffRate: 1.5, maxDelay: Durati
  *             │   ▼                            ▼
  *             └── compensate ◄─────────────────┘  attempts exhausted ─► notify ─► finish
  *
- * Each task takes the whole state and returns the whole new state; pending work is polled
- * through Retry on StepPendingError; a Catch keeps the state and adds `failure`.
+ * Each task takes the whole state and returns the whole new state; a Catch keeps the state and
+ * adds `failure`. A step that has to wait (provision, join, shift, release) says for what in
+ * `$.wait`, and the Choice after it routes: an AWS event → Await<step> (the callback Lambda with
+ * `.waitForTaskToken`; the event resumes it, or after `timeoutSeconds` the step runs again and
+ * polls once); a time (no event exists) → Wait<step> until then, and the step runs again. Join
+ * ends once the node is registered: WaitForHealthChecks waits one health-check interval and
+ * shift confirms the node healthy before it moves traffic.
  */
 export class Workflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -109,17 +120,13 @@ export class Workflow extends Construct {
       });
       return task;
     };
-    const polling = (task: tasks.LambdaInvoke) => {
-      task.addRetry({ errors: [ErrorNames.StepPending], ...POLL });
-      return task;
-    };
 
     const lock = step(States.Lock, 'lock', 'One active failover per application; flap damping; cooldown');
     const select = step(States.Select, 'select', 'Pick the best eligible pool node and claim its lease');
-    const provision = polling(step(States.Provision, 'provision', 'activate | install | boot-volume, polled until done'));
-    const join = polling(step(States.Join, 'join', 'Run documents and the readiness command, then register in the target groups and wait until healthy'));
-    const shift = polling(step(States.Shift, 'shift', 'Fence the old host, deregister it, start its halt documents'));
-    const release = polling(step(States.Release, 'release', 'Return the old node to the pool or quarantine it'));
+    const provision = step(States.Provision, 'provision', 'activate | install | boot-volume; waits on SSM and EC2 events, polls the root-volume task');
+    const join = step(States.Join, 'join', 'Run documents and the readiness command (waiting on SSM events), then register in the target groups');
+    const shift = step(States.Shift, 'shift', 'Confirm the new node healthy (polled at the health-check interval) and the old host fenced (its stopped event), then move traffic and the address');
+    const release = step(States.Release, 'release', 'Return the old node to the pool or quarantine it');
     const verify = step(States.Verify, 'verify', 'Is performance still below threshold on the new node? (A15)');
     const compensate = step(States.Compensate, 'compensate', 'Undo what the failed attempt did; decide retry or alert');
     const notify = step(States.Notify, 'notify', 'SNS alert to administrators');
@@ -199,10 +206,55 @@ export class Workflow extends Construct {
       .when(notNull('$.pendingAlert'), notify)
       .otherwise(finish);
 
-    provision.next(join);
-    join.next(shift);
-    shift.next(release);
-    release.next(needsVerify);
+    /**
+     * After a step that may wait: Await<step> resumes it on its event (or, `then: 'next'`, goes
+     * straight on), Wait<step> runs it again at `$.wait.until`, otherwise `next`.
+     */
+    const waits = (task: tasks.LambdaInvoke, state: string, next: sfn.IChainable) => {
+      const names = waitStates(state);
+      const awaitEvent = new tasks.LambdaInvoke(this, names.await, {
+        stateName: names.await,
+        comment: `The callback Lambda stores the task token under $.wait.event.key; the event resumes ${state} (or after timeoutSeconds ${state} polls once)`,
+        lambdaFunction: props.callback,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({
+          taskToken: sfn.JsonPath.taskToken,
+          incidentId: sfn.JsonPath.stringAt('$.incidentId'),
+          app: sfn.JsonPath.stringAt('$.app'),
+          wait: sfn.JsonPath.objectAt('$.wait'),
+        }),
+        resultPath: '$.resumed',
+        taskTimeout: sfn.Timeout.at('$.wait.event.timeoutSeconds'),
+        retryOnServiceExceptions: false,
+      });
+      awaitEvent.addRetry({
+        errors: [ErrorNames.AwsThrottled, ...LAMBDA_SERVICE_ERRORS],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 6,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      // The event said the node failed (the step's failWith): compensate as if the step had failed.
+      awaitEvent.addCatch(compensate, { errors: [...NODE_FAILURE_ERRORS], ...catchAll });
+      // No event in time (States.Timeout) or the wait itself broke: the step polls once.
+      awaitEvent.addCatch(task, { errors: ['States.ALL'], resultPath: '$.resumed' });
+      const resumed = new sfn.Choice(this, names.resumed).when(sfn.Condition.stringEquals('$.wait.event.then', 'next'), next).otherwise(task);
+      awaitEvent.next(resumed);
+      const waitTime = new sfn.Wait(this, names.wait, { time: sfn.WaitTime.timestampPath('$.wait.until') });
+      waitTime.next(task);
+      const choice = new sfn.Choice(this, names.waiting)
+        .when(sfn.Condition.isPresent('$.wait.event'), awaitEvent)
+        .when(sfn.Condition.isPresent('$.wait.until'), waitTime);
+      task.next(choice.otherwise(next));
+    };
+
+    const healthChecks = new sfn.Wait(this, States.HealthChecks, { time: sfn.WaitTime.timestampPath('$.registered.firstCheckAt') });
+    healthChecks.next(shift);
+    waits(provision, States.Provision, join);
+    // Join always ends registered: the only way on is one health-check interval's wait.
+    waits(join, States.Join, healthChecks);
+    waits(shift, States.Shift, release);
+    waits(release, States.Release, needsVerify);
     select.next(nodeClaimed);
 
     const lockAcquired = new sfn.Choice(this, States.LockAcquired)

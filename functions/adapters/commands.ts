@@ -34,12 +34,29 @@ export interface CommandDeps {
   ssm: SSMClient;
   ledger: CommandLedger;
   now: Date;
+  /** An invocation's end the step was resumed with (its event): trusted instead of asking SSM again, when it is a success. */
+  ended?: { commandId: string; instanceId: string; status: string } | undefined;
 }
 
+/**
+ * pending: a command runs (`commandId`, sent at `sentAt`; the workflow gives up on it after
+ * `remainingSeconds`: wait for its end event until then), or none could be sent yet (no
+ * `commandId`: try again after `retryAfterSeconds`).
+ */
 export type RunStatus =
   | { status: 'done'; commandIds: string[] }
-  | { status: 'pending'; index: number; commandId: string | null; detail: string }
+  | { status: 'pending'; index: number; commandId: string; sentAt: string; remainingSeconds: number; detail: string }
+  | { status: 'pending'; index: number; commandId: null; retryAfterSeconds: number; detail: string }
   | { status: 'failed'; index: number; commandId: string; reason: string };
+
+/**
+ * No event says when an SSM Agent comes Online after a start or reboot (the Systems Manager
+ * event list has only managed-instance registration, deregistration and key updates), so the
+ * step looks again this often. ASSUMPTION: a few seconds against a registration that takes tens.
+ */
+export const AGENT_POLL_SECONDS = 5;
+/** Another invocation is sending the document (its intent is recorded): look again shortly. */
+export const CONCURRENT_SEND_POLL_SECONDS = 2;
 
 /**
  * SendCommand's TimeoutSeconds: how long SSM tries to deliver the command (it is not a run
@@ -136,7 +153,13 @@ export async function advanceDocuments(deps: CommandDeps, run: DocumentRun): Pro
       if (!found) {
         const waited = secondsBetween(entry.intentAt, now);
         if (waited < COMMAND_LISTING_LAG_SECONDS) {
-          return { status: 'pending', index, commandId: null, detail: `${document.name} may have been sent ${Math.round(waited)} s ago; waiting for SSM to list it before sending again` };
+          return {
+            status: 'pending',
+            index,
+            commandId: null,
+            retryAfterSeconds: Math.max(1, Math.ceil(COMMAND_LISTING_LAG_SECONDS - waited)),
+            detail: `${document.name} may have been sent ${Math.round(waited)} s ago; waiting for SSM to list it before sending again`,
+          };
         }
         return send(deps, run, document, index, entry);
       }
@@ -145,15 +168,18 @@ export async function advanceDocuments(deps: CommandDeps, run: DocumentRun): Pro
       entry = sent;
     }
     const commandId = entry.commandId!;
-    const { status, detail } = await invocationStatus(ssm, commandId, run.instanceId);
+    // The event that resumed the step said it succeeded: no need to ask SSM (GetCommandInvocation).
+    const ended = deps.ended?.commandId === commandId && deps.ended.instanceId === run.instanceId && deps.ended.status === 'Success';
+    const { status, detail } = ended ? { status: 'Success', detail: '' } : await invocationStatus(ssm, commandId, run.instanceId);
     if (status === 'Success') {
       done.push(commandId);
       continue;
     }
     if (RUNNING.has(status)) {
       const limit = DELIVERY_TIMEOUT_SECONDS + document.timeoutSeconds + COMMAND_GRACE_SECONDS;
-      const running = secondsBetween(entry.sentAt ?? entry.intentAt, now);
-      if (running <= limit) return { status: 'pending', index, commandId, detail: `${document.name} ${status}` };
+      const sentAt = entry.sentAt ?? entry.intentAt;
+      const running = secondsBetween(sentAt, now);
+      if (running <= limit) return { status: 'pending', index, commandId, sentAt, remainingSeconds: Math.max(1, Math.ceil(limit - running)), detail: `${document.name} ${status}` };
       // The document's own limit, enforced by the workflow for documents without executionTimeout.
       await cancelEntry(deps, tag, entry);
       return failed(run, index, document, commandId, `still ${status} after ${Math.round(running)} s (timeoutSeconds ${document.timeoutSeconds}); cancelled`);
@@ -178,14 +204,14 @@ function failed(run: DocumentRun, index: number, document: SsmDocument, commandI
  */
 async function send(deps: CommandDeps, run: DocumentRun, document: SsmDocument, index: number, previous?: CommandEntry): Promise<RunStatus> {
   const { ssm, ledger, now } = deps;
-  const pending = (detail: string, commandId: string | null = null): RunStatus => ({ status: 'pending', index, commandId, detail });
+  const later = (detail: string, retryAfterSeconds: number): RunStatus => ({ status: 'pending', index, commandId: null, retryAfterSeconds, detail });
   // After a start or a reboot, SendCommand fails until the agent has registered: wait for Online.
   const agent = await agentStatus(ssm, run.instanceId);
-  if (agent !== 'Online') return pending(`waiting for the SSM Agent on ${run.instanceId} to come Online (it is ${agent})`);
+  if (agent !== 'Online') return later(`waiting for the SSM Agent on ${run.instanceId} to come Online (it is ${agent})`, AGENT_POLL_SECONDS);
 
   const tag = commandTag(run.incidentId, run.purpose, index, run.instanceId);
   const intent: CommandEntry = { instanceId: run.instanceId, purpose: run.purpose, index, documentName: document.name, intentAt: now.toISOString() };
-  if (!(await ledger.recordIntent(tag, intent, previous?.intentAt))) return pending(`${document.name} is being sent by another invocation`);
+  if (!(await ledger.recordIntent(tag, intent, previous?.intentAt))) return later(`${document.name} is being sent by another invocation`, CONCURRENT_SEND_POLL_SECONDS);
 
   let commandId: string;
   try {
@@ -204,11 +230,12 @@ async function send(deps: CommandDeps, run: DocumentRun, document: SsmDocument, 
     // An error answer (4xx) means SSM created no command: the intent goes, the next poll sends afresh.
     if ((error as { $fault?: string }).$fault === 'client') await ledger.forgetIntent(tag, intent.intentAt);
     // The agent dropped between the check and the send (a reboot): poll again.
-    if (hasName(error, 'InvalidInstanceId')) return pending(`SSM Agent on ${run.instanceId} not ready`);
+    if (hasName(error, 'InvalidInstanceId')) return later(`SSM Agent on ${run.instanceId} not ready`, AGENT_POLL_SECONDS);
     throw error;
   }
   await ledger.recordSent(tag, { ...intent, commandId, sentAt: now.toISOString() });
-  return pending(`sent ${document.name}`, commandId);
+  const limit = DELIVERY_TIMEOUT_SECONDS + document.timeoutSeconds + COMMAND_GRACE_SECONDS;
+  return { status: 'pending', index, commandId, sentAt: now.toISOString(), remainingSeconds: limit, detail: `sent ${document.name}` };
 }
 
 /** Asks SSM to cancel a recorded command and notes it in the ledger (CancelCommand is best effort in AWS). */

@@ -257,7 +257,15 @@ async function instanceIncidents(deps: Deps, envelope: Envelope, detail: z.infer
     ignored.push(`${node} serves no managed application`);
     return [];
   }
-  return served.map((app) => ({
+  // A failover under way moves the application off this node anyway, and the stop is most
+  // likely its own fence (C9): no second execution just to be folded into it by the lock step.
+  const nowSeconds = Math.floor(deps.clock().getTime() / 1000);
+  const underWay = served.filter((app) => {
+    const state = states.get(app.name);
+    return state?.lockIncident !== undefined && (state.lockExpiresAt ?? 0) > nowSeconds;
+  });
+  for (const app of underWay) ignored.push(`${node} is ${detail.state}: ${app.name} is being failed over by ${states.get(app.name)!.lockIncident} already`);
+  return served.filter((app) => !underWay.includes(app)).map((app) => ({
     app: app.name,
     kind: 'failure' as const,
     source: envelope.id,

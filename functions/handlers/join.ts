@@ -1,13 +1,16 @@
 // JoinCluster (A9, C3): bring the application up on the new node, then add the node to the
 // application's cluster, in this order: the run documents; the readiness command (if the
 // application has one), retried until it succeeds; only then RegisterTargets in every target
-// group (with the application's deregistration delay); then poll until every group reports the
-// node healthy. Why the order matters ("Health checks for Application Load Balancer target
-// groups"): a newly registered target is healthy after one passing check, but one that fails its
-// initial checks turns unhealthy and then needs HealthyThresholdCount passes (5 × 30 s by
-// default). A node is never registered while it is still installing or starting.
-// The time allowed for the health checks follows from the target groups themselves (load
-// balancer type, interval, thresholds). The logical address moves later, in shift, after fencing.
+// group (with the application's deregistration delay). Why the order matters ("Health checks
+// for Application Load Balancer target groups"): a newly registered target is healthy after one
+// passing check, but one that fails its initial checks turns unhealthy and then needs
+// HealthyThresholdCount passes (5 × 30 s by default). A node is never registered while it is
+// still installing or starting. The documents' end events resume the step (no polling).
+// Join ends at registration: target health emits no event, so the workflow waits one health-check
+// interval of the target groups (read with DescribeTargetGroups) and shift confirms the node
+// healthy, looking again at the groups' own interval, before it moves traffic; the time allowed
+// follows from the groups too (load balancer type, interval, thresholds). The logical address
+// moves later, in shift, after fencing.
 import type { Application } from '../../core/config.ts';
 import { JoinFailedError } from '../../core/errors.ts';
 import { healthCheckBudgetSeconds } from '../../core/load-balancing.ts';
@@ -20,6 +23,10 @@ import { commandDeps } from '../command-deps.ts';
 import { lazyHandler } from '../deps.ts';
 import { ClaimedStateSchema, JOIN_PREPARE_MARGIN_SECONDS, claimOf, clusterTarget, explain, overdue, secondsSince, stillPending } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
+import { onDocuments } from '../waits.ts';
+
+/** A readiness check that failed is tried again after this long. ASSUMPTION: an application starting takes seconds; the check itself takes SSM's delivery and its run. */
+export const READINESS_RETRY_SECONDS = 2;
 
 /** Target states that mean "not in the group (any more)": register again. */
 const NOT_REGISTERED = new Set(['unused', 'draining']);
@@ -39,39 +46,33 @@ export const makeHandler = defineStep('join', ClaimedStateSchema, async (ctx, st
   }
 
   const groups = await describeTargetGroups(deps.elb, app.cluster.targetGroupArns, ctx.now);
-  const limit = healthCheckBudgetSeconds(groups);
-  const elapsed = secondsSince(registeredAt, ctx.now);
-  const budget = { elapsed, limit, what: `${nodeId} passing the health checks of ${app.name}'s target groups` };
   const target = clusterTarget(app, nodeId);
-
   const before = await targetHealth(deps.elb, target);
   const notInUse = [...before].filter(([, h]) => h.state === 'unused' && h.reason.startsWith(NOT_IN_USE));
   if (notInUse.length > 0) {
     const detail = notInUse.map(([arn, h]) => `${shortName(arn)}: ${h.reason}`).join(', ');
     throw new JoinFailedError(`${nodeId} cannot serve behind ${app.name}'s load balancers (A6): ${detail}`);
   }
-  const registered: string[] = [];
+  let registered = 0;
   for (const [arn, health] of before) {
     if (!NOT_REGISTERED.has(health.state)) continue;
     await setDeregistrationDelay(deps.elb, arn, app.policy.deregistrationDelaySeconds);
     await registerTarget(deps.elb, arn, target);
-    registered.push(arn);
+    registered++;
   }
-  if (registered.length > 0) stillPending(`registered ${nodeId} in ${registered.length} target group(s); waiting for health checks`, budget);
-
-  const notHealthy = [...before].filter(([, h]) => h.state !== 'healthy');
-  if (notHealthy.length > 0) {
-    const detail = notHealthy.map(([arn, h]) => `${shortName(arn)}: ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');
-    if (elapsed > limit && notHealthy.some(([, h]) => h.state === 'unhealthy')) {
-      throw new JoinFailedError(`${nodeId} is not healthy in ${app.name}'s target groups ${Math.round(elapsed)} s after registration (allowed ${limit} s): ${detail}`);
-    }
-    stillPending(`waiting for ${nodeId} to pass health checks: ${detail}`, budget);
-  }
-
+  // Registered once the application answered (joinRegisteredAt); a re-registration now starts its checks again.
+  const at = registered > 0 ? ctx.deps.clock() : new Date(registeredAt ?? ctx.now);
+  const firstInterval = Math.min(...groups.map((g) => g.healthCheckIntervalSeconds));
   return {
     ...state,
-    progress: { ...state.progress, 'join.healthyAt': ctx.now.toISOString() },
-    explanation: explain(state, `${nodeId} is healthy in ${app.cluster.targetGroupArns.length} target group(s) of ${app.name} (A9)`),
+    registered: {
+      at: at.toISOString(),
+      firstCheckAt: new Date(at.getTime() + firstInterval * 1000).toISOString(),
+      budgetSeconds: healthCheckBudgetSeconds(groups),
+      groups: groups.map((g) => ({ targetGroupArn: g.targetGroupArn, intervalSeconds: g.healthCheckIntervalSeconds, healthyThreshold: g.healthyThresholdCount })),
+    },
+    progress: { ...state.progress, 'join.registeredAt': at.toISOString() },
+    explanation: explain(state, `${nodeId} registered in ${app.cluster.targetGroupArns.length} target group(s) of ${app.name} (A9); first health check in ${firstInterval} s`),
   };
 });
 
@@ -94,7 +95,7 @@ async function prepareApplication(ctx: StepContext, state: WorkflowState, held: 
   if (run.status === 'pending') {
     // Giving up on the node: its run documents must not go on running there.
     if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === 'run');
-    stillPending(`run documents on ${nodeId}: ${run.detail}`, budget);
+    stillPending(`run documents on ${nodeId}: ${run.detail}`, budget, onDocuments(run, nodeId, { budget }));
   }
 
   const readiness = app.cluster.readinessCommand;
@@ -103,12 +104,13 @@ async function prepareApplication(ctx: StepContext, state: WorkflowState, held: 
   const check = await advanceDocuments(commands, { instanceId: nodeId, documents: [readiness], incidentId: state.incidentId, purpose: `ready#${attempt}`, context });
   if (check.status === 'pending') {
     if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === `ready#${attempt}`);
-    stillPending(`readiness check ${attempt} on ${nodeId}: ${check.detail}`, budget);
+    // Any end resumes the step (a failed check is tried again, not a failed node).
+    stillPending(`readiness check ${attempt} on ${nodeId}: ${check.detail}`, budget, onDocuments(check, nodeId, { budget }));
   }
   if (check.status === 'failed') {
     if (elapsed > limit) throw new JoinFailedError(`${app.name} is not ready on ${nodeId} after ${Math.round(elapsed)} s (allowed ${limit} s); ${check.reason}`);
     await nextReadinessAttempt(deps.ddb, deps.env.tables.claims, { nodeId, app: app.name, incidentId: state.incidentId, failedAttempt: attempt });
-    stillPending(`${app.name} not ready yet on ${nodeId} (${check.reason}); checking again`, null);
+    stillPending(`${app.name} not ready yet on ${nodeId} (${check.reason}); checking again`, null, { afterSeconds: READINESS_RETRY_SECONDS });
   }
 }
 

@@ -1,14 +1,17 @@
 // ProvisionNode: make the claimed node able to run the application. Preempted tenants are
-// halted first (A5); then activate (A2), install (A3) or boot-volume (A4). Every poll derives
+// halted first (A5); then activate (A2), install (A3) or boot-volume (A4). Each run derives
 // where it is from AWS itself (instance state, the root-volume task by ClientToken) and from the
-// incident's command ledger (SSM command ids), so a retried step continues and never repeats an effect.
+// incident's command ledger (SSM command ids), so a retried step continues and never repeats an
+// effect. Between runs it waits on events where AWS emits one (a started node's running event,
+// a command's end event: the last document's ends provisioning without another run), and
+// polls the root-volume task, which has none, when a swap typically ends.
 import { findApplication } from '../../core/config.ts';
-import { ProvisioningFailedError } from '../../core/errors.ts';
+import { ErrorNames, ProvisioningFailedError, type PendingOn } from '../../core/errors.ts';
 import { ServiceDetailTypes } from '../../core/metrics.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { getAppState, updateAppState } from '../adapters/app-state.ts';
 import { forgetPreempted, touchClaim } from '../adapters/claims.ts';
-import { advanceDocuments, cancelCommands } from '../adapters/commands.ts';
+import { advanceDocuments, cancelCommands, commandTag } from '../adapters/commands.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { startInstance } from '../adapters/instances.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
@@ -18,11 +21,30 @@ import { errorMessage, errorName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
 import { commandDeps } from '../command-deps.ts';
 import { beginFencing } from '../fencing.ts';
-import { ClaimedStateSchema, claimOf, clusterTarget, explain, overdue, secondsSince, stillPending } from '../policy.ts';
+import { ClaimedStateSchema, claimOf, clusterTarget, explain, overdue, remainingSeconds, secondsSince, stillPending } from '../policy.ts';
 import { whereRuns } from '../pool-view.ts';
-import { defineStep, type StepContext } from '../step.ts';
+import { defineStep, waiting, type StepContext } from '../step.ts';
+import { onDocuments, onInstanceState } from '../waits.ts';
 
 const FAILED_TASK_STATES = new Set(['failed', 'failed-detached']);
+
+/**
+ * The root-volume task emits no event ("Amazon EventBridge events for Amazon EBS" has none for
+ * it; the instance stays running through the reboot). It is looked at first when a swap
+ * typically ends (the AWS example of "Replace a root volume": about 20 s, pending then
+ * in-progress), then every few seconds. ASSUMPTION: 5 s between later looks.
+ */
+export const ROOT_VOLUME_FIRST_LOOK_SECONDS = 20;
+export const ROOT_VOLUME_LOOK_SECONDS = 5;
+
+/**
+ * How long a started node's running event is waited for before the step looks itself (the
+ * fallback poll: a lost event costs this much, not the node). The EC2 User Guide ("Amazon EC2
+ * instance state changes") gives pending → running no duration. ASSUMPTION: EBS-backed
+ * instances reach running in 30-60 s; two minutes is a wide margin. A node still pending then
+ * is waited for again, within provisioning's budget.
+ */
+export const INSTANCE_START_WAIT_SECONDS = 120;
 
 export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ctx, state) => {
   const { deps, app } = ctx;
@@ -40,64 +62,90 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
   const budget = { elapsed: secondsSince(held.provisionStartedAt, ctx.now), limit: provisioning.timeoutSeconds, what: `provisioning ${nodeId} (${provisioning.method})` };
   const progress = { ...state.progress };
   const notes: string[] = [];
-
-  // First entry only (the mark was just set): the failed host starts stopping now, not at the shift.
-  if (held.provisionStartedAt === ctx.now.toISOString()) await beginFencing(ctx, state, nodeId);
-
-  // A5: tenants of lower priority give way first.
-  for (const victim of claim.preempts) {
-    const result = await preempt(ctx, state, nodeId, victim);
-    if (result !== 'done') stillPending(result, budget);
-  }
-
-  const instance = await describeInstance(deps.ec2, nodeId);
-  if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') {
-    throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
-  }
-  if (instance.state === 'stopped') {
-    await start(ctx, nodeId);
-    untilRunning(nodeId, `starting ${nodeId} (it was stopped)`, budget);
-  }
-  if (instance.state !== 'running') untilRunning(nodeId, `${nodeId} is ${instance.state}`, budget);
-
-  if (provisioning.method === 'boot-volume') {
-    const task = await replaceRootVolume(deps.ec2, {
-      instanceId: nodeId,
-      source: provisioning.source,
-      deleteReplacedRootVolume: provisioning.deleteReplacedRootVolume,
-      clientToken: rootVolumeClientToken(state.incidentId, nodeId),
-    });
-    progress['provision.rootVolumeTask'] = task.taskId;
-    if (FAILED_TASK_STATES.has(task.state)) {
-      throw new ProvisioningFailedError(`root volume replacement ${task.taskId} on ${nodeId} ended ${task.state}`);
-    }
-    if (task.state !== 'succeeded') stillPending(`root volume replacement ${task.taskId} on ${nodeId} is ${task.state}`, budget);
-    notes.push(`${nodeId} rebooted from ${provisioning.source.imageId} (task ${task.taskId}, A4)`);
-  }
-
-  const commands = commandDeps(ctx, state);
-  const run = await advanceDocuments(commands, {
-    instanceId: nodeId,
-    documents: provisioning.documents,
-    incidentId: state.incidentId,
-    purpose: 'provision',
-    context: { app: ctx.app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId },
-  });
-  if (run.status === 'failed') throw new ProvisioningFailedError(run.reason);
-  if (run.status === 'pending') {
-    // Giving up on the node: its provisioning command must not go on running there.
-    if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === 'provision');
-    stillPending(`provisioning documents on ${nodeId}: ${run.detail}`, budget);
-  }
-  if (run.status === 'done' && run.commandIds.length > 0) progress['provision.commands'] = run.commandIds.join(',');
-
+  // First entry only (the mark was just set): the failed host starts stopping beside provisioning, not at the shift.
+  const firstEntry = held.provisionStartedAt === ctx.now.toISOString();
   const how = { activate: 'activated (A2)', install: 'installed (A3)', 'boot-volume': 'booted from the new image (A4)' }[provisioning.method];
-  return {
+  const done = (): WorkflowState => ({
     ...state,
     progress,
     explanation: explain(state, ...notes, `${app.name} ${how} on ${nodeId} in ${Math.round(budget.elapsed)} s`),
-  };
+  });
+
+  try {
+    // A5: tenants of lower priority give way first.
+    for (const victim of claim.preempts) {
+      const result = await preempt(ctx, state, nodeId, victim);
+      if (result !== 'done') stillPending(result.detail, budget, result.on);
+    }
+
+    const instance = await describeInstance(deps.ec2, nodeId);
+    if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') {
+      throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
+    }
+    if (instance.state === 'stopped') {
+      await start(ctx, nodeId);
+      untilRunning(nodeId, `starting ${nodeId} (it was stopped)`, budget, ctx.now);
+    }
+    if (instance.state !== 'running') untilRunning(nodeId, `${nodeId} is ${instance.state}`, budget, new Date(held.provisionStartedAt ?? ctx.now));
+
+    if (provisioning.method === 'boot-volume') {
+      const task = await replaceRootVolume(deps.ec2, {
+        instanceId: nodeId,
+        source: provisioning.source,
+        deleteReplacedRootVolume: provisioning.deleteReplacedRootVolume,
+        clientToken: rootVolumeClientToken(state.incidentId, nodeId),
+      });
+      progress['provision.rootVolumeTask'] = task.taskId;
+      if (FAILED_TASK_STATES.has(task.state)) {
+        throw new ProvisioningFailedError(`root volume replacement ${task.taskId} on ${nodeId} ended ${task.state}`);
+      }
+      if (task.state !== 'succeeded') {
+        const started = Date.parse(task.startTime ?? '') || ctx.now.getTime();
+        const firstLook = started + ROOT_VOLUME_FIRST_LOOK_SECONDS * 1000;
+        const until = new Date(ctx.now.getTime() < firstLook ? firstLook : ctx.now.getTime() + ROOT_VOLUME_LOOK_SECONDS * 1000);
+        stillPending(`root volume replacement ${task.taskId} on ${nodeId} is ${task.state}`, budget, { until });
+      }
+      notes.push(`${nodeId} rebooted from ${provisioning.source.imageId} (task ${task.taskId}, A4)`);
+    }
+
+    const commands = commandDeps(ctx, state);
+    const documents = provisioning.documents;
+    const run = await advanceDocuments(commands, {
+      instanceId: nodeId,
+      documents,
+      incidentId: state.incidentId,
+      purpose: 'provision',
+      context: { app: ctx.app.name, incidentId: state.incidentId, fromNode: state.currentNode, toNode: nodeId },
+    });
+    if (run.status === 'failed') throw new ProvisioningFailedError(run.reason);
+    if (run.status === 'pending') {
+      // Giving up on the node: its provisioning command must not go on running there.
+      if (overdue(budget)) await cancelCommands(commands, (c) => c.instanceId === nodeId && c.purpose === 'provision');
+      const detail = `provisioning documents on ${nodeId}: ${run.detail}`;
+      if (run.commandId !== null && run.index === documents.length - 1 && !overdue(budget)) {
+        // The last document: its Success event ends provisioning (anything else fails the node),
+        // so the workflow goes straight on to join, with nothing left for this step to do.
+        progress['provision.commands'] = [...(await commandIds(commands, nodeId, documents.length - 1, state.incidentId)), run.commandId].join(',');
+        notes.push(`provisioning ends when SSM reports ${run.commandId} done`);
+        return waiting(ctx, done(), detail, onDocuments(run, nodeId, { budget, then: 'next', failWith: ErrorNames.ProvisioningFailed }));
+      }
+      stillPending(detail, budget, onDocuments(run, nodeId, { budget }));
+    }
+    if (run.status === 'done' && run.commandIds.length > 0) progress['provision.commands'] = run.commandIds.join(',');
+    return done();
+  } finally {
+    // After the provisioning call (the critical path), on the first entry only.
+    if (firstEntry) await beginFencing(ctx, state, nodeId);
+  }
 });
+
+/** The command ids the ledger holds for the first `count` provisioning documents (already done). */
+async function commandIds(commands: ReturnType<typeof commandDeps>, nodeId: string, count: number, incidentId: string): Promise<string[]> {
+  if (count === 0) return [];
+  const tags = Array.from({ length: count }, (_, index) => commandTag(incidentId, 'provision', index, nodeId));
+  const entries = await commands.ledger.read(tags);
+  return tags.flatMap((tag) => (entries.get(tag)?.commandId ? [entries.get(tag)!.commandId!] : []));
+}
 
 /** A start EC2 refuses (InsufficientInstanceCapacity, UnauthorizedOperation...) means the node cannot be brought up: try another (A13). */
 async function start(ctx: StepContext, nodeId: string): Promise<void> {
@@ -114,11 +162,12 @@ async function start(ctx: StepContext, nodeId: string): Promise<void> {
  * is up failed as a node (it went back to stopped, or hangs in pending): it is quarantined, not
  * handed back to the pool as if it were fine.
  */
-function untilRunning(nodeId: string, detail: string, budget: { elapsed: number; limit: number; what: string }): never {
+function untilRunning(nodeId: string, detail: string, budget: { elapsed: number; limit: number; what: string }, since: Date): never {
   if (budget.elapsed > budget.limit) {
     throw new ProvisioningFailedError(`${nodeId} never reached running within ${budget.limit} s (${Math.round(budget.elapsed)} s so far): ${detail}`);
   }
-  return stillPending(detail, null);
+  // Its running event (or stopped: a start that failed) resumes the step; if none comes by the time a start takes (or the budget ends), the step looks once more.
+  return stillPending(detail, null, onInstanceState(nodeId, ['running', 'stopped'], since, Math.min(INSTANCE_START_WAIT_SECONDS, remainingSeconds(budget))));
 }
 
 /**
@@ -127,7 +176,7 @@ function untilRunning(nodeId: string, detail: string, budget: { elapsed: number;
  * offline and announces 'Service Down' so its own failover policy takes over (A5, C8).
  * Returns 'done' or what it is waiting for.
  */
-async function preempt(ctx: StepContext, state: WorkflowState, nodeId: string, victimName: string): Promise<'done' | string> {
+async function preempt(ctx: StepContext, state: WorkflowState, nodeId: string, victimName: string): Promise<'done' | { detail: string; on: PendingOn }> {
   const { deps } = ctx;
   const victim = findApplication(deps.env.config, victimName);
   const victimState = await getAppState(deps.ddb, deps.env.tables.state, victimName);
@@ -141,7 +190,7 @@ async function preempt(ctx: StepContext, state: WorkflowState, nodeId: string, v
       incidentId: state.incidentId,
       purpose: `preempt:${victimName}`,
     });
-    if (run.status === 'pending') return `halting preempted ${victimName} on ${nodeId}: ${run.detail}`;
+    if (run.status === 'pending') return { detail: `halting preempted ${victimName} on ${nodeId}: ${run.detail}`, on: onDocuments(run, nodeId) };
     if (run.status === 'failed') ctx.log.warn('halt documents of a preempted application failed; taking the node anyway (A5)', { victim: victimName, reason: run.reason });
     await putServiceEvent(deps.events, deps.env.eventBusName, ServiceDetailTypes.Down, {
       app: victimName,

@@ -15,6 +15,7 @@ import { isVirtualHost, poolOf, tagNodeReleased } from '../node-tags.ts';
 import { otherTenants } from '../occupancy.ts';
 import { ClaimedStateSchema, HALT_GRACE_SECONDS, claimOf, explain, secondsSince, stillPending } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
+import { onDocuments } from '../waits.ts';
 
 export type Disposition = 'none' | 'returned' | 'quarantined' | 'retained' | 'left-on-host';
 
@@ -41,7 +42,7 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
     const elapsed = secondsSince(state.progress['shift.shiftedAt'], ctx.now);
     if (run.status === 'failed') problems.push(run.reason);
     if (run.status === 'pending') {
-      if (elapsed <= limit) stillPending(`halting ${app.name} on ${old}: ${run.detail}`, null);
+      if (elapsed <= limit) stillPending(`halting ${app.name} on ${old}: ${run.detail}`, null, onDocuments(run, old, { budget: { elapsed, limit } }));
       await cancelCommands(commands, (c) => c.instanceId === old && c.purpose === 'halt');
       problems.push(`halt documents did not finish within ${limit} s`);
     }

@@ -1,10 +1,15 @@
-// ShiftTrafficAndFence (C1, C5, C9): for a failure trigger the old host is stopped before the
-// new node takes the logical address (no split brain), or, when it cannot be stopped (the stop
-// is refused, or hangs in 'stopping'), isolated: its security groups are replaced by the
+// ShiftTrafficAndFence (A9, C1, C5, C9): first the new node must be healthy in every target
+// group join registered it in (target health emits no event: the step looks at the groups' own
+// health-check interval, and fails the node when the groups' time is up); then, for a failure
+// trigger, the old host is stopped before the new node takes the logical address (no split
+// brain; its stopped event resumes the step), or, when it cannot be stopped (the stop is
+// refused, or hangs in 'stopping'), isolated: its security groups are replaced by the
 // application's isolation group; the old node leaves the target groups; the address moves; the
 // old node's halt documents start without being waited for; then, in one transaction, the
 // claim becomes 'serving' and the state table names the new node.
 import { describeAlert } from '../../core/decisions.ts';
+import { JoinFailedError } from '../../core/errors.ts';
+import { DEFAULT_HEALTH_CHECK, healthCheckBudgetSeconds } from '../../core/load-balancing.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { raiseAlert } from '../alerting.ts';
 import { configuredPrivateIps, describeAddress, moveAddress } from '../adapters/addresses.ts';
@@ -15,13 +20,14 @@ import { commandDeps } from '../command-deps.ts';
 import { describeInstance } from '../adapters/fleet.ts';
 import { isolateInstance, stopInstance } from '../adapters/instances.ts';
 import { updateRecord } from '../adapters/records.ts';
-import { deregisterTarget } from '../adapters/targets.ts';
+import { deregisterTarget, targetHealth } from '../adapters/targets.ts';
 import { errorMessage, errorName, hasName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
 import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
 import { otherTenants } from '../occupancy.ts';
-import { ClaimedStateSchema, claimOf, explain, secondsSince, stillPending } from '../policy.ts';
+import { ClaimedStateSchema, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
+import { onInstanceState } from '../waits.ts';
 
 /**
  * How long a failing old host may take to stop, from the stop request (it starts with
@@ -52,8 +58,10 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
     now: ctx.now,
     roles: ['claimed', 'serving'],
   });
+  // A shift that ran to the end already (a retry) finds the claim serving: the node was healthy then.
+  const healthyIn = held.role === 'claimed' ? await confirmHealthy(ctx, state, newNode) : null;
   const old = state.currentNode !== null && state.currentNode !== newNode ? state.currentNode : null;
-  const notes: string[] = [];
+  const notes: string[] = healthyIn === null ? [] : [`${newNode} is healthy in ${healthyIn} target group(s) of ${app.name} (A9)`];
   const progress: Record<string, string> = {};
   let fence: Fence = 'none';
 
@@ -61,7 +69,8 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
     const others = await otherTenants(ctx, old);
     if (state.trigger.kind === 'failure' && others.length === 0) {
       // The stop was requested when provisioning began (fencing.ts); measured from there.
-      const stop = await fenceByStopping(ctx, old, secondsSince(held.provisionStartedAt ?? held.shiftStartedAt, ctx.now));
+      const requestedAt = new Date(held.provisionStartedAt ?? held.shiftStartedAt ?? ctx.now);
+      const stop = await fenceByStopping(ctx, old, secondsSince(requestedAt.toISOString(), ctx.now), requestedAt);
       if (stop.stopped) {
         fence = 'stopped';
         notes.push(`fenced: ${old} is stopped (C1, no split brain)`);
@@ -129,7 +138,7 @@ type StopOutcome = { stopped: true } | { stopped: false; why: string; securityGr
  * sent again with Force (StopInstances API reference: for an instance "stuck in the stopping
  * state ... use the StopInstances operation together with the Force parameter").
  */
-async function fenceByStopping(ctx: StepContext, old: string, elapsed: number): Promise<StopOutcome> {
+async function fenceByStopping(ctx: StepContext, old: string, elapsed: number, requestedAt: Date): Promise<StopOutcome> {
   const instance = await describeInstance(ctx.deps.ec2, old);
   if (!instance || ['stopped', 'terminated', 'shutting-down'].includes(instance.state)) return { stopped: true };
   if (instance.state !== 'running' && elapsed > FENCE_TIMEOUT_SECONDS) {
@@ -146,7 +155,56 @@ async function fenceByStopping(ctx: StepContext, old: string, elapsed: number): 
       return { stopped: false, why: `StopInstances refused: ${errorName(error)}`, securityGroupIds: instance.securityGroupIds };
     }
   }
-  return stillPending(`fencing: waiting for ${old} to stop (it is ${instance.state})`, null);
+  // Its stopped event resumes the step; without one, the step looks again when the fence's time is up.
+  return stillPending(`fencing: waiting for ${old} to stop (it is ${instance.state})`, null, onInstanceState(old, ['stopped'], requestedAt, Math.max(1, Math.ceil(FENCE_TIMEOUT_SECONDS - elapsed))));
+}
+
+/**
+ * A9: the new node passes the health checks of every group join registered it in. Target health
+ * has no event, so the next look comes when a check that could make it healthy has run: one
+ * interval later for a target still `initial`, HealthyThresholdCount intervals for one that
+ * turned `unhealthy` ("Health checks for Application Load Balancer target groups"). Past the time
+ * the groups allow (core/load-balancing.ts), an unhealthy node fails (JoinFailedError).
+ */
+async function confirmHealthy(ctx: StepContext, state: WorkflowState, nodeId: string): Promise<number> {
+  const { deps, app } = ctx;
+  const registered = state.registered ?? registrationByDefaults(ctx, state);
+  const health = await targetHealth(deps.elb, clusterTarget(app, nodeId));
+  const notHealthy = [...health].filter(([, h]) => h.state !== 'healthy');
+  if (notHealthy.length === 0) return health.size;
+  const elapsed = secondsSince(registered.at, ctx.now);
+  const limit = registered.budgetSeconds;
+  const detail = notHealthy.map(([arn, h]) => `${arn.split(':').at(-1)}: ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');
+  if (elapsed > limit && notHealthy.some(([, h]) => h.state === 'unhealthy')) {
+    throw new JoinFailedError(`${nodeId} is not healthy in ${app.name}'s target groups ${Math.round(elapsed)} s after registration (allowed ${limit} s): ${detail}`);
+  }
+  const nextLook = Math.min(
+    ...notHealthy.map(([arn, h]) => {
+      const group = registered.groups.find((g) => g.targetGroupArn === arn);
+      const interval = group?.intervalSeconds ?? 30;
+      return h.state === 'unhealthy' ? interval * (group?.healthyThreshold ?? 1) : interval;
+    }),
+  );
+  return stillPending(`waiting for ${nodeId} to pass health checks: ${detail}`, { elapsed, limit, what: `${nodeId} passing the health checks of ${app.name}'s target groups` }, { afterSeconds: nextLook });
+}
+
+/**
+ * For a state without join's registration (an execution from before join recorded it): ELB's
+ * default health-check settings, asked of no one (shift's role stays without the target-group
+ * reads join makes; at 1,000 applications its policy is near IAM's size limit).
+ */
+function registrationByDefaults(ctx: StepContext, state: WorkflowState): NonNullable<WorkflowState['registered']> {
+  const at = state.progress['join.registeredAt'] ?? ctx.now.toISOString();
+  return {
+    at,
+    firstCheckAt: at,
+    budgetSeconds: healthCheckBudgetSeconds([]),
+    groups: ctx.app.cluster.targetGroupArns.map((targetGroupArn) => ({
+      targetGroupArn,
+      intervalSeconds: DEFAULT_HEALTH_CHECK.healthCheckIntervalSeconds,
+      healthyThreshold: DEFAULT_HEALTH_CHECK.healthyThresholdCount,
+    })),
+  };
 }
 
 /**

@@ -1,5 +1,38 @@
 // Fault injection for tests and scenarios: things that go wrong in AWS, on demand.
 import type { ServiceName } from './latency.ts';
+import type { ServiceEvent } from './model.ts';
+
+/**
+ * What happens to a service event on its way to EventBridge: EventBridge delivers events from
+ * AWS services "on a best effort basis" (the Systems Manager event reference), at least once,
+ * not necessarily in order.
+ */
+interface EventFault {
+  match: (event: ServiceEvent) => boolean;
+  remaining: number;
+  copies: number;
+  delayMs: number;
+}
+
+/** A request token bucket: `capacity` tokens, refilled at `refillPerSecond`. */
+export interface TokenBucket {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/**
+ * EC2's request rate limits, per API action and account (EC2 Developer Guide, "Request
+ * throttling for the Amazon EC2 API": "each API is evaluated individually ... Each request that
+ * you make removes one token from the API's bucket"; DescribeHosts, a non-mutating action: 100
+ * tokens, 20 per second). ASSUMPTION: mutating actions 200 tokens, 5 per second, the guide's
+ * table for "mutating actions" as remembered, not re-read here; an account's limits may differ.
+ */
+export const EC2_REQUEST_BUCKETS: { nonMutating: TokenBucket; mutating: TokenBucket } = {
+  nonMutating: { capacity: 100, refillPerSecond: 20 },
+  mutating: { capacity: 200, refillPerSecond: 5 },
+};
+
+const NON_MUTATING = /^(Describe|Get|List)/;
 
 export type CommandFaultMode = 'fail' | 'hang';
 
@@ -32,6 +65,10 @@ export class FaultInjector {
   private readonly healthFaults = new Map<string, Set<string> | 'all'>();
   private readonly impairedInstances = new Set<string>();
   private readonly healthyLate = new Map<string, number>();
+  private readonly eventFaults: EventFault[] = [];
+  /** Per EC2 action, when request limits are enforced: tokens left and when last refilled. */
+  private ec2Buckets: Map<string, { tokens: number; atMs: number }> | null = null;
+  private readonly refused = new Map<string, number>();
   /** DescribeInstances shows tags as they were this long ago (eventual consistency after CreateTags/DeleteTags). */
   tagVisibilityLagMs = 0;
   /** GetCommandInvocation answers InvocationDoesNotExist for this long after SendCommand. */
@@ -57,6 +94,59 @@ export class FaultInjector {
       }
     }
     return null;
+  }
+
+  /** From now on, EC2 requests take a token from their action's bucket (EC2_REQUEST_BUCKETS); none left: RequestLimitExceeded. */
+  enforceEc2RequestLimits(): this {
+    this.ec2Buckets ??= new Map();
+    return this;
+  }
+
+  /** Whether an EC2 request of `action` at `nowMs` gets a token (always, unless limits are enforced). */
+  takeEc2RequestToken(action: string, nowMs: number): boolean {
+    if (!this.ec2Buckets) return true;
+    const bucket = NON_MUTATING.test(action) ? EC2_REQUEST_BUCKETS.nonMutating : EC2_REQUEST_BUCKETS.mutating;
+    const state = this.ec2Buckets.get(action) ?? { tokens: bucket.capacity, atMs: nowMs };
+    state.tokens = Math.min(bucket.capacity, state.tokens + ((nowMs - state.atMs) / 1000) * bucket.refillPerSecond);
+    state.atMs = nowMs;
+    this.ec2Buckets.set(action, state);
+    if (state.tokens >= 1) {
+      state.tokens -= 1;
+      return true;
+    }
+    this.refused.set(action, (this.refused.get(action) ?? 0) + 1);
+    return false;
+  }
+
+  /** EC2 requests refused for want of a token, per action. */
+  refusedRequests(): Record<string, number> {
+    return Object.fromEntries(this.refused);
+  }
+
+  /** The next `times` events `match` selects are lost. */
+  loseEvents(match: (event: ServiceEvent) => boolean, times = 1): this {
+    this.eventFaults.push({ match, remaining: times, copies: 0, delayMs: 0 });
+    return this;
+  }
+
+  /** The next `times` events `match` selects are delivered `copies` times (at least once: duplicates). */
+  duplicateEvents(match: (event: ServiceEvent) => boolean, copies = 2, times = 1): this {
+    this.eventFaults.push({ match, remaining: times, copies, delayMs: 0 });
+    return this;
+  }
+
+  /** The next `times` events `match` selects reach the bus `delayMs` late. */
+  delayEvents(match: (event: ServiceEvent) => boolean, delayMs: number, times = 1): this {
+    this.eventFaults.push({ match, remaining: times, copies: 1, delayMs });
+    return this;
+  }
+
+  /** How many copies of `event` reach the bus (0: lost), and how late. */
+  eventFate(event: ServiceEvent): { copies: number; delayMs: number } {
+    const fault = this.eventFaults.find((f) => f.remaining > 0 && f.match(event));
+    if (!fault) return { copies: 1, delayMs: 0 };
+    fault.remaining -= 1;
+    return { copies: fault.copies, delayMs: fault.delayMs };
   }
 
   /** The instance goes pending on StartInstances, then back to stopped (Server.InternalError). */

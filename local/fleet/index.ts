@@ -48,7 +48,7 @@ import { awsError, NotSimulatedError, requestId, THROTTLING_ERRORS } from './err
 import { FaultInjector } from './faults.ts';
 import { createInstance, failHost, setAppRunning, statusCheck, stopInstance, type InstanceSpec } from './instances.ts';
 import { resolveLatency, type LatencyModel, type LatencyOverrides, type ServiceName } from './latency.ts';
-import { World, type ImageDefinition, type SimInstance } from './model.ts';
+import { World, type ImageDefinition, type ServiceEvent, type SimInstance } from './model.ts';
 import { eventBridgeHandlers, snsHandlers, type NotifyState, type PublishedMessage, type PutEvent } from './notify.ts';
 import { putObject, s3Handlers, type S3State } from './s3.ts';
 import { withSdkStreamBody } from './sdk-stream.ts';
@@ -69,7 +69,7 @@ export type { DocumentContext, DocumentEffect } from './ssm.ts';
 export type { AlarmDefinition, AlarmEvent, AlarmNotification, MetricBinding } from './cloudwatch.ts';
 export type { QueuedMessage } from './sqs.ts';
 export type { PublishedMessage, PutEvent } from './notify.ts';
-export type { ImageDefinition } from './model.ts';
+export type { ImageDefinition, ServiceEvent } from './model.ts';
 
 export interface FleetOptions {
   /** Shared with whatever else runs in virtual time (default: a new clock at 2030-01-01T00:00:00Z). */
@@ -382,6 +382,14 @@ export class SimulatedFleet {
     this.clock.schedule(now % evaluationStepMs(this.cloudwatch) === 0 ? now : next(), tick, 'cloudwatch');
   }
 
+  /**
+   * Every event EC2 and SSM put on EventBridge from now on (instance state changes, command and
+   * invocation status changes), at the moment they happen; delivery latency is the listener's.
+   */
+  onServiceEvent(listener: (event: ServiceEvent) => void): void {
+    this.world.onServiceEvent(listener);
+  }
+
   /** What alarm, contributor or target's health would still change if nothing else happened (null: none). */
   pendingAlarmChange(): string | null {
     this.world.sync();
@@ -464,7 +472,7 @@ export class SimulatedFleet {
     const cost = this.latency.apiCallMs[service];
     if (cost > 0) await this.spendLatency(cost);
     this.world.sync();
-    const throttle = this.faults.takeThrottle(service, name);
+    const throttle = this.faults.takeThrottle(service, name) ?? (service === 'ec2' && !this.faults.takeEc2RequestToken(name, this.clock.nowMs()) ? { errorName: undefined } : null);
     if (throttle) {
       throw awsError(service, throttle.errorName ?? THROTTLING_ERRORS[service], service === 'ec2' ? 'Request limit exceeded.' : 'Rate exceeded', {
         throttling: true,

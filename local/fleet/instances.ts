@@ -3,7 +3,18 @@
 // under the rules as they were.
 import { launchImage } from './ec2-images.ts';
 import { isKnownInstanceType, unknownInstanceTypeHint } from './instance-types.ts';
+import type { InstanceStateName } from '@aws-sdk/client-ec2';
 import type { SimInstance, SimNetworkInterface, World } from './model.ts';
+
+/**
+ * The instance enters `state`, and EC2 says so on EventBridge: "EC2 Instance State-change
+ * Notification" (EC2 User Guide, "State change events for Amazon EC2 instances": detail
+ * instance-id and state, the instance's ARN in resources).
+ */
+export function enterState(world: World, instance: SimInstance, state: InstanceStateName): void {
+  instance.state = state;
+  world.emit('aws.ec2', 'EC2 Instance State-change Notification', [world.arn('ec2', `instance/${instance.instanceId}`)], { 'instance-id': instance.instanceId, state });
+}
 
 export interface InstanceSpec {
   /** Default: a generated id (i- and 17 hex digits). */
@@ -101,7 +112,7 @@ export function createInstance(world: World, spec: InstanceSpec): SimInstance {
 /** stopped → pending → running (or back to stopped when a start fault is injected). */
 export function startInstance(world: World, instance: SimInstance): void {
   world.sync();
-  instance.state = 'pending';
+  enterState(world, instance, 'pending');
   delete instance.stateReason;
   instance.stateTransitionReason = '';
   const generation = ++instance.bootGeneration;
@@ -112,12 +123,12 @@ export function startInstance(world: World, instance: SimInstance): void {
       if (instance.bootGeneration !== generation || instance.state !== 'pending') return;
       world.sync();
       if (world.faults.takeStartFault(instance.instanceId)) {
-        instance.state = 'stopped';
+        enterState(world, instance, 'stopped');
         instance.stateReason = { Code: 'Server.InternalError', Message: 'Server.InternalError: Internal error on launch' };
         instance.stateTransitionReason = `Server.InternalError (${new Date(world.now()).toISOString()})`;
         return;
       }
-      instance.state = 'running';
+      enterState(world, instance, 'running');
       instance.launchTime = world.now();
       instance.statusOkAt = world.now() + world.latency.ec2.statusChecksInitializingMs;
       bootServices(world, instance, generation);
@@ -129,7 +140,7 @@ export function startInstance(world: World, instance: SimInstance): void {
 /** running → stopping → stopped. Applications stop at once. */
 export function stopInstance(world: World, instance: SimInstance, reason = 'User initiated'): void {
   world.sync();
-  instance.state = 'stopping';
+  enterState(world, instance, 'stopping');
   instance.stateTransitionReason = `${reason} (${new Date(world.now()).toISOString()})`;
   instance.stateReason = { Code: 'Client.UserInitiatedShutdown', Message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
   const generation = ++instance.bootGeneration;
@@ -161,7 +172,7 @@ function finishStopping(world: World, instance: SimInstance, generation: number)
     () => {
       if (instance.bootGeneration !== generation || instance.state !== 'stopping') return;
       world.sync();
-      instance.state = 'stopped';
+      enterState(world, instance, 'stopped');
     },
     `stop ${instance.instanceId}`,
   );

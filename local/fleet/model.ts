@@ -157,6 +157,20 @@ export interface SimSnapshot {
   apps: string[];
 }
 
+/** An event an AWS service puts on the default bus (EventBridge's envelope). */
+export interface ServiceEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  /** AWS's events carry whole seconds ("2021-11-11T21:29:54Z"). */
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, unknown>;
+}
+
 export class World {
   readonly instances = new Map<string, SimInstance>();
   readonly enis = new Map<string, SimNetworkInterface>();
@@ -173,6 +187,8 @@ export class World {
   /** Every application start and stop, for the performance model's history. */
   readonly appTimeline: AppEvent[] = [];
   private readonly syncers: Array<() => void> = [];
+  private readonly eventListeners: Array<(event: ServiceEvent) => void> = [];
+  private eventSeq = 0;
   private random: number;
 
   constructor(
@@ -206,6 +222,36 @@ export class World {
    */
   sync(): void {
     for (const fn of this.syncers) fn();
+  }
+
+  /** Receives every event the services emit (EC2 state changes, SSM status changes), as they happen. */
+  onServiceEvent(listener: (event: ServiceEvent) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  /** A service emits an event now (ids from their own sequence: the seeded ids of resources stay as they were). */
+  emit(source: string, detailType: string, resources: string[], detail: Record<string, unknown>): void {
+    if (this.eventListeners.length === 0) return;
+    const seq = (++this.eventSeq).toString(16).padStart(12, '0');
+    const event: ServiceEvent = {
+      version: '0',
+      id: `e0000000-0000-4000-a000-${seq}`,
+      'detail-type': detailType,
+      source,
+      account: this.accountId,
+      time: new Date(Math.floor(this.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      region: this.region,
+      resources,
+      detail,
+    };
+    const { copies, delayMs } = this.faults.eventFate(event);
+    for (let copy = 0; copy < copies; copy++) {
+      const deliver = () => {
+        for (const listener of this.eventListeners) listener(structuredClone(event));
+      };
+      if (delayMs > 0) this.clock.after(delayMs, deliver, `event ${event.id} (late)`);
+      else deliver();
+    }
   }
 
   instance(instanceId: string): SimInstance | undefined {

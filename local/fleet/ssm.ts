@@ -58,6 +58,7 @@ export interface DocumentContext {
 }
 
 interface SimInvocation {
+  command: SimCommand;
   instanceId: string;
   status: CommandInvocationStatus;
   statusDetails: string;
@@ -83,6 +84,8 @@ interface SimCommand {
   /** How long a delivered invocation may run (the executionTimeout parameter). */
   executionTimeoutMs: number;
   invocations: Map<string, SimInvocation>;
+  /** The status its last "EC2 Command Status-change Notification" said. */
+  lastStatus?: CommandStatus;
 }
 
 export interface SsmState {
@@ -156,6 +159,7 @@ export function ssmHandlers(world: World, state: SsmState): Handlers {
         const run: DocumentRun = { commandId: command.commandId, documentName, parameters, requestedAt: now, status: 'Pending' };
         instance.documents.push(run);
         const invocation: SimInvocation = {
+          command,
           instanceId,
           status: 'Pending',
           statusDetails: 'Pending',
@@ -349,6 +353,7 @@ function resolveTargets(world: World, input: SendCommandCommandInput): string[] 
 }
 
 function setStatus(world: World, invocation: SimInvocation, status: CommandInvocationStatus, details: string): void {
+  const changed = invocation.status !== status;
   invocation.status = status;
   invocation.statusDetails = details;
   invocation.run.status = status;
@@ -356,6 +361,37 @@ function setStatus(world: World, invocation: SimInvocation, status: CommandInvoc
     invocation.endedAt = world.now();
     invocation.run.completedAt = world.now();
   }
+  if (changed) emitStatusChange(world, invocation);
+}
+
+/**
+ * Run Command's events ("Amazon EventBridge event examples for Systems Manager", Run Command
+ * events): "EC2 Command Invocation Status-change Notification" per instance (command-id,
+ * document-name, instance-id, requested-date-time, status), and "EC2 Command Status-change
+ * Notification" when the command's own status changes (command-id, document-name,
+ * expire-after, parameters, requested-date-time, status; its instances in resources).
+ */
+function emitStatusChange(world: World, invocation: SimInvocation): void {
+  const command = invocation.command;
+  const requested = new Date(command.requestedAt).toISOString();
+  world.emit('aws.ssm', 'EC2 Command Invocation Status-change Notification', [world.arn('ec2', `instance/${invocation.instanceId}`)], {
+    'command-id': command.commandId,
+    'document-name': command.documentName,
+    'instance-id': invocation.instanceId,
+    'requested-date-time': requested,
+    status: invocation.status,
+  });
+  const status = commandStatus(command);
+  if (status === command.lastStatus) return;
+  command.lastStatus = status;
+  world.emit('aws.ssm', 'EC2 Command Status-change Notification', command.instanceIds.map((id) => world.arn('ec2', `instance/${id}`)), {
+    'command-id': command.commandId,
+    'document-name': command.documentName,
+    'expire-after': new Date(command.requestedAt + command.timeoutSeconds * 1000 + command.executionTimeoutMs).toISOString(),
+    parameters: structuredClone(command.parameters),
+    'requested-date-time': requested,
+    status,
+  });
 }
 
 /**

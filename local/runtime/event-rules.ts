@@ -1,6 +1,6 @@
-// EventBridge routing for the local runtime: the rules' event patterns are read from the
-// synthesized template, so a local event reaches intake exactly when the deployed rule would
-// send it. Supports what the stack's patterns use: literal-value arrays, nested objects,
+// EventBridge routing for the local runtime: the rules' event patterns and their Lambda
+// targets are read from the synthesized template, so a local event reaches intake (or the
+// callback Lambda) exactly when the deployed rule would send it there. Supports what the stack's patterns use: literal-value arrays, nested objects,
 // { prefix } and { wildcard } ("Content filtering in Amazon EventBridge event patterns": `*`
 // matches any run of characters; `\*` is a literal star).
 import { resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
@@ -24,6 +24,32 @@ export function rulePatterns(template: CfnTemplate): Pattern[] {
     .filter((r) => r.Type === 'AWS::Events::Rule')
     .map((r) => resolveTemplateValue(r.Properties?.EventPattern, template) as Pattern | undefined)
     .filter((p): p is Pattern => p !== undefined);
+}
+
+export interface RuleRoute {
+  pattern: Pattern;
+  /** Logical ids of the Lambda functions the rule targets. */
+  functions: string[];
+}
+
+/** Each rule's pattern and the functions it targets (`Targets[].Arn`: Fn::GetAtt <function>.Arn). */
+export function ruleRoutes(template: CfnTemplate): RuleRoute[] {
+  return Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern !== undefined)
+    .map((r) => {
+      const targets = (r.Properties?.Targets as Array<{ Arn?: unknown }> | undefined) ?? [];
+      const functions = targets.flatMap((t) => {
+        const arn = resolveTemplateValue(t.Arn, template);
+        const match = typeof arn === 'string' ? /:function:([^:]+)$/.exec(arn) : null;
+        return match ? [match[1]!] : [];
+      });
+      return { pattern: resolveTemplateValue(r.Properties?.EventPattern, template) as Pattern, functions };
+    });
+}
+
+/** The functions an event goes to: one delivery per matching rule and target (two rules that match send it twice). */
+export function deliveries(routes: readonly RuleRoute[], event: BusEvent): string[] {
+  return routes.filter((r) => matches(r.pattern, event)).flatMap((r) => r.functions);
 }
 
 export function matches(pattern: Pattern, event: unknown): boolean {

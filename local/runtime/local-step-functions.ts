@@ -1,8 +1,10 @@
-// Step Functions for the local runtime, behind a real SFNClient (the intake Lambda and the CLI
-// build the same client and commands as in AWS; only the transport differs). Executions run
-// on the WorkflowRunner, each as one flow of virtual time.
+// Step Functions for the local runtime, behind a real SFNClient (the intake Lambda, the callback
+// Lambda and the CLI build the same client and commands as in AWS; only the transport differs).
+// Executions run on the WorkflowRunner, each as one flow of virtual time; SendTaskSuccess,
+// SendTaskFailure and SendTaskHeartbeat resume its callback tasks (task-tokens.ts).
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../state-machine-definition.ts';
+import type { TaskTokens } from './task-tokens.ts';
 import type { VirtualTime } from './virtual-time.ts';
 import type { ExecutionResult, WorkflowRunner } from './workflow-runner.ts';
 
@@ -46,6 +48,7 @@ export class LocalStepFunctions {
   constructor(
     private readonly runner: WorkflowRunner,
     private readonly time: VirtualTime,
+    private readonly tokens?: TaskTokens,
   ) {}
 
   /** StartExecution as AWS does it for a Standard state machine: a name is used once. */
@@ -70,6 +73,11 @@ export class LocalStepFunctions {
       .then((result) => (execution.result = result));
     this.executions.set(name, execution);
     return execution;
+  }
+
+  private requireTokens(): TaskTokens {
+    if (!this.tokens) throw new AwsServiceError('InvalidToken', 'this local Step Functions runs no callback tasks');
+    return this.tokens;
   }
 
   /**
@@ -110,6 +118,17 @@ export class LocalStepFunctions {
       }
       case 'ListExecutionsCommand':
         return { executions: [...this.executions.values()].map(describe) };
+      // AWS Step Functions API Reference, SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat:
+      // an empty answer; InvalidToken, TaskTimedOut (closed already), InvalidOutput.
+      case 'SendTaskSuccessCommand':
+        this.requireTokens().succeed(String(input.taskToken ?? ''), String(input.output ?? ''));
+        return {};
+      case 'SendTaskFailureCommand':
+        this.requireTokens().fail(String(input.taskToken ?? ''), input.error as string | undefined, input.cause as string | undefined);
+        return {};
+      case 'SendTaskHeartbeatCommand':
+        this.requireTokens().heartbeat(String(input.taskToken ?? ''));
+        return {};
       default:
         throw new Error(`local Step Functions does not implement ${command}`);
     }
@@ -132,6 +151,9 @@ function describe(execution: LocalExecution): Record<string, unknown> {
   };
 }
 
+/** The middleware that answers an SFNClient's commands locally (a test can add its own before it). */
+export const LOCAL_STEP_FUNCTIONS_MIDDLEWARE = 'localStepFunctions';
+
 /** Sends an SFNClient's commands to the local service instead of AWS. */
 export function attachLocalStepFunctions(client: SFNClient, service: LocalStepFunctions): SFNClient {
   client.middlewareStack.add(
@@ -139,7 +161,7 @@ export function attachLocalStepFunctions(client: SFNClient, service: LocalStepFu
       output: { $metadata: { httpStatusCode: 200 }, ...(await service.handle(context.commandName ?? '', args.input as Record<string, unknown>)) } as never,
       response: {},
     }),
-    { step: 'initialize', name: 'localStepFunctions', priority: 'high' },
+    { step: 'initialize', name: LOCAL_STEP_FUNCTIONS_MIDDLEWARE, priority: 'high' },
   );
   return client;
 }

@@ -24,10 +24,11 @@ import { subnetOf, type Scenario, type TimelineEvent } from '../scenario.ts';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, localFunctionArn, localQueueArn, resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
 import { createTablesFromTemplate } from '../tables.ts';
 import { BundleHost, type DeployedBundles } from './bundles.ts';
-import { routed, rulePatterns, type BusEvent } from './event-rules.ts';
+import { deliveries, ruleRoutes, type BusEvent } from './event-rules.ts';
 import { LambdaEnvironments } from './lambda-environments.ts';
 import { attachLocalStepFunctions, LOCAL_STATE_MACHINE_ARN, LocalStepFunctions } from './local-step-functions.ts';
 import { synthesizeTemplate } from './synthesize.ts';
+import { TaskTokens } from './task-tokens.ts';
 import { VirtualTime } from './virtual-time.ts';
 import { WorkflowRunner, type ExecutionResult, type TaskEvent, type TaskHandler } from './workflow-runner.ts';
 
@@ -89,13 +90,20 @@ export interface SimulationResult {
 
 export interface ProgressEvent {
   at: Date;
-  kind: 'trigger' | 'intake' | 'task' | 'execution';
+  /** callback: an EventBridge delivery to the callback Lambda (an SSM or EC2 event that may end a wait). */
+  kind: 'trigger' | 'intake' | 'callback' | 'task' | 'execution';
   text: string;
   execution?: string;
   task?: TaskEvent;
   /** An event intake was handed: what it was and what intake did with it (incident ids). */
   delivery?: { source: string; detailType: string; started: string[]; deduplicated: string[]; ignored: string[] };
 }
+
+/**
+ * The `state` wrapTask sees for the callback Lambda invoked by EventBridge with an AWS event (not
+ * a state of the workflow: the Await states invoke the same function as Task states).
+ */
+export const CALLBACK_DELIVERY = 'EventBridge → callback';
 
 export interface TaskWrapContext {
   state: string;
@@ -123,8 +131,11 @@ export interface SimulationOptions {
    * leases still run). The clock waits until it returns.
    */
   onQuiet?: (checkpoint: { at: Date; deps: Deps; fleet: SimulatedFleet; report: () => Promise<SimulationResult> }) => Promise<void> | void;
-  /** Called once the fleet is built and before the timeline runs (extra faults, latency). */
-  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps; stepFunctions: LocalStepFunctions }) => void | Promise<void>;
+  /**
+   * Called once the fleet is built and before the timeline runs (extra faults, latency). `sleep`
+   * waits in virtual time (a slow Lambda in a wrapped task).
+   */
+  beforeRun?: (runtime: { fleet: SimulatedFleet; deps: Deps; stepFunctions: LocalStepFunctions; sleep: (ms: number) => Promise<void> }) => void | Promise<void>;
   /** Called once the run has settled, before the report reads the tables (the benchmark stops counting here). */
   onSettled?: () => void;
   /**
@@ -222,11 +233,14 @@ class Simulation {
   private readonly time = new VirtualTime(this.clock);
   readonly fleet: SimulatedFleet;
   private readonly metrics = new CapturedMetrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
-  private readonly patterns;
+  private readonly routes;
   private pendingTriggers = 0;
+  private readonly tokens = new TaskTokens(this.time);
   /** The last answer of fleet.pendingAlarmChange(), by virtual time and API calls made (nothing else changes the metrics). */
   private alarmsQuiet = { key: '', pending: null as string | null };
   private intakeInFlight = 0;
+  /** Event deliveries to the callback Lambda under way. */
+  private callbacksInFlight = 0;
   /** Flows started with wrapTask's `background`, still running. */
   private backgroundFlows = 0;
   /** How many executions had started when onQuiet last ran. */
@@ -241,11 +255,13 @@ class Simulation {
   private readonly dedupedStarts: Array<{ incidentId: string; at: Date; how: 'refused' | 'collapsed' }> = [];
   private readonly startsByIncident = new Map<string, number>();
   deps!: Deps;
-  private tables!: { state: string; claims: string; records: string };
+  private tables!: { state: string; claims: string; records: string; tokens: string };
   /** Table logical id → its name in DynamoDB Local. */
   private tableNames: Record<string, string> = {};
   bundleHost: BundleHost | undefined;
   private intake!: TaskHandler;
+  /** The callback Lambda (logical id, handler), when the template has one. */
+  private callback: { logicalId: string; handler: TaskHandler; async: AsyncInvokeConfig } | undefined;
   /** How Lambda invokes intake asynchronously: the template's EventInvokeConfig (or Lambda's defaults). */
   private intakeAsync!: AsyncInvokeConfig;
   private sfn!: LocalStepFunctions;
@@ -259,7 +275,7 @@ class Simulation {
     private readonly options: SimulationOptions,
   ) {
     this.fleet = new SimulatedFleet({ clock: this.clock, latency: scenario.latency as LatencyOverrides, spendLatency: this.time.sleep, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
-    this.patterns = rulePatterns(template);
+    this.routes = ruleRoutes(template);
     this.environments = new LambdaEnvironments(this.fleet.latency.lambda);
   }
 
@@ -298,9 +314,10 @@ class Simulation {
       await this.bundleHost.start();
     }
     const handlers: Record<string, TaskHandler> = {};
-    for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
+    for (const [stateName, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>)) {
       if (state.Type !== 'Task') continue;
-      const logicalId = functionArns.get(state.Resource ?? '') ?? '';
+      // A Lambda ARN as the resource, or the lambda:invoke integration naming it in FunctionName.
+      const logicalId = functionArns.get(state.Resource ?? '') ?? functionArns.get(state.Parameters?.FunctionName ?? '') ?? '';
       const step = this.stepOf(logicalId);
       const handler = this.bundleHost ? this.bundleHost.handler(logicalId) : (await loadHandler(step))(this.deps);
       handlers[stateName] = this.options.wrapTask
@@ -314,14 +331,33 @@ class Simulation {
       sleep: this.time.sleep,
       environments: this.environments,
       stateTransitionMs: this.fleet.latency.stepFunctions.stateTransitionMs,
+      taskTokens: this.tokens,
       onTask: (task) => this.progress('task', `${task.state} ${task.phase}${task.error ? ` (${task.error})` : ''}`, { execution: task.execution, task }),
     });
-    this.sfn = new LocalStepFunctions(runner, this.time);
+    this.sfn = new LocalStepFunctions(runner, this.time, this.tokens);
     attachLocalStepFunctions(this.deps.sfn, this.sfn);
     // What Lambda runs for intake (malformed events answered, not thrown), as in AWS.
     const intakeModule = (await import('../../functions/handlers/intake.ts')) as { makeLambdaHandler: (deps: Deps) => TaskHandler };
     this.intake = this.bundleHost ? this.bundleHost.handler(this.functionOf('intake')) : intakeModule.makeLambdaHandler(this.deps);
     this.intakeAsync = asyncInvokeConfig(this.template, this.functionOf('intake'));
+    const callbackId = this.findFunction('callback');
+    if (callbackId) {
+      const handler = this.bundleHost ? this.bundleHost.handler(callbackId) : (await loadHandler('callback'))(this.deps);
+      this.callback = {
+        logicalId: callbackId,
+        // Wrapped like a task (the reliability harness faults it too).
+        handler: this.options.wrapTask
+          ? this.options.wrapTask(handler, { state: CALLBACK_DELIVERY, step: 'callback', background: (work) => this.background(work), sleep: this.time.sleep, now: this.time.now })
+          : handler,
+        async: asyncInvokeConfig(this.template, callbackId),
+      };
+    }
+    const intakeId = this.functionOf('intake');
+    for (const route of this.routes) {
+      for (const fn of route.functions) {
+        if (fn !== intakeId && fn !== callbackId) throw new Error(`an EventBridge rule targets function ${fn}, which the local runtime does not deliver to (only intake and the callback)`);
+      }
+    }
   }
 
   async drive<T>(work: (deps: Deps) => Promise<T>): Promise<T> {
@@ -332,7 +368,9 @@ class Simulation {
   }
 
   async run(wallStart: number): Promise<SimulationResult> {
-    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps, stepFunctions: this.sfn });
+    await this.options.beforeRun?.({ fleet: this.fleet, deps: this.deps, stepFunctions: this.sfn, sleep: this.time.sleep });
+    // EC2 and SSM put their events on the bus as things happen; the stack's rules route them.
+    this.fleet.onServiceEvent((event) => this.publish(event));
     this.scheduleTimeline();
     // CloudWatch evaluates the stack's alarms from here on; its events go through the stack's rules.
     this.fleet.startAlarmEvaluation((event) => this.publish(this.busEvent('aws.cloudwatch', event.detailType, event.resources, event.detail)));
@@ -357,9 +395,9 @@ class Simulation {
     return this.alarmsSettled();
   }
 
-  /** No intake, execution or background flow running. */
+  /** No intake, callback delivery, execution or background flow running. */
   private idle(): boolean {
-    return this.intakeInFlight === 0 && this.sfn.running() === 0 && this.backgroundFlows === 0;
+    return this.intakeInFlight === 0 && this.callbacksInFlight === 0 && this.sfn.running() === 0 && this.backgroundFlows === 0;
   }
 
   private alarmsSettled(): boolean {
@@ -402,7 +440,15 @@ class Simulation {
       if (!name) throw new Error(`the template's ${variable} does not name a table`);
       return name;
     };
-    return { state: table(EnvNames.StateTable), claims: table(EnvNames.ClaimsTable), records: table(EnvNames.RecordsTable) };
+    const callback = this.findFunction('callback');
+    const callbackEnv = callback ? (this.template.Resources[callback]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables : undefined;
+    const tokensRef = (callbackEnv?.[EnvNames.TokensTable] as { Ref?: string } | undefined)?.Ref;
+    return {
+      state: table(EnvNames.StateTable),
+      claims: table(EnvNames.ClaimsTable),
+      records: table(EnvNames.RecordsTable),
+      tokens: (tokensRef ? names[tokensRef] : undefined) ?? '',
+    };
   }
 
   private stepEnvironment(): Record<string, unknown> {
@@ -423,11 +469,15 @@ class Simulation {
 
   /** The logical id of the template's function that runs `step`. */
   private functionOf(step: string): string {
-    const found = Object.entries(this.template.Resources).find(
-      ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.Step] === step,
-    );
+    const found = this.findFunction(step);
     if (!found) throw new Error(`the template has no ${step} function`);
-    return found[0];
+    return found;
+  }
+
+  private findFunction(step: string): string | undefined {
+    return Object.entries(this.template.Resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.Step] === step,
+    )?.[0];
   }
 
   private stepOf(logicalId: string): string {
@@ -461,7 +511,7 @@ class Simulation {
     this.fleet.putObject(location[EnvNames.ConfigBucket]!, key, document);
   }
 
-  private async buildDeps(tables: { state: string; claims: string; records: string }): Promise<Deps> {
+  private async buildDeps(tables: { state: string; claims: string; records: string; tokens: string }): Promise<Deps> {
     const client = { region: LOCAL_REGION, credentials: LOCAL_CLIENT_CONFIG.credentials };
     // As each function does at cold start (functions/deps.ts): GetObject of the config document
     // through the SDK's S3 client. Answered at once and not counted: Init is modelled as a whole
@@ -474,6 +524,7 @@ class Simulation {
         [EnvNames.StateTable]: tables.state,
         [EnvNames.ClaimsTable]: tables.claims,
         [EnvNames.RecordsTable]: tables.records,
+        ...(tables.tokens ? { [EnvNames.TokensTable]: tables.tokens } : {}),
         [EnvNames.AlertTopicArn]: `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rapid-failover-alerts`,
         [EnvNames.EventBusName]: 'default',
         [EnvNames.StateMachineArn]: LOCAL_STATE_MACHINE_ARN,
@@ -535,9 +586,8 @@ class Simulation {
         this.fleet.failInstance(event.node);
         return;
       case 'instance-stopped':
+        // EC2 emits stopping now and stopped when it is (the fleet's state-change events).
         this.fleet.stopInstance(event.node);
-        this.publish(ec2StateChange(event.node, 'stopping', this.clock.now()));
-        this.later(this.fleet.latency.ec2.instanceStopMs, () => this.publish(ec2StateChange(event.node, 'stopped', this.clock.now())));
         return;
       case 'health-check-failing':
         // A11: the target turns unhealthy after its failed checks; UnHealthyHostCount and the target-health alarm follow.
@@ -623,13 +673,60 @@ class Simulation {
     };
   }
 
-  /** EventBridge: an event reaches intake only if a rule of the stack matches it, after the bus's delivery latency. */
+  /**
+   * EventBridge: an event reaches a function only if a rule of the stack matches it (once per
+   * matching rule and target), after the bus's delivery latency: intake, or the callback Lambda.
+   */
   private publish(event: BusEvent): void {
-    if (!routed(this.patterns, event)) {
-      // CloudWatch sends every state change (OK, INSUFFICIENT_DATA, other alarms): not worth a line each.
-      if (event.source !== 'aws.cloudwatch') this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
+    const targets = deliveries(this.routes, event);
+    if (targets.length === 0) {
+      // CloudWatch sends every state change (OK, INSUFFICIENT_DATA, other alarms), EC2 and SSM every status: not worth a line each.
+      if (!['aws.cloudwatch', 'aws.ec2', 'aws.ssm'].includes(event.source)) this.progress('intake', `event ${event.source} / ${event['detail-type']} matches no rule`);
       return;
     }
+    for (const target of targets) {
+      if (target === this.callback?.logicalId) this.deliverToCallback(event);
+      else this.deliverToIntake(event);
+    }
+  }
+
+  /**
+   * EventBridge invokes the callback asynchronously too: a failed invocation is retried by
+   * Lambda as for intake (two more attempts, a minute and two minutes later, unless the template's
+   * EventInvokeConfig says otherwise); one that fails them all is dropped, and the waiting step
+   * looks for itself when its wait times out.
+   */
+  private deliverToCallback(event: BusEvent): void {
+    const callback = this.callback!;
+    this.callbacksInFlight++;
+    void this.time
+      .flow(async () => {
+        await this.time.sleep(this.fleet.latency.eventBridge.deliveryMs);
+        const queuedAt = this.clock.nowMs();
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const result = (await this.environments.invoke(localFunctionArn(callback.logicalId), this.time.sleep, () => callback.handler(event))) as { key: string; outcome: string };
+            this.progress('callback', `${event['detail-type']}: ${result.key} ${result.outcome}`);
+            return;
+          } catch (thrown) {
+            const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+            this.fleet.recordMetric('AWS/Lambda', 'Errors', { FunctionName: callback.async.functionName }, 1);
+            const delay = ASYNC_RETRY_DELAYS_MS[attempt - 1];
+            const expired = delay === undefined || this.clock.nowMs() + delay - queuedAt > callback.async.maximumEventAgeSeconds * 1000;
+            if (attempt > callback.async.maximumRetryAttempts || expired) {
+              this.progress('callback', `callback failed on the event (attempt ${attempt}, ${error.name}: ${error.message}); Lambda drops it`);
+              return;
+            }
+            this.progress('callback', `callback failed on the event (attempt ${attempt}, ${error.name}: ${error.message}); Lambda retries in ${delay / 1000} s`);
+            await this.time.sleep(delay);
+          }
+        }
+      })
+      .catch((error: Error) => this.progress('callback', `the event was lost by the simulation itself: ${error.name}: ${error.message}`))
+      .finally(() => this.callbacksInFlight--);
+  }
+
+  private deliverToIntake(event: BusEvent): void {
     this.intakeInFlight++;
     void this.time
       .flow(async () => {
@@ -855,19 +952,6 @@ function stillRunning(name: string, startedAt: Date, now: Date): ExecutionResult
   return { name, status: 'FAILED', output: null, error: { Error: STILL_RUNNING, Cause: 'still running when the scenario ended' }, startedAt, endedAt: now, steps: [], path: [] };
 }
 
-function ec2StateChange(node: string, state: string, at: Date): BusEvent {
-  return {
-    version: '0',
-    id: `local-ec2-${node}-${state}`,
-    source: 'aws.ec2',
-    'detail-type': 'EC2 Instance State-change Notification',
-    time: at.toISOString(),
-    region: LOCAL_REGION,
-    account: LOCAL_ACCOUNT,
-    resources: [`arn:aws:ec2:${LOCAL_REGION}:${LOCAL_ACCOUNT}:instance/${node}`],
-    detail: { 'instance-id': node, state },
-  };
-}
 
 export function describeTimelineEvent(event: TimelineEvent): string {
   switch (event.event) {

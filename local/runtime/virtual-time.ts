@@ -29,6 +29,19 @@ export class VirtualTime {
     }
   };
 
+  /**
+   * Waits for something another flow settles (a task token resumed by a callback) or a timer
+   * on the clock rejects: idle time for the driver, like a sleep.
+   */
+  idleUntil = async <T>(settled: Promise<T>): Promise<T> => {
+    this.sleepers++;
+    try {
+      return await settled;
+    } finally {
+      this.sleepers--;
+    }
+  };
+
   /** Runs `work` as one flow: while it runs, virtual time waits for it. */
   async flow<T>(work: () => Promise<T>): Promise<T> {
     this.activeFlows++;

@@ -1,12 +1,23 @@
 // Runs the synthesized state machine definition with aws-local-stepfunctions, each Task
 // invoking the real handler in-process. Retry intervals and Wait states take virtual time:
 // the library is told to wait 0 ms, and the runner sleeps the interval AWS would have waited
-// on the virtual clock instead. So do Step Functions' own state transitions (every state
-// entered, derived from the definition between two tasks, and every retry) and each Lambda
-// invocation (cold or warm, see lambda-environments.ts).
+// on the virtual clock instead (a Wait state's time, when the states entered between two tasks
+// pass through it). So do Step Functions' own state transitions (every state entered, derived
+// from the definition between two tasks, and every retry) and each Lambda invocation (cold or
+// warm, see lambda-environments.ts).
+//
+// Callback tasks (`.waitForTaskToken`), which the library does not support: the context object
+// gives each task attempt its own `$$.Task.Token` (task-tokens.ts); the task invokes its Lambda
+// (the optimized `lambda:invoke` integration hands it `Parameters.Payload`), then waits until the
+// token is resumed through the local Step Functions (SendTaskSuccess / SendTaskFailure) or its
+// TimeoutSeconds(Path) / HeartbeatSeconds(Path) pass, in virtual time. The runner enforces those
+// itself, resolved against the state's input; the library, whose timer is wall-clock, gets the
+// same definition without them on callback tasks (nothing else differs).
+import { createHash } from 'node:crypto';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { LambdaEnvironments } from './lambda-environments.ts';
 import { legToEnd, legToTask, type Definition, type TaskEntry } from './state-path.ts';
+import { TaskError, type TaskTokens } from './task-tokens.ts';
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
@@ -23,10 +34,21 @@ interface StateDefinition {
   Type: string;
   Next?: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
   Retry?: Retrier[];
   Seconds?: number;
   SecondsPath?: string;
+  Timestamp?: string;
+  TimestampPath?: string;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  HeartbeatSeconds?: number;
+  HeartbeatSecondsPath?: string;
 }
+
+/** The optimized Lambda integration (`arn:aws:states:::lambda:invoke`, with or without a callback). */
+const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
+const CALLBACK = '.waitForTaskToken';
 
 export interface StepTiming {
   state: string;
@@ -61,6 +83,8 @@ export interface WorkflowRunnerOptions {
   environments?: LambdaEnvironments;
   /** Step Functions' latency per state transition (default 0). */
   stateTransitionMs?: number;
+  /** Tokens of callback tasks, shared with the local Step Functions' SendTask* (needed when the definition has any). */
+  taskTokens?: TaskTokens;
 }
 
 export interface TaskEvent {
@@ -81,26 +105,37 @@ export class WorkflowRunner {
   private readonly states: Record<string, StateDefinition>;
 
   constructor(private readonly options: WorkflowRunnerOptions) {
-    const key = JSON.stringify(options.definition);
-    this.machine = new StateMachine(options.definition as unknown as StateMachineDefinition, { validationOptions: { noValidate: validated.has(key) } });
-    validated.add(key);
     this.states = options.definition.States as Record<string, StateDefinition>;
     for (const [name, state] of Object.entries(this.states)) {
       if (state.Type === 'Task' && !options.handlers[name]) throw new Error(`no local handler for task state ${name}`);
+      if (isCallback(state) && !options.taskTokens) throw new Error(`task state ${name} waits for a task token: the runner needs taskTokens`);
     }
+    const forLibrary = withoutCallbackTimeouts(options.definition);
+    const key = JSON.stringify(forLibrary);
+    this.machine = new StateMachine(forLibrary as unknown as StateMachineDefinition, { validationOptions: { noValidate: validated.has(key) } });
+    validated.add(key);
   }
 
   async execute(name: string, input: unknown): Promise<ExecutionResult> {
     const startedAt = this.options.now();
     const tracker = new ExecutionTracker(name, this.states, this.options);
     const zero = Object.fromEntries(Object.keys(this.states).map((s) => [s, 0]));
+    const tokens = this.options.taskTokens;
     const { result } = this.machine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: tracker.handlers(),
         waitTimeOverrides: zero,
         retryIntervalOverrides: zero,
       },
-      context: { Execution: { Name: name, Id: name, StartTime: startedAt.toISOString(), Input: input } } as never,
+      context: {
+        Execution: { Name: name, Id: name, StartTime: startedAt.toISOString(), Input: input },
+        // $$.Task.Token: each callback task attempt takes the current token and leaves a new one.
+        Task: {
+          get Token() {
+            return tokens?.tokenFor(name);
+          },
+        },
+      } as never,
     });
     try {
       const output = await result;
@@ -131,6 +166,8 @@ class ExecutionTracker {
   private lastState: string | null = null;
   private lastError: string | null = null;
   private retriesByRetrier = new Map<number, number>();
+  /** The last task's output: the raw input of a state that follows it without a Catch (TimeoutSecondsPath reads it). */
+  private lastOutput: unknown = undefined;
 
   constructor(
     private readonly execution: string,
@@ -173,15 +210,15 @@ class ExecutionTracker {
       await this.options.sleep(this.retryDelayMs(state, this.lastError!));
       await this.transitions(1);
     } else {
-      // The Wait states on the way from the last task (its Catch chosen by its error) take their time here.
-      const leg = legToTask(this.definition(), this.previousTask(), state);
-      if (this.options.stateTransitionMs) await this.transitions(leg.states.length);
+      // Each state entered since the last task is a transition; a Wait (which passes its input
+      // on unchanged, so the task's input is its input) also waits, from when it is entered.
+      for (const name of legToTask(this.definition(), this.previousTask(), state).states) {
+        await this.transitions(1);
+        const between = this.states[name];
+        if (between?.Type === 'Wait') await this.options.sleep(waitMs(between, input, this.options.now()));
+      }
       this.retriesByRetrier.clear();
       this.path.push(state);
-      for (const name of leg.states) {
-        const entered = this.states[name];
-        if (entered?.Type === 'Wait') await this.options.sleep(waitSeconds(entered, input) * 1000);
-      }
     }
     this.lastState = state;
     const startedAt = this.options.now();
@@ -190,10 +227,9 @@ class ExecutionTracker {
     this.steps.set(state, timing);
     timing.invocations++;
     try {
-      const environments = this.options.environments;
-      const fn = this.states[state]?.Resource ?? state;
-      const output = environments ? await environments.invoke(fn, this.options.sleep, () => handler(input)) : await handler(input);
+      const output = await this.run(state, handler, input);
       this.lastError = null;
+      this.lastOutput = output;
       delete timing.error;
       this.options.onTask?.({ execution: this.execution, state, phase: 'end', at: this.options.now() });
       return output;
@@ -207,7 +243,53 @@ class ExecutionTracker {
     }
   }
 
-  /** The interval Step Functions would wait before this retry (FULL jitter: its mean, half). */
+  /** The Lambda invocation (and, for a callback task, the wait for its token): the task's result. */
+  private async run(state: string, handler: TaskHandler, input: unknown): Promise<unknown> {
+    const definition = this.states[state]!;
+    const environments = this.options.environments;
+    const integration = LAMBDA_INVOKE.test(definition.Resource ?? '');
+    const fn = integration ? String((input as { FunctionName?: unknown }).FunctionName ?? state) : (definition.Resource ?? state);
+    const payload = integration ? (input as { Payload?: unknown }).Payload : input;
+    const invoke = () => (environments ? environments.invoke(fn, this.options.sleep, () => handler(payload)) : handler(payload));
+    if (!isCallback(definition)) {
+      const output = await invoke();
+      // Request-response lambda:invoke returns the Invoke response, the function's result under Payload.
+      return integration ? { ExecutedVersion: '$LATEST', Payload: output, StatusCode: 200 } : output;
+    }
+    const tokens = this.options.taskTokens!;
+    const token = tokens.take(this.execution, state, {
+      timeoutMs: this.secondsFor(definition.TimeoutSeconds, definition.TimeoutSecondsPath, input),
+      heartbeatMs: this.secondsFor(definition.HeartbeatSeconds, definition.HeartbeatSecondsPath, input),
+    });
+    if (!JSON.stringify(payload ?? null).includes(token)) {
+      tokens.abandon(token);
+      throw new TaskError('States.Runtime', `${state} waits for a task token but its Parameters do not pass $$.Task.Token`);
+    }
+    try {
+      await invoke();
+    } catch (error) {
+      tokens.abandon(token);
+      throw error;
+    }
+    return tokens.wait(token);
+  }
+
+  /** A literal, or a path resolved against the state's input (the last task's output; else the task's own input): in ms. */
+  private secondsFor(literal: number | undefined, path: string | undefined, input: unknown): number | undefined {
+    if (literal !== undefined) return literal * 1000;
+    if (!path) return undefined;
+    const value = resolvePath(path, this.lastOutput) ?? resolvePath(path, (input as { Payload?: unknown }).Payload ?? input);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new TaskError('States.Runtime', `${path} must be a positive integer; got ${JSON.stringify(value)}`);
+    return value * 1000;
+  }
+
+  /**
+   * The interval Step Functions would wait before this retry. FULL jitter "calculates the delay
+   * to be a random number between 0 and the computed backoff for the given retry attempt count"
+   * (AWS CDK API reference, aws_stepfunctions.JitterType, the retrier's JitterStrategy field);
+   * drawn from a hash of the execution, state and attempt, so runs repeat exactly and concurrent
+   * executions do not all retry at one instant.
+   */
   private retryDelayMs(state: string, error: string): number {
     const retriers = this.states[state]?.Retry ?? [];
     const index = retriers.findIndex((r) => r.ErrorEquals.some((e) => e === error || e === 'States.ALL' || e === 'States.TaskFailed'));
@@ -217,19 +299,56 @@ class ExecutionTracker {
     this.retriesByRetrier.set(index, attempt + 1);
     const interval = (retrier.IntervalSeconds ?? DEFAULTS.IntervalSeconds) * (retrier.BackoffRate ?? DEFAULTS.BackoffRate) ** attempt;
     const capped = Math.min(interval, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-    return (retrier.JitterStrategy === 'FULL' ? capped / 2 : capped) * 1000;
+    return (retrier.JitterStrategy === 'FULL' ? capped * unitFraction(`${this.execution}|${state}|${index}|${attempt}`) : capped) * 1000;
   }
 }
 
-function waitSeconds(wait: StateDefinition, input: unknown): number {
-  if (wait.Seconds !== undefined) return wait.Seconds;
+/** A fraction in [0, 1) from a string: repeatable "randomness". */
+function unitFraction(seed: string): number {
+  return createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+function isCallback(state: StateDefinition): boolean {
+  return state.Type === 'Task' && (state.Resource ?? '').endsWith(CALLBACK);
+}
+
+/** The definition the library runs: callback tasks without the timeouts the runner enforces in virtual time. */
+function withoutCallbackTimeouts(definition: Record<string, unknown>): Record<string, unknown> {
+  const states = definition.States as Record<string, StateDefinition>;
+  return {
+    ...definition,
+    States: Object.fromEntries(
+      Object.entries(states).map(([name, state]) => {
+        if (!isCallback(state)) return [name, state];
+        const { TimeoutSeconds: _t, TimeoutSecondsPath: _tp, HeartbeatSeconds: _h, HeartbeatSecondsPath: _hp, ...rest } = state;
+        return [name, rest];
+      }),
+    ),
+  };
+}
+
+/** A simple JSONPath ($.a.b.c) into a value; undefined when it is not there. */
+function resolvePath(path: string, input: unknown): unknown {
+  return path
+    .replace(/^\$\.?/, '')
+    .split('.')
+    .filter(Boolean)
+    .reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), input);
+}
+
+/** How long a Wait state waits, given its input and the time it is entered. */
+function waitMs(wait: StateDefinition, input: unknown, now: Date): number {
+  if (wait.Seconds !== undefined) return wait.Seconds * 1000;
   if (wait.SecondsPath) {
-    const value = wait.SecondsPath.replace(/^\$\.?/, '')
-      .split('.')
-      .filter(Boolean)
-      .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], input);
-    if (typeof value === 'number') return value;
+    const value = resolvePath(wait.SecondsPath, input);
+    if (typeof value === 'number') return value * 1000;
     throw new Error(`Wait ${wait.SecondsPath} did not resolve to a number`);
+  }
+  const timestamp = wait.Timestamp ?? (wait.TimestampPath ? resolvePath(wait.TimestampPath, input) : undefined);
+  if (timestamp !== undefined) {
+    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+    if (Number.isNaN(at)) throw new Error(`Wait ${wait.TimestampPath ?? 'Timestamp'} did not resolve to a timestamp`);
+    return Math.max(0, at - now.getTime());
   }
   return 0;
 }

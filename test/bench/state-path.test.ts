@@ -1,5 +1,6 @@
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ErrorNames } from '../../core/errors.ts';
 import { derivePath, type Definition, type TaskEntry } from '../../local/runtime/state-path.ts';
 import { synthesizeTemplate } from '../../local/runtime/synthesize.ts';
 import { extractStateMachine } from '../../local/state-machine-definition.ts';
@@ -140,9 +141,10 @@ describe('derivePath', () => {
     let joins = 0;
     const script: Script = {
       ...HAPPY,
+      // Throttled twice (a wait is no longer a retried error: a step that waits returns $.wait).
       JoinCluster: (i) => {
         joins++;
-        if (joins < 3) throw Object.assign(new Error('not healthy yet'), { name: 'StepPendingError' });
+        if (joins < 3) throw Object.assign(new Error('Rate exceeded'), { name: ErrorNames.AwsThrottled });
         return i;
       },
     };

@@ -26,12 +26,13 @@ import type { CommandEntry, CommandLedger } from '../../functions/adapters/comma
 import { advanceDocuments, agentStatus, cancelCommands, DELIVERY_TIMEOUT_SECONDS, type CommandDeps, type DocumentRun } from '../../functions/adapters/commands.ts';
 import { startIncident } from '../../functions/adapters/executions.ts';
 import { describeTargetGroups } from '../../functions/adapters/load-balancers.ts';
+import { failTask, resumeTask } from '../../functions/adapters/task-callbacks.ts';
 import { stopInstance } from '../../functions/adapters/instances.ts';
 import { readPerformance } from '../../functions/adapters/metrics-source.ts';
 import { publishAlert, putServiceEvent } from '../../functions/adapters/notify.ts';
 import { deregisterTarget, registerTarget, setDeregistrationDelay, targetHealth } from '../../functions/adapters/targets.ts';
 import { IncidentInputSchema, type IncidentInput } from '../../core/workflow-state.ts';
-import { bothSides, CASE_START, describeCall, useMoto } from './contract.ts';
+import { bothSides, CASE_START, describeCall, useMoto, type Outcome } from './contract.ts';
 import { MOTO_CLIENT_CONFIG } from './moto-server.ts';
 import type { Side } from './sides.ts';
 import { POOL_TAG, seedFleet } from './world.ts';
@@ -95,17 +96,31 @@ function commandsOn(side: Side, ledger: CommandLedger = memoryLedger()): () => C
   return () => ({ ssm, ledger, now: side.now() });
 }
 
+/**
+ * A pending run says when its command was sent: the side's own clock at the call (moto: the
+ * wall clock, the simulator: virtual time), so it is compared as "the call's now".
+ */
+function sentAtTheCall<T>(status: T, now: Date): T {
+  const s = status as { status?: string; sentAt?: string };
+  return (s.status === 'pending' && s.sentAt !== undefined ? { ...status, sentAt: s.sentAt === now.toISOString() ? "the call's now" : s.sentAt } : status) as T;
+}
+
+/** advanceDocuments, with its pending run's sentAt compared as "the call's now". */
+async function advance(deps: CommandDeps, run: DocumentRun) {
+  return sentAtTheCall(await advanceDocuments(deps, run), deps.now);
+}
+
 describeCall('ssm:SendCommand', () => {
   it('agreed: advanceDocuments sends the first document, then the second once the first succeeded, then reports both done', async () => {
     const { moto, simulator } = await bothSides(async (side) => {
       const fleet = await seedFleet(side, { nodes: ['web-1'] });
       const run = provisionRun(fleet.node('web-1'));
       const deps = commandsOn(side);
-      const steps = [await advanceDocuments(deps(), run)];
+      const steps = [await advance(deps(), run)];
       side.settle();
-      steps.push(await advanceDocuments(deps(), run));
+      steps.push(await advance(deps(), run));
       side.settle();
-      steps.push(await advanceDocuments(deps(), run));
+      steps.push(await advance(deps(), run));
       return steps;
     });
 
@@ -113,8 +128,9 @@ describeCall('ssm:SendCommand', () => {
     expect(simulator).toEqual({
       ok: true,
       value: [
-        { status: 'pending', index: 0, commandId: '<uuid 1>', detail: 'sent AWS-RunShellScript' },
-        { status: 'pending', index: 1, commandId: '<uuid 2>', detail: 'sent AWS-RunShellScript' },
+        // The workflow gives up on a command after its delivery, execution and grace allowances: 120 + 600 + 60 s.
+        { status: 'pending', index: 0, commandId: '<uuid 1>', sentAt: "the call's now", remainingSeconds: 780, detail: 'sent AWS-RunShellScript' },
+        { status: 'pending', index: 1, commandId: '<uuid 2>', sentAt: "the call's now", remainingSeconds: 780, detail: 'sent AWS-RunShellScript' },
         { status: 'done', commandIds: ['<uuid 1>', '<uuid 2>'] },
       ],
     });
@@ -175,7 +191,7 @@ describeCall('ssm:ListCommands', () => {
       const crashing: CommandLedger = { ...ledger, recordSent: () => Promise.reject(new Error('crashed before recording the id')) };
       await advanceDocuments(commandsOn(side, crashing)(), run).catch(() => undefined);
       side.settle();
-      const again = await advanceDocuments(commandsOn(side, ledger)(), run);
+      const again = await advance(commandsOn(side, ledger)(), run);
       side.settle(); // past ListCommands' lag
       const listed = (await side.ssm.send(new ListCommandsCommand({ InstanceId: fleet.node('web-1'), MaxResults: 50 }))).Commands ?? [];
       const second = listed.find((c) => c.Comment?.split(' ')[1] === 'provision#1')?.CommandId;
@@ -187,7 +203,7 @@ describeCall('ssm:ListCommands', () => {
     expect(simulator).toEqual({
       ok: true,
       value: {
-        again: { status: 'pending', index: 1, commandId: 'the second document', detail: 'sent AWS-RunShellScript' },
+        again: { status: 'pending', index: 1, commandId: 'the second document', sentAt: "the call's now", remainingSeconds: 780, detail: 'sent AWS-RunShellScript' },
         listed: ['provision#0', 'provision#1'],
       },
     });
@@ -760,3 +776,40 @@ describeCall('sfn:StartExecution', () => {
     expect(simulator).toEqual({ ok: false, error: 'StateMachineDoesNotExist' });
   });
 });
+
+// moto's default Step Functions backend accepts any token (its send_task_* do nothing); with
+// execute_state_machine on, it runs executions and checks tokens against their callback tasks,
+// as Step Functions does (AWS Step Functions API Reference, SendTaskSuccess: InvalidToken "The
+// provided token is not valid"; TaskTimedOut once the task is closed).
+async function withExecutingStepFunctions(endpoint: string, on: boolean): Promise<void> {
+  const response = await fetch(`${endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ stepfunctions: { execute_state_machine: on } }) });
+  if (!response.ok) throw new Error(`moto config answered ${response.status}: ${await response.text()}`);
+}
+
+/** A token no task was given (the shape of AWS's: opaque, long). */
+const UNKNOWN_TOKEN = `AQC${'x'.repeat(300)}`;
+
+describeCall('sfn:SendTaskSuccess', () => {
+  it('agreed: resumeTask with a token no task holds is InvalidToken (not a closed task: the callback does not swallow it)', async () => {
+    const outcomes = await withExecuting(moto.server().endpoint, () => bothSides((side) => resumeTask(side.sfn, UNKNOWN_TOKEN, { key: 'ssm:c:i', status: 'Success' })));
+    expect(outcomes.moto).toEqual(outcomes.simulator);
+    expect(outcomes.simulator).toMatchObject({ ok: false, error: 'InvalidToken' });
+  });
+});
+
+describeCall('sfn:SendTaskFailure', () => {
+  it('agreed: failTask with a token no task holds is InvalidToken', async () => {
+    const outcomes = await withExecuting(moto.server().endpoint, () => bothSides((side) => failTask(side.sfn, UNKNOWN_TOKEN, 'ProvisioningFailedError', 'the command ended Failed')));
+    expect(outcomes.moto).toEqual(outcomes.simulator);
+    expect(outcomes.simulator).toMatchObject({ ok: false, error: 'InvalidToken' });
+  });
+});
+
+async function withExecuting<T extends { moto: Outcome; simulator: Outcome }>(endpoint: string, run: () => Promise<T>): Promise<T> {
+  await withExecutingStepFunctions(endpoint, true);
+  try {
+    return await run();
+  } finally {
+    await withExecutingStepFunctions(endpoint, false);
+  }
+}

@@ -41,6 +41,7 @@ import { cidrContains } from '../../core/ipv4.ts';
 import { attachFleet, SimulatedFleet, VirtualClock } from '../../local/fleet/index.ts';
 import { defaultArchitecture } from '../../local/fleet/instance-types.ts';
 import { attachLocalStepFunctions, LOCAL_STATE_MACHINE_ARN, LocalStepFunctions } from '../../local/runtime/local-step-functions.ts';
+import { TaskTokens } from '../../local/runtime/task-tokens.ts';
 import { VirtualTime } from '../../local/runtime/virtual-time.ts';
 import type { ExecutionResult, WorkflowRunner } from '../../local/runtime/workflow-runner.ts';
 import { MOTO_CLIENT_CONFIG, MOTO_LAUNCH_IMAGES, type MotoServer } from './moto-server.ts';
@@ -473,7 +474,9 @@ class SimulatorSide extends Labels implements Side, Seeder {
     const runner = {
       execute: (name: string) => new Promise<ExecutionResult>((resolve) => this.executions.set(name, resolve)),
     } as unknown as WorkflowRunner;
-    const stepFunctions = new LocalStepFunctions(runner, new VirtualTime(this.fleet.clock));
+    const time = new VirtualTime(this.fleet.clock);
+    // Callback tasks too (task tokens): SendTaskSuccess / SendTaskFailure answer as Step Functions does.
+    const stepFunctions = new LocalStepFunctions(runner, time, new TaskTokens(time));
     this.sfn = attachLocalStepFunctions(new SFNClient(SIM_CLIENT_CONFIG), stepFunctions);
   }
 

@@ -365,3 +365,10 @@ export function ledgerHas(t: TestContext, commands: RecordedCommand[], incidentI
   }
   t.ddb.on(GetCommand, { TableName: TABLES.records }).resolves({ Item: item });
 }
+
+/** The wait a step's output asks for (the Choice after the step routes on it); fails when the step did not wait. */
+export async function waitOf(output: Promise<WorkflowState>): Promise<NonNullable<WorkflowState['wait']>> {
+  const state = await output;
+  if (!state.wait) throw new Error(`expected the step to wait, but it finished: ${state.explanation.at(-1) ?? ''}`);
+  return state.wait;
+}

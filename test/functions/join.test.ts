@@ -11,7 +11,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../core/config.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { makeHandler } from '../../functions/handlers/join.ts';
-import { NEW, NOW, TABLES, TG_WEB, TG_WEB_2, claimItem, ledgerHas, makeTestDeps, testConfigInput, workflowState, type TestContext } from './fixtures.ts';
+import { NEW, NOW, TABLES, TG_WEB, TG_WEB_2, claimItem, ledgerHas, makeTestDeps, testConfigInput, workflowState, type TestContext, waitOf } from './fixtures.ts';
 
 const READINESS = { name: 'AWS-RunShellScript', parameters: { commands: ['curl -fsS localhost:8080/ready'] } };
 const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000).toISOString();
@@ -83,7 +83,10 @@ describe('join: the application first, registration after (A9, C3)', () => {
   it('A9, ALB rule "a target that fails its initial checks needs HealthyThresholdCount": while the run documents run, the node is not registered', async () => {
     health(t, { [TG_WEB]: 'unused', [TG_WEB_2]: 'unused' });
 
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('run documents') });
+    const wait = await waitOf(makeHandler(t.deps)(workflowState()));
+    expect(wait.detail).toContain('run documents');
+    // Its end event resumes the join (no poll): the workflow allows the document 120 + 600 + 60 s.
+    expect(wait.event).toEqual({ key: `ssm:cmd-sent-1:${NEW}`, since: NOW.toISOString(), expect: ['Success'], then: 'again', timeoutSeconds: 660 });
 
     expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { commands: ['systemctl start web-sidecar'], executionTimeout: ['600'] } });
     expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
@@ -103,8 +106,11 @@ describe('join: the application first, registration after (A9, C3)', () => {
     health(t, { [TG_WEB]: 'unused', [TG_WEB_2]: 'unused' });
     commands(t, listed('run', 'Success'));
 
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('registered') });
+    const state = await makeHandler(t.deps)(workflowState());
 
+    // Join ends at registration: the workflow waits one health-check interval, then shift looks.
+    expect(state.wait).toBeUndefined();
+    expect(state.registered).toMatchObject({ at: NOW.toISOString(), firstCheckAt: new Date(NOW.getTime() + 30_000).toISOString() });
     for (const arn of [TG_WEB, TG_WEB_2]) {
       expect(t.elb).toHaveReceivedCommandWith(ModifyTargetGroupAttributesCommand, {
         TargetGroupArn: arn,
@@ -123,24 +129,15 @@ describe('join: the application first, registration after (A9, C3)', () => {
     expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
   });
 
-  it('re-entered after registration: runs no document again and only polls target health', async () => {
+  it('re-entered after registration: runs no document again, registers nothing again, and keeps the registration time', async () => {
     claim(t, { joinRegisteredAt: ago(10) });
     health(t, { [TG_WEB]: 'healthy', [TG_WEB_2]: 'initial' });
 
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('initial') });
-
-    expect(t.ssm.calls()).toEqual([]);
-    expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
-  });
-
-  it('completes once healthy in every group', async () => {
-    claim(t, { joinRegisteredAt: ago(30) });
-    health(t, { [TG_WEB]: 'healthy', [TG_WEB_2]: 'healthy' });
-
     const state = await makeHandler(t.deps)(workflowState());
 
-    expect(state.progress['join.healthyAt']).toBe(NOW.toISOString());
-    expect(state.explanation.at(-1)).toContain('A9');
+    expect(state.registered).toMatchObject({ at: ago(10), firstCheckAt: new Date(NOW.getTime() + 20_000).toISOString() });
+    expect(t.ssm.calls()).toEqual([]);
+    expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
   });
 
   it("A6, ELB rule Target.NotInUse (the node's zone is not enabled): JoinFailedError at once, not registered again", async () => {
@@ -152,33 +149,24 @@ describe('join: the application first, registration after (A9, C3)', () => {
   });
 });
 
-describe('join: the time allowed follows from the target groups (A9)', () => {
+describe('join: the time allowed follows from the target groups (A9), for shift to apply', () => {
   let t: TestContext;
   beforeEach(() => {
     t = makeTestDeps();
-  });
-
-  it('ALB, checks every 5 s, thresholds 2 and 2: unhealthy 30 + 5 × 4 + 60 = 110 s after registration is polled, after 111 s it is JoinFailedError', async () => {
-    targetGroups(t, 'application', 5, 2, 2);
-    health(t, { [TG_WEB]: 'healthy', [TG_WEB_2]: 'unhealthy' });
-
-    claim(t, { joinRegisteredAt: ago(110) });
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
-    claim(t, { joinRegisteredAt: ago(111) });
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({
-      name: ErrorNames.JoinFailed,
-      message: expect.stringMatching(/111 s after registration \(allowed 110 s\).*Target\.FailedHealthChecks/),
-    });
-  });
-
-  it('NLB rule "it can take a few minutes for the registration process to complete": 300 + 30 × 7 + 60 = 570 s are allowed; still initial after that is StepTimeoutError', async () => {
-    targetGroups(t, 'network');
+    claim(t, { joinRegisteredAt: ago(10) });
     health(t, { [TG_WEB]: 'initial', [TG_WEB_2]: 'initial' });
+  });
 
-    claim(t, { joinRegisteredAt: ago(570) });
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
-    claim(t, { joinRegisteredAt: ago(571) });
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepTimeout, message: expect.stringContaining('within 570 s') });
+  it('ALB, checks every 5 s, thresholds 2 and 2: 30 + 5 × 4 + 60 = 110 s after registration; the first check 5 s after it', async () => {
+    targetGroups(t, 'application', 5, 2, 2);
+    const state = await makeHandler(t.deps)(workflowState());
+    expect(state.registered).toMatchObject({ budgetSeconds: 110, firstCheckAt: new Date(NOW.getTime() - 5_000).toISOString() });
+    expect(state.registered?.groups).toEqual([TG_WEB, TG_WEB_2].map((targetGroupArn) => ({ targetGroupArn, intervalSeconds: 5, healthyThreshold: 2 })));
+  });
+
+  it('NLB rule "it can take a few minutes for the registration process to complete": 300 + 30 × 7 + 60 = 570 s are allowed', async () => {
+    targetGroups(t, 'network');
+    expect((await makeHandler(t.deps)(workflowState())).registered?.budgetSeconds).toBe(570);
   });
 });
 
@@ -193,7 +181,7 @@ describe('join: the readiness command (A9, cluster.readinessCommand)', () => {
   it('after the run documents, sends the readiness command and does not register while it runs', async () => {
     commands(t, listed('run', 'Success'));
 
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('readiness check 1') });
+    expect((await waitOf(makeHandler(t.deps)(workflowState()))).detail).toEqual(expect.stringContaining('readiness check 1'));
 
     expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { InstanceIds: [NEW], Parameters: { ...READINESS.parameters, executionTimeout: ['600'] } });
     expect(t.elb).not.toHaveReceivedCommand(RegisterTargetsCommand);
@@ -202,7 +190,9 @@ describe('join: the readiness command (A9, cluster.readinessCommand)', () => {
   it('a failed check moves on to the next attempt, still without registering', async () => {
     commands(t, listed('run', 'Success'), listed('ready#1', 'Failed'));
 
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('not ready yet') });
+    const wait = await waitOf(makeHandler(t.deps)(workflowState()));
+    expect(wait.detail).toContain('not ready yet');
+    expect(wait.until).toBe(new Date(NOW.getTime() + 2_000).toISOString());
 
     expect(t.ddb).toHaveReceivedCommandWith(UpdateCommand, {
       ConditionExpression: expect.stringContaining('attribute_not_exists'),
@@ -215,8 +205,9 @@ describe('join: the readiness command (A9, cluster.readinessCommand)', () => {
     claim(t, { readinessAttempt: 3 });
     commands(t, listed('run', 'Success'), listed('ready#1', 'Failed'), listed('ready#2', 'Failed'), listed('ready#3', 'Success'));
 
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('registered') });
+    const state = await makeHandler(t.deps)(workflowState());
 
+    expect(state.registered?.at).toBe(NOW.toISOString());
     expect(t.elb).toHaveReceivedCommandTimes(RegisterTargetsCommand, 2);
   });
 

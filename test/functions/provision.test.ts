@@ -19,10 +19,10 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
-import { DELIVERY_TIMEOUT_SECONDS, commandComment } from '../../functions/adapters/commands.ts';
+import { AGENT_POLL_SECONDS, DELIVERY_TIMEOUT_SECONDS, commandComment } from '../../functions/adapters/commands.ts';
 import { rootVolumeClientToken } from '../../functions/adapters/root-volume.ts';
-import { makeHandler } from '../../functions/handlers/provision.ts';
-import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+import { INSTANCE_START_WAIT_SECONDS, makeHandler } from '../../functions/handlers/provision.ts';
+import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext, waitOf } from './fixtures.ts';
 
 function leaseHeld(t: TestContext, provisionStartedAt = NOW.toISOString()) {
   t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { provisionStartedAt }) });
@@ -49,11 +49,13 @@ describe('provision', () => {
     leaseHeld(t);
   });
 
-  it('A2: starts a stopped node first and polls (StepPendingError), sending nothing yet', async () => {
+  it('A2: starts a stopped node first and waits for its running event (EC2 Instance State-change Notification), sending nothing yet', async () => {
     instanceIs(t, 'stopped');
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    const wait = await waitOf(makeHandler(t.deps)(workflowState()));
     expect(t.ec2).toHaveReceivedCommandWith(StartInstancesCommand, { InstanceIds: [NEW] });
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+    // No longer than a start takes (INSTANCE_START_WAIT_SECONDS), not the whole provisioning budget (600 s for activate): a lost event costs that much.
+    expect(wait.event).toEqual({ key: `ec2:${NEW}`, since: NOW.toISOString(), expect: ['running', 'stopped'], then: 'again', timeoutSeconds: INSTANCE_START_WAIT_SECONDS });
   });
 
   it('C9: on a failure trigger the first poll starts stopping the failed host beside provisioning; later polls leave it to the shift', async () => {
@@ -80,9 +82,11 @@ describe('provision', () => {
     expect(t.ec2).not.toHaveReceivedCommand(StopInstancesCommand);
   });
 
-  it('A2/A3: on a running node whose agent is Online, records the intent, sends the first document (tagged in its Comment), records its id, and polls', async () => {
+  it('A2/A3: on a running node whose agent is Online, records the intent, sends the first document (tagged in its Comment), records its id, and waits for its end event', async () => {
     instanceIs(t, 'running');
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    const wait = await waitOf(makeHandler(t.deps)(workflowState()));
+    // Not the last document: the step runs again to send the next one. 120 s delivery + 600 s run + 60 s grace.
+    expect(wait.event).toEqual({ key: `ssm:cmd-sent-1:${NEW}`, since: NOW.toISOString(), expect: ['Success'], then: 'again', timeoutSeconds: 600 });
     expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, {
       InstanceIds: [NEW],
@@ -97,13 +101,12 @@ describe('provision', () => {
     expect(ledgerWrites.filter((w) => w.includes('"commandId":"cmd-sent-1"'))).toHaveLength(1);
   });
 
-  it('A2: waits for the SSM Agent to be Online after a start (DescribeInstanceInformation), sending nothing before', async () => {
+  it('A2: waits for the SSM Agent to be Online after a start (DescribeInstanceInformation; no event says so: it looks again in 5 s), sending nothing before', async () => {
     instanceIs(t, 'running');
     t.ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: NEW, PingStatus: 'ConnectionLost' }] });
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({
-      name: ErrorNames.StepPending,
-      message: expect.stringContaining(`waiting for the SSM Agent on ${NEW} to come Online (it is ConnectionLost)`),
-    });
+    const wait = await waitOf(makeHandler(t.deps)(workflowState()));
+    expect(wait.detail).toContain(`waiting for the SSM Agent on ${NEW} to come Online (it is ConnectionLost)`);
+    expect(wait.until).toBe(new Date(NOW.getTime() + AGENT_POLL_SECONDS * 1000).toISOString());
     expect(t.ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [NEW] }] });
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
@@ -111,7 +114,7 @@ describe('provision', () => {
   it('re-entry finds the running command in the ledger and does not send it twice (no ListCommands)', async () => {
     instanceIs(t, 'running');
     commandsOnNode(t, 'provision', ['InProgress']);
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('InProgress') });
+    expect((await waitOf(makeHandler(t.deps)(workflowState()))).detail).toEqual(expect.stringContaining('InProgress'));
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
     expect(t.ssm).not.toHaveReceivedCommand(ListCommandsCommand);
     expect(t.ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: 'cmd-0', InstanceId: NEW });
@@ -120,9 +123,28 @@ describe('provision', () => {
   it('C3: documents run in order: the second is sent only once the first succeeded', async () => {
     instanceIs(t, 'running');
     commandsOnNode(t, 'provision', ['Success']);
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    await waitOf(makeHandler(t.deps)(workflowState()));
     expect(t.ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
     expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: { commands: ['/opt/web/warm-cache'], executionTimeout: ['600'] } });
+  });
+
+  it('the last document: provisioning is done but for its Success event, so the workflow goes straight on to join (then "next"); any other end fails the node', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['Success', 'InProgress']);
+    const state = await makeHandler(t.deps)(workflowState());
+    expect(state.wait?.event).toEqual({ key: `ssm:cmd-1:${NEW}`, since: NOW.toISOString(), expect: ['Success'], failWith: ErrorNames.ProvisioningFailed, then: 'next', timeoutSeconds: 600 });
+    expect(state.progress['provision.commands']).toBe('cmd-0,cmd-1');
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('resumed by the Success event of its last command, finishes without asking SSM again', async () => {
+    instanceIs(t, 'running');
+    commandsOnNode(t, 'provision', ['Success', 'InProgress']);
+    const resumed = { key: `ssm:cmd-1:${NEW}`, status: 'Success', at: NOW.toISOString(), via: 'event' };
+    const state = await makeHandler(t.deps)({ ...workflowState(), resumed });
+    expect(state.wait).toBeUndefined();
+    expect(state.resumed).toBeUndefined();
+    expect(t.ssm).not.toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: 'cmd-1' });
   });
 
   it('finishes when every document succeeded, recording the command ids', async () => {
@@ -146,7 +168,7 @@ describe('provision', () => {
   it('an agent that drops between the check and the send (InvalidInstanceId) is polled, not failed, and its intent is withdrawn', async () => {
     instanceIs(t, 'running');
     t.ssm.on(SendCommandCommand).rejects(new InvalidInstanceId({ message: 'not registered', $metadata: {} }));
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('not ready') });
+    expect((await waitOf(makeHandler(t.deps)(workflowState()))).detail).toEqual(expect.stringContaining('not ready'));
     const removals = t.ddb.commandCalls(UpdateCommand, { TableName: TABLES.records }).filter((c) => c.args[0].input.UpdateExpression?.startsWith('REMOVE'));
     expect(removals).toHaveLength(1);
   });
@@ -162,7 +184,7 @@ describe('provision', () => {
   it('a command still running within the step budget is not cancelled', async () => {
     instanceIs(t, 'running');
     commandsOnNode(t, 'provision', ['InProgress']);
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+    await waitOf(makeHandler(t.deps)(workflowState()));
     expect(t.ssm).not.toHaveReceivedCommand(CancelCommandCommand);
   });
 
@@ -186,8 +208,12 @@ describe('provision', () => {
       t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'pending' } });
       t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolves({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'in-progress' }] });
       const handler = makeHandler(t.deps);
-      await expect(handler(search())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('in-progress') });
-      await expect(handler(search())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+      const first = await waitOf(handler(search()));
+      expect(first.detail).toContain('in-progress');
+      // No event for the task: first look when a swap typically ends (20 s after it started), later ones every 5 s.
+      expect(first.until).toBe(new Date(NOW.getTime() + 20_000).toISOString());
+      t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolves({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'in-progress', StartTime: new Date(NOW.getTime() - 30_000).toISOString() }] });
+      expect((await waitOf(handler(search()))).until).toBe(new Date(NOW.getTime() + 5_000).toISOString());
 
       const tokens = t.ec2.commandCalls(CreateReplaceRootVolumeTaskCommand).map((c) => c.args[0].input.ClientToken);
       expect(tokens).toEqual([token, token]);
@@ -208,7 +234,7 @@ describe('provision', () => {
 
     it('needs a running instance: a stopped node is started before the swap', async () => {
       instanceIs(t, 'stopped');
-      await expect(makeHandler(t.deps)(search())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+      await waitOf(makeHandler(t.deps)(search()));
       expect(t.ec2).toHaveReceivedCommand(StartInstancesCommand);
       expect(t.ec2).not.toHaveReceivedCommand(CreateReplaceRootVolumeTaskCommand);
     });
@@ -220,7 +246,7 @@ describe('provision', () => {
     it('halts the lower-priority application with its own halt documents before provisioning', async () => {
       instanceIs(t, 'running');
       t.ddb.on(GetCommand, { TableName: TABLES.state }).resolves({ Item: { app: 'low', currentNode: NEW } });
-      await expect(makeHandler(t.deps)(preempting())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('halting preempted low') });
+      expect((await waitOf(makeHandler(t.deps)(preempting()))).detail).toEqual(expect.stringContaining('halting preempted low'));
       expect(t.ssm).toHaveReceivedCommandWith(SendCommandCommand, {
         Parameters: { commands: ['systemctl stop low'], executionTimeout: ['600'] },
         Comment: commandComment({ instanceId: NEW, incidentId: INCIDENT, purpose: 'preempt:low' }, 0),
@@ -232,7 +258,7 @@ describe('provision', () => {
       instanceIs(t, 'running');
       t.ddb.on(GetCommand, { TableName: TABLES.state }).resolves({ Item: { app: 'low', currentNode: NEW } });
       commandsOnNode(t, 'preempt:low', ['Success']);
-      await expect(makeHandler(t.deps)(preempting())).rejects.toMatchObject({ name: ErrorNames.StepPending });
+      await waitOf(makeHandler(t.deps)(preempting()));
 
       const entry = t.events.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0];
       expect(entry).toMatchObject({ Source: 'rapid-failover', DetailType: 'Service Down' });

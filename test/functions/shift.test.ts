@@ -8,18 +8,37 @@ import {
   DescribeNetworkInterfacesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DeregisterTargetsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { BatchGetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorNames } from '../../core/errors.ts';
 import { makeHandler } from '../../functions/handlers/shift.ts';
-import { EIP, INCIDENT, NEW, NOW, OLD, TABLES, TG_WEB, TG_WEB_2, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext } from './fixtures.ts';
+import { EIP, INCIDENT, NEW, NOW, OLD, TABLES, TG_WEB, TG_WEB_2, claimItem, ec2Instance, makeTestDeps, reservations, workflowState, type TestContext, waitOf } from './fixtures.ts';
 
 const performance = { kind: 'performance' as const, source: 'rapid-failover-web-performance', reason: 'slow', observedAt: '2025-03-01T11:59:00.000Z' };
 
 function oldIs(t: TestContext, state: string) {
   t.ec2.on(DescribeInstancesCommand, { InstanceIds: [OLD] }).resolves(reservations(ec2Instance(OLD, { state })));
+}
+
+/** Every target group reports the new node in `state` (what DescribeTargetHealth says for the target asked about). */
+function newNodeHealth(t: TestContext, state: string | ((arn: string) => string)) {
+  t.elb.on(DescribeTargetHealthCommand).callsFake((input: { TargetGroupArn: string; Targets: Array<{ Id: string; Port?: number }> }) => {
+    const value = typeof state === 'string' ? state : state(input.TargetGroupArn);
+    return { TargetHealthDescriptions: input.Targets.map((target) => ({ Target: target, TargetHealth: { State: value, ...(value === 'unhealthy' ? { Reason: 'Target.FailedHealthChecks' } : {}) } })) };
+  });
+}
+
+const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000).toISOString();
+/** What join left: registered `seconds` ago in both groups, checks every `interval` s, `healthy` passes after failing. */
+function registered(seconds: number, interval = 30, healthy = 5, budgetSeconds = 450) {
+  return {
+    at: ago(seconds),
+    firstCheckAt: new Date(NOW.getTime() - (seconds - interval) * 1000).toISOString(),
+    budgetSeconds,
+    groups: [TG_WEB, TG_WEB_2].map((targetGroupArn) => ({ targetGroupArn, intervalSeconds: interval, healthyThreshold: healthy })),
+  };
 }
 
 describe('shift', () => {
@@ -31,11 +50,16 @@ describe('shift', () => {
     t.ddb.on(QueryCommand).resolves({ Items: [] });
     t.ddb.on(BatchGetCommand).resolves({ Responses: { [TABLES.state]: [] } });
     t.ec2.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: EIP, InstanceId: OLD }] });
+    newNodeHealth(t, 'healthy');
   });
 
-  it('C1/C5: on a failure trigger the old host is stopped (forced) and the step waits before moving the address', async () => {
+  it('C1/C5: on a failure trigger the old host is stopped (forced) and the step waits for its stopped event before moving the address', async () => {
     oldIs(t, 'running');
-    await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.StepPending, message: expect.stringContaining('fencing') });
+    t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { shiftStartedAt: NOW.toISOString(), provisionStartedAt: ago(40) }) });
+    const wait = await waitOf(makeHandler(t.deps)(workflowState()));
+    expect(wait.detail).toContain('fencing');
+    // Since the stop was first asked for (when provisioning began, C9); after 300 s in all the host is isolated instead.
+    expect(wait.event).toEqual({ key: `ec2:${OLD}`, since: ago(40), expect: ['stopped'], then: 'again', timeoutSeconds: 260 });
     expect(t.ec2).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [OLD], Force: true });
     expect(t.ec2).not.toHaveReceivedCommand(AssociateAddressCommand);
     expect(t.ddb).not.toHaveReceivedCommand(TransactWriteCommand);
@@ -144,5 +168,57 @@ describe('shift', () => {
     oldIs(t, 'stopped');
     t.ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'x', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }] }));
     await expect(makeHandler(t.deps)(workflowState())).rejects.toMatchObject({ name: ErrorNames.LeaseLost });
+  });
+
+});
+
+describe('shift: the new node healthy first (A9; target health has no event)', () => {
+  let t: TestContext;
+  beforeEach(() => {
+    t = makeTestDeps();
+    t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { shiftStartedAt: NOW.toISOString() }) });
+    t.ddb.on(QueryCommand).resolves({ Items: [] });
+    oldIs(t, 'stopped');
+  });
+
+  it('still initial (a new target passes once): looks again one interval later, touching neither the old host nor the address', async () => {
+    newNodeHealth(t, (arn) => (arn === TG_WEB ? 'healthy' : 'initial'));
+    const wait = await waitOf(makeHandler(t.deps)(workflowState({ registered: registered(31) })));
+    expect(wait.detail).toContain('initial');
+    expect(wait.until).toBe(new Date(NOW.getTime() + 30_000).toISOString());
+    expect(t.ec2).not.toHaveReceivedCommand(StopInstancesCommand);
+    expect(t.ec2).not.toHaveReceivedCommand(AssociateAddressCommand);
+    expect(t.ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('ALB rule "a target that fails its initial checks needs HealthyThresholdCount": unhealthy, it looks again after that many intervals', async () => {
+    newNodeHealth(t, 'unhealthy');
+    const wait = await waitOf(makeHandler(t.deps)(workflowState({ registered: registered(40, 5, 2, 110) })));
+    expect(wait.until).toBe(new Date(NOW.getTime() + 10_000).toISOString());
+  });
+
+  it('checks every 5 s, thresholds 2 and 2: 110 s after registration an unhealthy node is still waited for, after 111 s it is JoinFailedError', async () => {
+    newNodeHealth(t, (arn) => (arn === TG_WEB ? 'healthy' : 'unhealthy'));
+    await waitOf(makeHandler(t.deps)(workflowState({ registered: registered(110, 5, 2, 110) })));
+    await expect(makeHandler(t.deps)(workflowState({ registered: registered(111, 5, 2, 110) }))).rejects.toMatchObject({
+      name: ErrorNames.JoinFailed,
+      message: expect.stringMatching(/111 s after registration \(allowed 110 s\).*Target\.FailedHealthChecks/),
+    });
+  });
+
+  it('NLB, 570 s allowed: still initial after that is StepTimeoutError', async () => {
+    newNodeHealth(t, 'initial');
+    await waitOf(makeHandler(t.deps)(workflowState({ registered: registered(570, 30, 5, 570) })));
+    await expect(makeHandler(t.deps)(workflowState({ registered: registered(571, 30, 5, 570) }))).rejects.toMatchObject({ name: ErrorNames.StepTimeout, message: expect.stringContaining('within 570 s') });
+  });
+
+  it('a shift retried after it committed (the claim is serving) does not look at target health again', async () => {
+    t.ddb.on(UpdateCommand, { TableName: TABLES.claims }).resolves({ Attributes: claimItem(NEW, { shiftStartedAt: NOW.toISOString(), role: 'serving' }) });
+    t.ddb.on(UpdateCommand, { TableName: TABLES.records }).resolves({ Attributes: { app: 'web', incidentId: INCIDENT, shiftedAt: NOW.toISOString() } });
+    t.ec2.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: EIP, InstanceId: NEW }] });
+    newNodeHealth(t, 'initial');
+    const state = await makeHandler(t.deps)(workflowState({ registered: registered(31) }));
+    expect(state.wait).toBeUndefined();
+    expect(t.elb).not.toHaveReceivedCommand(DescribeTargetHealthCommand);
   });
 });

@@ -1,6 +1,7 @@
 // The steps in the order the workflow runs them, against DynamoDB Local and the simulated fleet
-// behind the real SDK clients: every poll is a StepPendingError, answered by moving virtual time
-// on, as the state machine's Retry would. Checks that the handlers and the AWS they talk to agree.
+// behind the real SDK clients: a step that waits (its output names an event or a time) is run
+// again after virtual time moves on, as the workflow's fallback poll would (no callback here).
+// Checks that the handlers and the AWS they talk to agree.
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -85,17 +86,14 @@ async function caught(run: () => Promise<WorkflowState>, state: WorkflowState): 
   }
 }
 
-/** Runs a step until it stops polling, moving virtual time as the state machine's Retry would. */
-async function until<T>(fleet: SimulatedFleet, run: () => Promise<T>, maxPolls = 200): Promise<T> {
+/** Runs a step until it no longer waits, moving virtual time on between runs (each run polls AWS itself). */
+async function until(fleet: SimulatedFleet, run: () => Promise<WorkflowState>, maxPolls = 200): Promise<WorkflowState> {
   for (let poll = 0; poll < maxPolls; poll++) {
-    try {
-      return await run();
-    } catch (error) {
-      if ((error as Error).name !== ErrorNames.StepPending) throw error;
-      fleet.clock.advance(5_000);
-    }
+    const state = await run();
+    if (!state.wait) return state;
+    fleet.clock.advance(5_000);
   }
-  throw new Error(`still pending after ${maxPolls} polls`);
+  throw new Error(`still waiting after ${maxPolls} runs`);
 }
 
 describe('walkthrough on DynamoDB Local and the simulated fleet', () => {

@@ -35,10 +35,10 @@ describe('bin/app.ts', () => {
     expect(status).toBe(0);
     const template = JSON.parse(readFileSync(join(outdir, 'RapidFailover.template.json'), 'utf8'));
     const functions = Object.values(template.Resources as Record<string, { Type: string }>).filter((r) => r.Type === 'AWS::Lambda::Function');
-    // Eleven handlers, and the CDK's own AwsCustomResource provider (it tags the preferred nodes at deploy).
-    expect(functions).toHaveLength(12);
+    // Twelve handlers (ten steps, intake, the callback), and the CDK's own AwsCustomResource provider (it tags the preferred nodes at deploy).
+    expect(functions).toHaveLength(13);
     const bundles = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d, 'index.mjs'));
-    expect(bundles.filter(existsSync)).toHaveLength(11);
+    expect(bundles.filter(existsSync)).toHaveLength(12);
     for (const bundle of bundles.filter(existsSync)) expect(readFileSync(bundle, 'utf8')).not.toContain('eipalloc-0a1b2c3d4e5f60718');
     // The config document: the object every function's RAPID_FAILOVER_CONFIG_KEY names.
     const key = JSON.stringify(template).match(/"RAPID_FAILOVER_CONFIG_KEY":"([0-9a-f]{64}\.json)"/)?.[1];

@@ -9,7 +9,7 @@ import { EnvNames } from '../../core/environment.ts';
 import { ErrorNames } from '../../core/errors.ts';
 import { STEPS } from '../../core/workflow-state.ts';
 import { performanceAlarmStackOf } from '../../lib/detection.ts';
-import { States } from '../../lib/workflow.ts';
+import { States, waitStates } from '../../lib/workflow.ts';
 import { extractStateMachine, type CfnTemplate } from '../../local/state-machine-definition.ts';
 import { largeConfig } from './large-config.ts';
 import { exampleConfig, synthStack } from './synth.ts';
@@ -37,8 +37,8 @@ describe('RapidFailover stack', () => {
   const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
   describe('state tables', () => {
-    it('creates three on-demand tables with encryption and point-in-time recovery', () => {
-      template.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
+    it('creates four on-demand tables (state, claims, records, the token store) with encryption and point-in-time recovery', () => {
+      template.resourceCountIs('AWS::DynamoDB::GlobalTable', 4);
       template.allResourcesProperties('AWS::DynamoDB::GlobalTable', {
         BillingMode: 'PAY_PER_REQUEST',
         SSESpecification: { SSEEnabled: true },
@@ -83,14 +83,15 @@ describe('RapidFailover stack', () => {
   describe('lambdas', () => {
     it('runs every handler on Node 22, ARM64, with tracing and JSON logs in a log group with retention', () => {
       const handlers = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [EnvNames.Step]: Match.anyValue() } } } });
-      expect(Object.keys(handlers)).toHaveLength(STEPS.length + 1);
+      // The steps, intake and the callback.
+      expect(Object.keys(handlers)).toHaveLength(STEPS.length + 2);
       for (const handler of Object.values(handlers)) {
         expect(handler).toMatchObject({
           Properties: { Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'JSON', LogGroup: expect.anything() } },
         });
       }
       // The only other function: the CDK's AwsCustomResource provider that tags the preferred nodes at deploy.
-      template.resourceCountIs('AWS::Lambda::Function', STEPS.length + 2);
+      template.resourceCountIs('AWS::Lambda::Function', STEPS.length + 3);
       template.allResourcesProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogGroup: Match.anyValue() }) });
       template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     });
@@ -244,8 +245,8 @@ describe('RapidFailover stack', () => {
       const readOnly = /^(ec2:Describe|ssm:(Get|List|Describe)|elasticloadbalancing:Describe|cloudwatch:(Get|Describe)|xray:)/;
       // Step Functions' vended log delivery: AWS documents these actions with Resource "*" only.
       const logDelivery = /^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/;
-      // ssm:CancelCommand has no resource types or condition keys (Service Authorization Reference): "*" only.
-      const resourceless = /^ssm:CancelCommand$/;
+      // ssm:CancelCommand, states:SendTaskSuccess and states:SendTaskFailure have no resource types or condition keys (Service Authorization Reference): "*" only.
+      const resourceless = /^(ssm:CancelCommand|states:SendTaskSuccess|states:SendTaskFailure)$/;
       const offenders = statements().filter((s) => {
         const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
         const hasStar = resources.some((r) => r === '*');
@@ -396,14 +397,51 @@ describe('RapidFailover stack', () => {
       expect(Annotations.fromStack(synthesized.stack).findWarning('*', Match.stringLikeRegexp('checkout: no placement'))).toEqual([]);
     });
 
-    it('routes EC2 instances that stop or disappear to intake', () => {
+    it('A11: routes EC2 instances that start to stop or to terminate to intake (the first state of each way down, once)', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.ec2'],
           'detail-type': ['EC2 Instance State-change Notification'],
-          detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
+          detail: { state: ['stopping', 'shutting-down'] },
         },
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^.*Intake'), 'Arn'] } })],
       });
+    });
+
+    it('routes the events that end a wait to the callback Lambda: SSM command invocations that ended, EC2 instances running or stopped', () => {
+      const callbackTarget = [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('CallbackStep'), 'Arn'] } })];
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.ssm'],
+          'detail-type': ['EC2 Command Invocation Status-change Notification'],
+          detail: { status: ['Success', 'Failed', 'TimedOut', 'Cancelled'] },
+        },
+        Targets: callbackTarget,
+      });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'], detail: { state: ['running', 'stopped'] } },
+        Targets: callbackTarget,
+      });
+    });
+
+    it('gives the callback Lambda a role of its own: UpdateItem on the token store, the config document, and SendTaskSuccess / SendTaskFailure ("*": no resource types in the Service Authorization Reference)', () => {
+      const tokens = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable')).find((id) => id.includes('TokensTable'))!;
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            { Sid: 'TokensTable', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [tokens, 'Arn'] } },
+            { Sid: 'ResumeWaitingSteps', Effect: 'Allow', Action: ['states:SendTaskFailure', 'states:SendTaskSuccess'], Resource: '*' },
+          ]),
+        },
+        Roles: [{ Ref: Match.stringLikeRegexp('CallbackStepRole') }],
+      });
+      const callbackPolicies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes('CallbackStepRole'),
+      );
+      const actions = callbackPolicies.flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[] }> } } }).Properties.PolicyDocument.Statement.flatMap((st) => [st.Action].flat()));
+      expect(new Set(actions)).toEqual(
+        new Set(['states:SendTaskSuccess', 'states:SendTaskFailure', 'dynamodb:UpdateItem', 's3:GetObject', 'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
+      );
     });
 
     it('A5: routes the Service Down event of a preempted application back to intake', () => {
@@ -441,23 +479,42 @@ describe('RapidFailover stack', () => {
       }
     });
 
-    it('has one Lambda task per step, starting at the lock', () => {
+    it('has one Lambda task per step, starting at the lock, and an Await task (the callback Lambda) after each step that waits', () => {
       const { definition } = extractStateMachine(json);
       expect(definition.StartAt).toBe(States.Lock);
-      const states = definition.States as Record<string, { Type: string; Resource?: string }>;
+      const states = definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>;
       const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
-      expect(tasks.map(([name]) => name).sort()).toEqual(
-        [States.Lock, States.Select, States.Provision, States.Join, States.Shift, States.Release, States.Verify, States.Compensate, States.Notify, States.Finish].sort(),
-      );
-      for (const [, task] of tasks) expect(task.Resource).toMatch(/^arn:aws:lambda:/);
+      const steps = [States.Lock, States.Select, States.Provision, States.Join, States.Shift, States.Release, States.Verify, States.Compensate, States.Notify, States.Finish];
+      const awaits = [States.Provision, States.Join, States.Shift, States.Release].map((s) => waitStates(s).await);
+      expect(tasks.map(([name]) => name).sort()).toEqual([...steps, ...awaits].sort());
+      for (const name of steps) expect(states[name]!.Resource, name).toMatch(/^arn:aws:lambda:/);
+      for (const name of awaits) {
+        expect(states[name]!.Resource, name).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+        expect(states[name]!.Parameters?.FunctionName, name).toMatch(/^arn:aws:lambda:.*:function:.*CallbackStep/);
+      }
     });
 
-    it('polls pending work with backoff and compensates node failures', () => {
+    it('waits on events with a task token, a timeout from the wait and a fallback poll; no Retry polls pending work; compensates node failures', () => {
       const { definition } = extractStateMachine(json);
-      const provision = (definition.States as Record<string, Record<string, unknown>>)[States.Provision]!;
-      expect(provision.Retry).toEqual(
-        expect.arrayContaining([expect.objectContaining({ ErrorEquals: [ErrorNames.StepPending], BackoffRate: 1.5, MaxDelaySeconds: 30 })]),
-      );
+      const all = definition.States as Record<string, Record<string, unknown>>;
+      for (const state of Object.values(all)) {
+        for (const retrier of (state.Retry as Array<{ ErrorEquals: string[] }> | undefined) ?? []) expect(retrier.ErrorEquals).not.toContain(ErrorNames.StepPending);
+      }
+      const names = waitStates(States.Provision);
+      const awaitProvision = all[names.await]!;
+      expect(awaitProvision).toMatchObject({
+        TimeoutSecondsPath: '$.wait.event.timeoutSeconds',
+        ResultPath: '$.resumed',
+        Parameters: { Payload: { 'taskToken.$': '$$.Task.Token', 'wait.$': '$.wait' } },
+      });
+      expect(awaitProvision.Catch).toEqual([
+        expect.objectContaining({ ErrorEquals: expect.arrayContaining([ErrorNames.ProvisioningFailed]), Next: States.Compensate, ResultPath: '$.failure' }),
+        // A lost or late event (States.Timeout) costs time, not the failover: the step polls once.
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: States.Provision, ResultPath: '$.resumed' }),
+      ]);
+      expect(all[names.wait]).toMatchObject({ Type: 'Wait', TimestampPath: '$.wait.until', Next: States.Provision });
+      expect(all[States.HealthChecks]).toMatchObject({ Type: 'Wait', TimestampPath: '$.registered.firstCheckAt', Next: States.Shift });
+      const provision = all[States.Provision]!;
       expect(provision.Catch).toEqual(
         expect.arrayContaining([
           expect.objectContaining({

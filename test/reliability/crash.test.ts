@@ -39,7 +39,7 @@ let knownFailed = 0;
  */
 const SWEEP_AT = 1_800 + LEASES_EXPIRED_AFTER;
 
-type Base = 'failover' | 'compensation' | 'exhausted' | 'performance';
+type Base = 'failover' | 'compensation' | 'exhausted' | 'performance' | 'fence-wait';
 
 /**
  * - failover: ledger's host fails; a free pool node takes over (lock → select → provision → join
@@ -48,10 +48,13 @@ type Base = 'failover' | 'compensation' | 'exhausted' | 'performance';
  * - exhausted: one attempt allowed and it fails: compensate → notify → finish (alerted).
  * - performance: ledger is slow; its old host still runs (nothing is fenced, a half-done shift
  *   is rolled back); after the failover, the settle window and verify (A15).
+ * - fence-wait: the failover with health checks every 5 s: the new node is healthy before the
+ *   failed host has stopped, so the shift waits for its 'stopped' event (AwaitShiftTrafficAndFence,
+ *   the callback Lambda and the token store).
  */
 function base(kind: Base): Scenario {
   const perf = kind === 'performance';
-  return scenario({
+  const s = scenario({
     name: `crash-${kind}`,
     applications: [
       app('ledger', {
@@ -67,9 +70,10 @@ function base(kind: Base): Scenario {
     ],
     runForSeconds: 3_600,
   });
+  return kind === 'fence-wait' ? { ...s, latency: { elbv2: { healthCheckIntervalSeconds: 5, healthyThresholdCount: 2 } } } : s;
 }
 
-const BASES: readonly Base[] = ['failover', 'compensation', 'exhausted', 'performance'];
+const BASES: readonly Base[] = ['failover', 'compensation', 'exhausted', 'performance', 'fence-wait'];
 /** The incident the fault is injected into: the first one that is not the sweep's switchover. */
 const faulted = (input: { trigger: { kind: string } }) => input.trigger.kind !== 'switchover';
 

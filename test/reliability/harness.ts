@@ -7,7 +7,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { HandlerExecutionContext, InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { expect } from 'vitest';
-import { openLocalRuntime, type SimulationOptions, type SimulationResult } from '../../local/runtime/simulation.ts';
+import { LOCAL_STEP_FUNCTIONS_MIDDLEWARE } from '../../local/runtime/local-step-functions.ts';
+import { CALLBACK_DELIVERY, openLocalRuntime, type SimulationOptions, type SimulationResult } from '../../local/runtime/simulation.ts';
 import type { TaskHandler } from '../../local/runtime/workflow-runner.ts';
 import { FLEET_MIDDLEWARE_NAME, type SimulatedFleet } from '../../local/fleet/index.ts';
 import type { Scenario } from '../../local/scenario.ts';
@@ -15,6 +16,7 @@ import { extractStateMachine } from '../../local/state-machine-definition.ts';
 import { synthesizeTemplate } from '../../local/runtime/synthesize.ts';
 import { getAppStates } from '../../functions/adapters/app-state.ts';
 import type { Deps } from '../../functions/deps.ts';
+import { EnvNames } from '../../core/environment.ts';
 import { CLAIM_LEASE_SECONDS, LOCK_LEASE_SECONDS } from '../../functions/policy.ts';
 import { expectInvariants } from '../workflow/invariants.ts';
 
@@ -95,6 +97,8 @@ interface LiveInvocation extends ObservedInvocation {
 }
 
 const SDK_CLIENTS = ['ec2', 'ssm', 'elb', 'sns', 'events', 'cloudwatch'] as const;
+/** The workflow's last state: after it, events to the callback are not the faulted incident's. */
+const FINISH_STATE = 'FinishIncident';
 
 /**
  * Fault injection and observation for one run: wraps every task handler of the faulted
@@ -114,6 +118,8 @@ export class FaultInjector {
   private fleet: SimulatedFleet | undefined;
   /** The faulted incident, once its first execution has started. */
   incidentId: string | undefined;
+  /** Its FinishIncident state has started: later events to the callback are no longer its own. */
+  private faultedFinished = false;
 
   /**
    * @param faulted which incident is faulted: true for the workflow input of its executions.
@@ -139,14 +145,19 @@ export class FaultInjector {
         const inner = extra.wrapTask ? extra.wrapTask(handler, task) : handler;
         return async (input) => {
           const incident = input as { incidentId?: string; trigger?: { kind?: string } };
-          if (typeof incident?.incidentId !== 'string') return inner(input);
+          // An AWS event EventBridge delivers to the callback names no incident: it belongs to the
+          // faulted incident while that one runs (the bases run no other incident meanwhile).
+          const delivery = task.state === CALLBACK_DELIVERY && this.incidentId !== undefined && !this.faultedFinished;
+          if (typeof incident?.incidentId !== 'string' && !delivery) return inner(input);
+          const incidentId = delivery ? this.incidentId! : incident.incidentId!;
           // The first incident the predicate picks is the faulted one; any other runs untouched.
-          if (this.incidentId === undefined && this.faulted({ incidentId: incident.incidentId, trigger: { kind: String(incident.trigger?.kind) } })) this.incidentId = incident.incidentId;
-          if (incident.incidentId !== this.incidentId) return inner(input);
-          const key = `${incident.incidentId}|${task.state}`;
+          if (this.incidentId === undefined && this.faulted({ incidentId, trigger: { kind: String(incident.trigger?.kind) } })) this.incidentId = incidentId;
+          if (incidentId !== this.incidentId) return inner(input);
+          if (task.state === FINISH_STATE) this.faultedFinished = true;
+          const key = `${incidentId}|${task.state}`;
           const invocation = (this.invocations.get(key) ?? 0) + 1;
           this.invocations.set(key, invocation);
-          const live: LiveInvocation = { state: task.state, invocation, calls: [], ended: 'running', incidentId: incident.incidentId, issued: 0, dead: false };
+          const live: LiveInvocation = { state: task.state, invocation, calls: [], ended: 'running', incidentId, issued: 0, dead: false };
           this.observed.push(live);
           const point = this.point;
           const hit = point !== null && point.state === task.state && point.invocation === invocation;
@@ -253,6 +264,8 @@ export class FaultInjector {
     for (const name of SDK_CLIENTS) {
       deps[name].middlewareStack.addRelativeTo(middleware as never, { relation: 'before', toMiddleware: FLEET_MIDDLEWARE_NAME, name: 'reliabilityFaults' });
     }
+    // Step Functions too: the callback's SendTaskSuccess / SendTaskFailure (the local Step Functions answers them).
+    deps.sfn.middlewareStack.addRelativeTo(middleware as never, { relation: 'before', toMiddleware: LOCAL_STEP_FUNCTIONS_MIDDLEWARE, name: 'reliabilityFaults' });
     deps.ddb.middlewareStack.add(middleware as never, { step: 'initialize', priority: 'high', name: 'reliabilityFaults' });
   }
 
@@ -281,9 +294,16 @@ export class FaultInjector {
 export function lambdaTimeouts(s: Scenario): (state: string) => number {
   const template = synthesizeTemplate(s.config);
   const { definition, functionArns } = extractStateMachine(template);
-  const states = definition.States as Record<string, { Type: string; Resource?: string }>;
+  const states = definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>;
+  const callback = Object.entries(template.Resources).find(
+    ([, r]) => r.Type === 'AWS::Lambda::Function' && (r.Properties as { Environment?: { Variables?: Record<string, unknown> } } | undefined)?.Environment?.Variables?.[EnvNames.Step] === 'callback',
+  )?.[0];
   return (state) => {
-    const logicalId = functionArns.get(states[state]?.Resource ?? '') ?? '';
+    // The callback invoked by EventBridge (not a state): its own function's timeout. An Await
+    // state (lambda:invoke.waitForTaskToken) names its function in Parameters.FunctionName.
+    const task = states[state];
+    const logicalId =
+      state === CALLBACK_DELIVERY ? (callback ?? '') : (functionArns.get(task?.Resource ?? '') ?? functionArns.get(task?.Parameters?.FunctionName ?? '') ?? '');
     const seconds = (template.Resources[logicalId]?.Properties as { Timeout?: number } | undefined)?.Timeout;
     if (typeof seconds !== 'number') throw new Error(`no Lambda timeout for task state ${state}`);
     return seconds * 1000;

@@ -42,7 +42,7 @@ const DOCUMENT_CLIENT_ACTIONS: Record<string, string> = {
 /** TransactWriteItems is authorized per item, as the item's own action (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions"). */
 const TRANSACT_ITEM_ACTIONS: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
 
-const TABLE_MENTION = /\btables\.(state|claims|records)\b/g;
+const TABLE_MENTION = /\btables\.(state|claims|records|tokens)\b/g;
 
 export interface CallSite {
   /** IAM action, with the table for DynamoDB: 'ec2:StopInstances', 'dynamodb:UpdateItem@claims'. */

@@ -35,7 +35,7 @@ export interface CallCases {
 
 /** The resources of the world the requests are made in, and which features the config uses. */
 export interface World {
-  tables: Record<'state' | 'claims' | 'records', string>;
+  tables: Record<'state' | 'claims' | 'records' | 'tokens', string>;
   alertTopic: string;
   alertKey: string;
   stateMachine: string;
@@ -140,7 +140,7 @@ export function callCases(call: string, world: World): CallCases {
   const unscoped: CallCases = { allowed: [{ what: 'any resource (no resource types)', type: '*', resource: '*', context: {} }], denied: [] };
 
   if (call.startsWith('dynamodb:')) {
-    const [action, table] = call.split('@') as [string, 'state' | 'claims' | 'records'];
+    const [action, table] = call.split('@') as [string, 'state' | 'claims' | 'records' | 'tokens'];
     return {
       allowed: [{ what: `the ${table} table`, action, type: 'table', resource: world.tables[table], context: {} }],
       denied: [{ what: "another stack's table", action, type: 'table', resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/other-stack-${table}`, context: {} }],
@@ -277,6 +277,10 @@ export function callCases(call: string, world: World): CallCases {
         allowed: [{ what: 'the workflow', type: 'statemachine', resource: world.stateMachine, context: {} }],
         denied: [{ what: 'another state machine', type: 'statemachine', resource: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:payroll`, context: {} }],
       };
+    // No resource types in the Service Authorization Reference: the task token names the task.
+    case 'states:SendTaskSuccess':
+    case 'states:SendTaskFailure':
+      return unscoped;
     default:
       if (/^(ec2:Describe|ssm:(Describe|Get|List|CancelCommand)|elasticloadbalancing:Describe|cloudwatch:GetMetricData)/.test(call)) return unscoped;
       throw new Error(`requests.ts: no requests for ${call}: add what AWS authorizes for it`);

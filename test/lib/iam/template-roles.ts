@@ -23,7 +23,7 @@ export interface PolicyDocument {
 type Resource = { Type: string; Properties?: Record<string, unknown> };
 export type Template = { Resources: Record<string, Resource> };
 
-export const FUNCTIONS: readonly ControlPlaneFunction[] = [...STEPS, 'intake'];
+export const FUNCTIONS: readonly ControlPlaneFunction[] = [...STEPS, 'intake', 'callback'];
 
 /** The ARN (GetAtt Arn) or Ref value of a resource of the template, as AWS would name it. */
 function valueOf(template: Template, logicalId: string, attribute: 'Ref' | 'Arn'): string {

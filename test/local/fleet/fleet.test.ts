@@ -1,7 +1,7 @@
 // The fleet as a whole: errors as the SDK surfaces them, throttling, call counts, API latency,
 // unsupported commands and services, and the snapshot.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeInstancesCommand, EC2Client, EC2ServiceException, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceStatusCommand, DescribeInstancesCommand, EC2Client, EC2ServiceException, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMServiceException } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { attachFleet, SimulatedFleet } from '../../../local/fleet/index.ts';
@@ -37,6 +37,32 @@ describe('throttling faults', () => {
     await expect(throttled).rejects.toBeInstanceOf(EC2ServiceException);
     await expect(throttled).rejects.toMatchObject({ name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } });
     await expect(ec2.send(new DescribeInstancesCommand({}))).resolves.toMatchObject({ Reservations: [] });
+  });
+});
+
+describe("EC2's request token buckets, when enforced (EC2 Developer Guide, \"Request throttling for the Amazon EC2 API\")", () => {
+  it('a non-mutating action has 100 tokens, refilled at 20 per second, per action: the 101st DescribeInstances in one instant is RequestLimitExceeded, 20 more pass a second later', async () => {
+    const { fleet, ec2, clock } = quietFleet();
+    fleet.faults.enforceEc2RequestLimits();
+    const describe = () => ec2.send(new DescribeInstancesCommand({}));
+
+    const burst = await Promise.allSettled(Array.from({ length: 101 }, describe));
+    expect(burst.filter((r) => r.status === 'fulfilled')).toHaveLength(100);
+    expect(burst.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(['RequestLimitExceeded']);
+    // Another action has its own bucket.
+    await expect(ec2.send(new DescribeInstanceStatusCommand({}))).resolves.toBeDefined();
+
+    clock.advance(1_000);
+    const later = await Promise.allSettled(Array.from({ length: 21 }, describe));
+    expect(later.filter((r) => r.status === 'fulfilled')).toHaveLength(20);
+    expect(fleet.faults.refusedRequests()).toEqual({ DescribeInstances: 2 });
+  });
+
+  it('are not enforced unless asked', async () => {
+    const { fleet, ec2 } = quietFleet();
+    const burst = await Promise.allSettled(Array.from({ length: 150 }, () => ec2.send(new DescribeInstancesCommand({}))));
+    expect(burst.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(fleet.faults.refusedRequests()).toEqual({});
   });
 });
 

@@ -28,12 +28,14 @@ export function loadBalancerCases(run: Run): void {
       expect(registeredTargets(result, targetGroupArn('ledger'))).toEqual([nodeId(2)]);
       const group = result.network.targetGroups.find((g) => g.arn === targetGroupArn('ledger'));
       expect(group?.targets.find((t) => t.id === nodeId(2))?.state).toBe('healthy');
-      // Registration (180 s in the latency model) and one 30 s check, plus polling: not the
-      // 5 × 30 s threshold, and within the budget the join step derived for an NLB (570 s).
+      // Registration (180 s in the latency model) and one 30 s check, looked at every 30 s (the
+      // group's interval): not the 5 × 30 s threshold, and within the budget the join step
+      // derived for an NLB (570 s). Join ends at registration; shift confirms the node healthy.
       const join = incident!.steps.find((step) => step.name === 'JoinCluster')!;
-      const joinSeconds = seconds(join.startedAt, join.endedAt);
-      expect(joinSeconds).toBeGreaterThanOrEqual(180 + 30);
-      expect(joinSeconds).toBeLessThan(180 + 30 + 60);
+      const shift = incident!.steps.find((step) => step.name === 'ShiftTrafficAndFence')!;
+      const healthySeconds = seconds(join.endedAt, shift.endedAt);
+      expect(healthySeconds).toBeGreaterThanOrEqual(180 + 30);
+      expect(healthySeconds).toBeLessThan(180 + 30 + 30 + 5);
     });
 
     it('A6, ELB rule "a target in an Availability Zone that is not enabled for the load balancer is unused": a node in such a zone is rejected with the reason, and the next one is used on the first attempt', async () => {
