@@ -151,15 +151,7 @@ export class RapidFailover extends Construct {
     // for Amazon SQS"; AWS services that send to an encrypted queue need a customer managed key
     // whose policy names them, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
     // SSE-SQS needs no key permissions ("Event retry policy and using dead-letter queues", EventBridge User Guide).
-    this.deadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the intake rules.',
-    });
+    this.deadLetterQueue = this.lastStopQueue('IntakeDeadLetters', 'This queue is itself the dead-letter queue of the intake rules.');
 
     // Intake's asynchronous invocations (EventBridge invokes it asynchronously): a function error
     // is retried twice, a minute and then two minutes later; what still fails, or waits longer than
@@ -167,15 +159,7 @@ export class RapidFailover extends Construct {
     // retries with asynchronous invocation" and "Capturing records of Lambda asynchronous
     // invocations", Lambda Developer Guide). Encrypted like the dead-letter queue: Lambda sends the
     // record as the function's role, which the destination grants sqs:SendMessage.
-    this.failedTriggerQueue = new sqs.Queue(this, 'IntakeFailedTriggers', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.failedTriggerQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: "This queue is itself where failed triggers end: intake's on-failure destination, read by a person.",
-    });
+    this.failedTriggerQueue = this.lastStopQueue('IntakeFailedTriggers', "This queue is itself where failed triggers end: intake's on-failure destination, read by a person.");
     const failedTriggers = this.failedTriggerQueue;
     this.intake.configureAsyncInvoke({
       // As destinations.SqsDestination, but granting only the one action Lambda uses (it adds GetQueueAttributes and GetQueueUrl).
@@ -246,6 +230,17 @@ export class RapidFailover extends Construct {
           : [{ assert: Fn.conditionEquals(Aws.ACCOUNT_ID, expected.account), assertDescription: `the config names resources of account ${expected.account} (${expected.path}): deploy this stack there` }]),
       ],
     });
+  }
+
+  /**
+   * A queue where undeliverable triggers end and a person reads them: SSE-SQS (no key EventBridge
+   * or Lambda would need a grant for), TLS only, kept 14 days. It has no dead-letter queue of its
+   * own (cdk-nag SQS3), `why` says so.
+   */
+  private lastStopQueue(id: string, why: string): sqs.Queue {
+    const queue = new sqs.Queue(this, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: why });
+    return queue;
   }
 
   /** Each acknowledgement names the exact finding and why it is acceptable. */
