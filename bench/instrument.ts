@@ -74,11 +74,17 @@ export interface ExecutionTrace {
 }
 
 interface Attribution {
+  owner: RunInstrument;
   state: string;
 }
 
+/**
+ * The state a DynamoDB request is made for. One storage for every run: each enabled
+ * AsyncLocalStorage adds work to every promise Node creates, so one per run slows later runs.
+ */
+const attribution = new AsyncLocalStorage<Attribution>();
+
 export class RunInstrument {
-  private readonly context = new AsyncLocalStorage<Attribution>();
   readonly executions = new Map<string, ExecutionTrace>();
   /** DynamoDB requests per state; '(intake)' for the intake Lambda (the only untagged caller while running). */
   readonly ddbByState = new Map<string, DdbTally>();
@@ -108,7 +114,7 @@ export class RunInstrument {
       },
       wrapTask: (handler: TaskHandler, task) => {
         const inner = extra.wrapTask ? extra.wrapTask(handler, task) : handler;
-        return (input) => this.context.run({ state: task.state }, () => inner(input));
+        return (input) => attribution.run({ owner: this, state: task.state }, () => inner(input));
       },
       beforeRun: async (runtime) => {
         this.attachDdb(runtime.deps.ddb);
@@ -133,7 +139,8 @@ export class RunInstrument {
         if (counting) {
           const operation = operationName(context.commandName ?? 'Unknown');
           const consumed = (result.output as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity;
-          const state = this.context.getStore()?.state ?? '(intake)';
+          const current = attribution.getStore();
+          const state = (current?.owner === this ? current.state : undefined) ?? '(intake)';
           const tally = this.ddbByState.get(state) ?? emptyTally();
           this.ddbByState.set(state, tally);
           countRequest(tally, operation, input, consumed);

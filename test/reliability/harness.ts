@@ -101,12 +101,18 @@ const SDK_CLIENTS = ['ec2', 'ssm', 'elb', 'sns', 'events', 'cloudwatch'] as cons
 const FINISH_STATE = 'FinishIncident';
 
 /**
+ * The invocation a handler's AWS calls belong to. One storage for every injector: each enabled
+ * AsyncLocalStorage adds work to every promise Node creates (async_hooks propagate to each), so
+ * one per run made the 225-run harness spend more time propagating stores than simulating.
+ */
+const liveInvocation = new AsyncLocalStorage<{ owner: FaultInjector; live: LiveInvocation }>();
+
+/**
  * Fault injection and observation for one run: wraps every task handler of the faulted
  * incident, numbers its invocations per state and its AWS calls (DynamoDB included) through a
  * middleware on each of the handlers' SDK clients, and fires `point` once when it is reached.
  */
 export class FaultInjector {
-  private readonly context = new AsyncLocalStorage<LiveInvocation>();
   private readonly invocations = new Map<string, number>();
   /** Every invocation of the faulted incident, in order. */
   readonly observed: ObservedInvocation[] = [];
@@ -161,7 +167,7 @@ export class FaultInjector {
           this.observed.push(live);
           const point = this.point;
           const hit = point !== null && point.state === task.state && point.invocation === invocation;
-          return this.context.run(live, () => (hit ? this.misbehave(point, live, inner, input, task) : this.observe(live, inner, input)));
+          return liveInvocation.run({ owner: this, live }, () => (hit ? this.misbehave(point, live, inner, input, task) : this.observe(live, inner, input)));
         };
       },
     };
@@ -244,7 +250,8 @@ export class FaultInjector {
     const middleware =
       (next: InitializeHandler<object, MetadataBearer>, context: HandlerExecutionContext) =>
       async (args: InitializeHandlerArguments<object>) => {
-        const live = this.context.getStore();
+        const current = liveInvocation.getStore();
+        const live = current?.owner === this ? current.live : undefined;
         if (live) {
           const name = `${context.clientName?.replace(/Client$/, '') ?? '?'}:${(context.commandName ?? '?').replace(/Command$/, '')}`;
           const call = ++live.issued;
