@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { probePort, REPO_ROOT, runCli, stillRunning, type SimulationJson } from './cli.ts';
 
 type Incident = SimulationJson['incidents'][number];
@@ -275,7 +275,7 @@ interface Run {
   stderr: string;
 }
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 const runs = new Map<string, Promise<Run>>();
 
 /** The CLI in-process: same argument parsing, same commands, buffers instead of the process's streams. */
@@ -283,12 +283,11 @@ async function simulateJson(file: string): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
-  const code = await main(['node', 'failover', 'simulate', join(EXAMPLES, file), '--json'], io, { dynamoEndpoint: db.endpoint });
+  const code = await main(['node', 'failover', 'simulate', join(EXAMPLES, file), '--json'], io, { dynamoEndpoint });
   return { code, stdout, stderr };
 }
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
   // One after another: the CLI's output streams are per call, its runs share one event loop.
   let previous: Promise<unknown> = Promise.resolve();
   for (const file of files) {
@@ -300,7 +299,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(runs.values());
-  await db?.stop();
 });
 
 it('a run as a separate process leaves no DynamoDB Local behind', async () => {

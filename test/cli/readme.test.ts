@@ -5,10 +5,10 @@
 // design has a test named after it.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { simulationDocument } from '../../cli/render.ts';
 import { OUTCOMES, TRIGGER_KINDS } from '../../core/workflow-state.ts';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { NODE_ROLES, runSimulation } from '../../local/runtime/simulation.ts';
 import { loadScenarioFile } from '../../local/scenario.ts';
 import { REPO_ROOT } from './cli.ts';
@@ -76,17 +76,12 @@ function listedValues(field: string): string[] {
 }
 
 describe("README's simulate --json sample", () => {
-  let db: DynamoDbLocal;
+  const dynamoEndpoint = sharedDynamoEndpoint();
   let real: Document;
 
   beforeAll(async () => {
-    db = await startDynamoDbLocal();
-    real = simulationDocument(await runSimulation(loadScenarioFile(join(REPO_ROOT, 'examples', 'demo.json')), { dynamoEndpoint: db.endpoint }));
+    real = simulationDocument(await runSimulation(loadScenarioFile(join(REPO_ROOT, 'examples', 'demo.json')), { dynamoEndpoint }));
   }, 180_000);
-
-  afterAll(async () => {
-    await db?.stop();
-  });
 
   it('has the fields and JSON types of the document simulate --json prints (a run of the demo it documents)', () => {
     const pick = (path: string, sample: Json, elements: Json[]): Json | undefined => {

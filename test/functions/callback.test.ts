@@ -1,6 +1,7 @@
 // The callback Lambda on its own: AWS's documented sample events as input, the token store in
 // DynamoDB Local (its conditional writes are the point), Step Functions mocked (the workflow
 // tests resume real tasks through the local runtime).
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
@@ -13,7 +14,8 @@ import type { Wait } from '../../core/workflow-state.ts';
 import { getTokenItem } from '../../functions/adapters/task-tokens.ts';
 import { DOCUMENT_CLIENT_OPTIONS } from '../../functions/deps.ts';
 import { makeHandler } from '../../functions/handlers/callback.ts';
-import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { LOCAL_CLIENT_CONFIG } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { INCIDENT, allStubs, makeTestDeps, type TestContext } from './fixtures.ts';
 
 const sample = (name: string) => JSON.parse(readFileSync(new URL(`./aws-events/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown> & { detail: Record<string, unknown> };
@@ -23,18 +25,16 @@ const SSM_KEY = 'ssm:e8d3c0e4-71f7-4491-898f-c9b35bee5f3b:i-9bb89e2b';
 /** AWS's sample: i-1234567890abcdef0 entered pending at 2021-11-11T21:29:54Z. */
 const EC2_SAMPLE = sample('ec2-instance-state-change');
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 let raw: DynamoDBClient;
 let tableSeq = 0;
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
-  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: db.endpoint });
+  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: dynamoEndpoint });
 });
 
 afterAll(async () => {
   raw?.destroy();
-  await db?.stop();
 });
 
 function wait(key: string, overrides: Partial<NonNullable<Wait['event']>> = {}): Wait {
@@ -55,7 +55,7 @@ describe('callback Lambda (token store in DynamoDB Local)', () => {
 
   beforeEach(async () => {
     t = makeTestDeps();
-    table = `callback-${++tableSeq}-tokens`;
+    table = `callback-${++tableSeq}-${randomUUID().slice(0, 8)}-tokens`;
     await raw.send(
       new CreateTableCommand({
         TableName: table,

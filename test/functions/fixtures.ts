@@ -1,6 +1,7 @@
 // Test Deps: every SDK client is a real client whose `send` is mocked (aws-sdk-client-mock),
 // a fixed and movable clock, a silent logger and a metrics instance that records instead of printing.
 import 'aws-sdk-client-mock-vitest/extend';
+import { randomUUID } from 'node:crypto';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, type DescribeInstancesCommandOutput, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
@@ -319,9 +320,13 @@ export function lambdaCause(errorType: string, errorMessage: string): string {
   return JSON.stringify({ errorType, errorMessage, trace: [] });
 }
 
-/** The three tables, keyed as core/tables.ts says, in DynamoDB Local under names starting with `prefix`. */
+/**
+ * The three tables, keyed as core/tables.ts says, in DynamoDB Local under names starting with
+ * `prefix` and a tag of their own: the test files share one DynamoDB Local (test/global-setup.ts).
+ */
 export async function createControlPlaneTables(raw: DynamoDBClient, prefix: string): Promise<{ state: string; claims: string; records: string }> {
-  const tables = { state: `${prefix}state`, claims: `${prefix}claims`, records: `${prefix}records` };
+  const unique = `${prefix}${randomUUID().slice(0, 8)}-`;
+  const tables = { state: `${unique}state`, claims: `${unique}claims`, records: `${unique}records` };
   const create = (name: string, pk: string, sk?: string) =>
     raw.send(
       new CreateTableCommand({

@@ -33,20 +33,19 @@ import * as release from '../../functions/handlers/release.ts';
 import * as select from '../../functions/handlers/select.ts';
 import * as shift from '../../functions/handlers/shift.ts';
 import * as verify from '../../functions/handlers/verify.ts';
-import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { LOCAL_CLIENT_CONFIG } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { attachFleet, SimulatedFleet } from '../../local/fleet/index.ts';
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 let raw: DynamoDBClient;
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
-  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: db.endpoint });
+  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: dynamoEndpoint });
 });
 
 afterAll(async () => {
   raw?.destroy();
-  await db?.stop();
 });
 
 const credentials = { region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };

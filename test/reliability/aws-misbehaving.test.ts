@@ -4,21 +4,13 @@
 // invocations not visible yet, targets that report healthy late). The workflow converges and the
 // invariants hold.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { describe, expect, it } from 'vitest';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import type { SimulationOptions } from '../../local/runtime/simulation.ts';
 import { app, incidentsOf, node, nodeId, scenario } from '../workflow/fixtures.ts';
 import { expectReliable, simulate, taskError } from './harness.ts';
 
-let db: DynamoDbLocal;
-
-beforeAll(async () => {
-  db = await startDynamoDbLocal();
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+const dynamoEndpoint = sharedDynamoEndpoint();
 
 /** ledger's host fails; four free pool nodes. */
 function failover(name: string) {
@@ -71,7 +63,7 @@ describe('throttling', () => {
     let dynamo: { throttled: () => number } | undefined;
 
     const run = await simulate(s, {
-      dynamoEndpoint: db.endpoint,
+      dynamoEndpoint,
       onProgress,
       beforeRun: ({ fleet, deps }) => {
         // Bursts each step's Retry (6 attempts, backoff from 2 s) absorbs: no step sees more than 6 in a row.
@@ -103,7 +95,7 @@ describe('throttling', () => {
     const { errors, onProgress } = taskErrors();
 
     const run = await simulate(s, {
-      dynamoEndpoint: db.endpoint,
+      dynamoEndpoint,
       onProgress,
       // Every EC2 call for a while: more than 1 + 6 retries of any one step.
       beforeRun: ({ fleet }) => void fleet.faults.throttle('ec2', '*', 25, 'RequestLimitExceeded'),
@@ -131,7 +123,7 @@ describe('eventual consistency', () => {
     });
 
     const run = await simulate(s, {
-      dynamoEndpoint: db.endpoint,
+      dynamoEndpoint,
       beforeRun: ({ fleet }) => {
         fleet.faults.tagsVisibleAfter(45_000).invocationsVisibleAfter(20_000).targetHealthyLate(nodeId(4), 90_000).targetHealthyLate(nodeId(5), 240_000);
       },
@@ -148,7 +140,7 @@ describe('eventual consistency', () => {
     const s = failover('healthy-too-late');
 
     const run = await simulate(s, {
-      dynamoEndpoint: db.endpoint,
+      dynamoEndpoint,
       beforeRun: ({ fleet }) => {
         fleet.faults.targetHealthyLate(nodeId(2), 900_000).targetHealthyLate(nodeId(3), 60_000).tagsVisibleAfter(30_000);
       },

@@ -15,7 +15,7 @@ import { ConfigError, ConfigSchema, parseConfig, parseConfigText } from '../../c
 import { CONTRIBUTOR_STATE_CHANGE, stackAlarmNames, statusCheckQuery } from '../../core/detection.ts';
 import { EVENT_SOURCE, OPERATOR_EVENT_SOURCE, OperatorDetailTypes, ServiceDetailTypes } from '../../core/metrics.ts';
 import { makeHandler as makeIntake } from '../../functions/handlers/intake.ts';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { openLocalRuntime, type LocalRuntime } from '../../local/runtime/simulation.ts';
 import { LOCAL_STACK_NAME } from '../../local/runtime/synthesize.ts';
 import { parseScenario, scenarioJsonSchema } from '../../local/scenario.ts';
@@ -221,7 +221,7 @@ describe('scenario (parseScenario)', () => {
 // ---- intake ----------------------------------------------------------------------------------
 
 describe('intake events', () => {
-  let db: DynamoDbLocal;
+  const dynamoEndpoint = sharedDynamoEndpoint();
   let runtime: LocalRuntime;
 
   const s = scenario({
@@ -236,13 +236,11 @@ describe('intake events', () => {
   });
 
   beforeAll(async () => {
-    db = await startDynamoDbLocal();
-    runtime = await openLocalRuntime(s, { dynamoEndpoint: db.endpoint });
+    runtime = await openLocalRuntime(s, { dynamoEndpoint });
   });
 
   afterAll(async () => {
     await runtime?.close();
-    await db?.stop();
   });
 
   /** The executions Step Functions has, by name, as the real client lists them. */

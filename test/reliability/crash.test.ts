@@ -8,7 +8,7 @@
 // says which invocations each state makes and which AWS calls each makes, and every Task state
 // of the synthesized definition must be reached by one of them.
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import type { Scenario } from '../../local/scenario.ts';
 import { alertsFor, app, incidentsOf, node, nodeId, performance, scenario } from '../workflow/fixtures.ts';
 import {
@@ -27,7 +27,7 @@ import {
   type FaultPoint,
 } from './harness.ts';
 
-const db = await startDynamoDbLocal();
+const dynamoEndpoint = sharedDynamoEndpoint();
 /** What the faulted incident ended as, per outcome (the sweep's switchover aside). */
 const faultedOutcomes = new Map<string, number>();
 let survived = 0;
@@ -82,7 +82,7 @@ const faulted = (input: { trigger: { kind: string } }) => input.trigger.kind !==
  * base that reaches it: the compensation base repeats the failover base up to the failed
  * provisioning, and so on.
  */
-const discovered = await Promise.all(BASES.map(async (b) => ({ base: b, observed: await discover(base(b), faulted, { dynamoEndpoint: db.endpoint }) })));
+const discovered = await Promise.all(BASES.map(async (b) => ({ base: b, observed: await discover(base(b), faulted, { dynamoEndpoint }) })));
 const seen = new Set<string>();
 const seenWork = new Set<string>();
 const CASES: Array<{ base: Base; point: FaultPoint }> = [];
@@ -128,7 +128,6 @@ function failureOf(check: () => void): Error | null {
 const caseName = (c: { base: Base; point: FaultPoint }) => `${c.base}: ${describePoint(c.point)}`;
 
 afterAll(async () => {
-  await db.stop();
   console.log(summaryLine(POINTS, survived));
   console.log(`known defects (KNOWN_DEFECTS) still showing: ${knownFailed} of ${Object.keys(KNOWN_DEFECTS).length}`);
   console.log(`faulted incidents ended: ${[...faultedOutcomes].map(([outcome, n]) => `${outcome} ${n}`).join(', ')}`);
@@ -150,7 +149,7 @@ describe.concurrent('crash at every invocation, between calls, and while Step Fu
   it.each(CASES.map((c) => [caseName(c), c] as const))('%s', async (name, { base: baseName, point }) => {
     const s = base(baseName);
     const injector = new FaultInjector(point, faulted, lambdaTimeouts(s));
-    const { checkpoints, options } = checkpointWhenQuiet(injector.options({ dynamoEndpoint: db.endpoint }));
+    const { checkpoints, options } = checkpointWhenQuiet(injector.options({ dynamoEndpoint }));
 
     const run = await simulate(s, options);
 

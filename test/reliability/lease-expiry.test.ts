@@ -7,31 +7,29 @@ import { CLAIMS_TABLE } from '../../core/tables.ts';
 import { queryNode, takeClaim, type ClaimItem } from '../../functions/adapters/claims.ts';
 import { CLAIM_LEASE_SECONDS, TTL_GRACE_SECONDS } from '../../functions/policy.ts';
 import type { Deps } from '../../functions/deps.ts';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { openLocalRuntime, type LocalRuntime } from '../../local/runtime/simulation.ts';
 import { app, node, nodeId, scenario } from '../workflow/fixtures.ts';
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 let runtime: LocalRuntime;
 let deps: Deps;
 let table: string;
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
   const s = scenario({
     name: 'lease-expiry',
     applications: [app('ledger'), app('orders')],
     instances: [node(1, { runs: ['ledger'] }), node(2, { runs: ['orders'] }), node(3), node(4), node(5)],
     timeline: [{ at: 30, event: 'instance-failed', node: nodeId(1) }],
   });
-  runtime = await openLocalRuntime(s, { dynamoEndpoint: db.endpoint });
+  runtime = await openLocalRuntime(s, { dynamoEndpoint });
   deps = runtime.deps;
   table = deps.env.tables.claims;
 });
 
 afterAll(async () => {
   await runtime?.close();
-  await db?.stop();
 });
 
 const T0 = Math.floor(Date.parse('2030-01-01T00:00:00Z') / 1000);

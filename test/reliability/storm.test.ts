@@ -4,21 +4,13 @@
 // folded into the incident that moved it (a known gap for the others: see below). Exactly 10
 // failovers; every other application takes the no-eligible path its trigger asks for
 // (performance: stay, A14; failure: alert, A14, one alert per alerted incident); no node is given twice.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { describe, expect, it } from 'vitest';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import type { ProgressEvent } from '../../local/runtime/simulation.ts';
 import { app, incidentsOf, node, nodeId, performance, POOLS, scenario, type TimelineInput } from '../workflow/fixtures.ts';
 import { expectReliable, simulate } from './harness.ts';
 
-let db: DynamoDbLocal;
-
-beforeAll(async () => {
-  db = await startDynamoDbLocal();
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+const dynamoEndpoint = sharedDynamoEndpoint();
 
 const name = (i: number) => `app-${String(i).padStart(2, '0')}`;
 /** app-00 … app-09 are slow (performance trigger), app-10 … app-19 lose their host (failure trigger). */
@@ -63,7 +55,7 @@ describe('storm', () => {
     const s = stormScenario();
     const deliveries: Delivery[] = [];
 
-    const run = await simulate(s, { dynamoEndpoint: db.endpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
+    const run = await simulate(s, { dynamoEndpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
     const { result } = run;
 
     expectReliable(run, s);
@@ -163,7 +155,7 @@ describe('storm on virtual-node hosts (B1)', () => {
       timeline: names.map((_, i) => ({ at: 30, event: 'instance-failed' as const, node: nodeId(i + 1) })),
     });
 
-    const run = await simulate(s, { dynamoEndpoint: db.endpoint });
+    const run = await simulate(s, { dynamoEndpoint });
     const { result } = run;
 
     expectReliable(run, s);
@@ -187,7 +179,7 @@ describe('B3: one EC2 stop of a host with no eligible replacement', () => {
       runForSeconds: 900,
     });
     const deliveries: Delivery[] = [];
-    const run = await simulate(s, { dynamoEndpoint: db.endpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
+    const run = await simulate(s, { dynamoEndpoint, onProgress: (e) => e.delivery && deliveries.push(e.delivery) });
     expectReliable(run, s);
     const ledger = incidentsOf(run.result, 'ledger');
     const alerts = run.result.notifications.filter((n) => n.subject.startsWith('rapid-failover: ledger:'));

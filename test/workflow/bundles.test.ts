@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvNames } from '../../core/environment.ts';
 import { STEPS } from '../../core/workflow-state.ts';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { synthesizeBundles, type DeployedBundles } from '../../local/runtime/bundles.ts';
 import { openLocalRuntime, type LocalRuntime, type SimulationResult } from '../../local/runtime/simulation.ts';
 import { parseScenario } from '../../local/scenario.ts';
@@ -55,19 +55,18 @@ const scenario = parseScenario(
   'bundles.test.ts',
 );
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 let bundles: DeployedBundles;
 let runtime: LocalRuntime;
 let result: SimulationResult;
 const progress: string[] = [];
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
   const synthStart = performance.now();
   // The real synthesis, esbuild included: the same bundles `cdk deploy` uploads.
   bundles = synthesizeBundles(scenario.config);
   const runStart = performance.now();
-  runtime = await openLocalRuntime(scenario, { dynamoEndpoint: db.endpoint, bundles, onProgress: (e) => progress.push(`${e.at.toISOString()} ${e.text}`) });
+  runtime = await openLocalRuntime(scenario, { dynamoEndpoint, bundles, onProgress: (e) => progress.push(`${e.at.toISOString()} ${e.text}`) });
   result = await runtime.run();
   console.info(`bundles: synthesized in ${Math.round(runStart - synthStart)} ms, scenario ran in ${Math.round(performance.now() - runStart)} ms`);
 }, 600_000);
@@ -75,7 +74,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.close();
   bundles?.dispose();
-  await db?.stop();
 });
 
 /** On a red run, what the runtime saw and the functions printed says why. */

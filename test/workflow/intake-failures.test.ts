@@ -5,9 +5,9 @@
 // be in the on-failure destination queue with its error, and the template's own alarms, evaluated
 // by the simulated CloudWatch from the Errors and queue-depth datapoints, must notify the alert
 // topic through its policy. A throttle shorter than the retries loses nothing: the retry starts it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stackAlarmNames } from '../../core/detection.ts';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { SIMULATION_EPOCH, runSimulation, type SimulationResult } from '../../local/runtime/simulation.ts';
 import { LOCAL_STACK_NAME, synthesizeTemplate } from '../../local/runtime/synthesize.ts';
 import type { Scenario } from '../../local/scenario.ts';
@@ -42,13 +42,9 @@ interface Run {
   queue: string;
 }
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
 }, 120_000);
-afterAll(async () => {
-  await db?.stop();
-});
 
 async function runThrottled(throttleSeconds: number): Promise<Run> {
   const s = ledger();
@@ -56,7 +52,7 @@ async function runThrottled(throttleSeconds: number): Promise<Run> {
   let fleet: SimulatedFleet | undefined;
   const progress: Run['progress'] = [];
   const result = await runSimulation(s, {
-    dynamoEndpoint: db.endpoint,
+    dynamoEndpoint,
     onProgress: (e) => progress.push({ at: (e.at.getTime() - SIMULATION_EPOCH.getTime()) / 1000, text: e.text }),
     beforeRun: ({ fleet: f, stepFunctions }) => {
       fleet = f;

@@ -1,9 +1,8 @@
 // The workflow suite: scenarios run end to end on the local runtime (the synthesized state
 // machine, the real handlers and SDK clients, DynamoDB Local and the simulated fleet). One test
-// file, so the suite pays for one DynamoDB Local and one CDK import; the cases live by theme in
+// file, so the suite pays for one CDK import; the cases live by theme in
 // ./cases. Every run is checked against the invariants in ./invariants.ts.
-import { afterAll, beforeAll } from 'vitest';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 import { runSimulation } from '../../local/runtime/simulation.ts';
 import { contentionCases } from './cases/contention.ts';
 import { controlPlaneCostCases } from './cases/control-plane-costs.ts';
@@ -21,18 +20,10 @@ import { virtualNodeCases } from './cases/virtual-nodes.ts';
 import type { Run } from './harness.ts';
 import { expectInvariants } from './invariants.ts';
 
-let db: DynamoDbLocal;
-
-beforeAll(async () => {
-  db = await startDynamoDbLocal();
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+const dynamoEndpoint = sharedDynamoEndpoint();
 
 const run: Run = async (scenario, { invariants = true, ...options } = {}) => {
-  const result = await runSimulation(scenario, { ...options, dynamoEndpoint: db.endpoint });
+  const result = await runSimulation(scenario, { ...options, dynamoEndpoint });
   if (invariants) expectInvariants(result, scenario);
   return result;
 };

@@ -20,26 +20,25 @@ import {
   type DocumentRun,
 } from '../../../functions/adapters/commands.ts';
 import { DOCUMENT_CLIENT_OPTIONS } from '../../../functions/deps.ts';
-import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal, type DynamoDbLocal } from '../../../local/dynamodb-local.ts';
+import { LOCAL_CLIENT_CONFIG } from '../../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../../shared-dynamodb.ts';
 import { quietFleet, SECOND } from '../../local/fleet/clients.ts';
 import { createControlPlaneTables } from '../fixtures.ts';
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 let raw: DynamoDBClient;
 let ddb: DynamoDBDocumentClient;
 let records: string;
 let n = 0;
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
-  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: db.endpoint });
+  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: dynamoEndpoint });
   ddb = DynamoDBDocumentClient.from(raw, DOCUMENT_CLIENT_OPTIONS);
   records = (await createControlPlaneTables(raw, 'cmd-')).records;
 });
 
 afterAll(async () => {
   raw?.destroy();
-  await db?.stop();
 });
 
 const INSTALL: SsmDocument = { name: 'install-web', parameters: {}, timeoutSeconds: 600 };

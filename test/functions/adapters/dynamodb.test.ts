@@ -24,9 +24,10 @@ import {
 import { recordLedger, type CommandEntry } from '../../../functions/adapters/command-ledger.ts';
 import { getRecord, recordStepTiming, updateRecord } from '../../../functions/adapters/records.ts';
 import { DOCUMENT_CLIENT_OPTIONS } from '../../../functions/deps.ts';
-import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal, type DynamoDbLocal } from '../../../local/dynamodb-local.ts';
+import { LOCAL_CLIENT_CONFIG } from '../../../local/dynamodb-local.ts';
+import { sharedDynamoEndpoint } from '../../shared-dynamodb.ts';
 
-let db: DynamoDbLocal;
+const dynamoEndpoint = sharedDynamoEndpoint();
 let raw: DynamoDBClient;
 let ddb: DynamoDBDocumentClient;
 let n = 0;
@@ -60,14 +61,12 @@ function claim(overrides: Partial<ClaimItem> = {}): ClaimItem {
 }
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
-  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: db.endpoint });
+  raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: dynamoEndpoint });
   ddb = DynamoDBDocumentClient.from(raw, DOCUMENT_CLIENT_OPTIONS);
 });
 
 afterAll(async () => {
   raw?.destroy();
-  await db?.stop();
 });
 
 describe('app state (locks, history) on DynamoDB Local', () => {
