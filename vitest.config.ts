@@ -1,4 +1,22 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The files that take longest, started first. Without results from an earlier run (a clean
+ * clone, as in CI) vitest starts the largest files first, and the crash harness is a small file
+ * that runs for minutes: started last, it would run alone on one core at the end.
+ */
+const LONGEST_FIRST = ['test/reliability/crash.test.ts', 'test/lib/iam/roles.test.ts', 'test/cli/simulate-input.test.ts', 'test/lib/app.test.ts', 'test/cli/examples.test.ts'];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (spec: TestSpecification) => {
+      const i = LONGEST_FIRST.findIndex((path) => spec.moduleId.endsWith(path));
+      return i === -1 ? LONGEST_FIRST.length : i;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 export default defineConfig({
   test: {
@@ -15,5 +33,6 @@ export default defineConfig({
     // once per file (measured: test/functions, core and local took 51 s of CPU isolated, 19.5 s not).
     // No test mocks a module or changes process.env; caches are per SDK client or per config.
     isolate: false,
+    sequence: { sequencer: LongestFirst },
   },
 });
