@@ -100,11 +100,24 @@ const DEFAULTS = { IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 3 } as const
 /** Definitions validated in this process: validating compiles JSON schemas (a few hundred ms) each time. */
 const validated = new Set<string>();
 
+/**
+ * aws-local-stepfunctions 3 needs Node 22 (its package.json engines; it uses Promise.withResolvers).
+ * On Node 20 every Task state fails inside the library and the execution takes its Catch, which
+ * reads like a defect of the workflow ("no path in the definition from StartAt to
+ * NotifyAdministrators"): say what is wrong instead.
+ */
+export function requireNode22(version = process.versions.node): void {
+  if (Number(version.split('.')[0]) < 22) {
+    throw new Error(`the local runtime needs Node.js 22 or later (aws-local-stepfunctions uses Promise.withResolvers); this is Node ${version}. Run it through npm (npm start, npx failover …): npm scripts use the Node 22 that npm ci installs in node_modules/.bin`);
+  }
+}
+
 export class WorkflowRunner {
   private readonly machine: StateMachine;
   private readonly states: Record<string, StateDefinition>;
 
   constructor(private readonly options: WorkflowRunnerOptions) {
+    requireNode22();
     this.states = options.definition.States as Record<string, StateDefinition>;
     for (const [name, state] of Object.entries(this.states)) {
       if (state.Type === 'Task' && !options.handlers[name]) throw new Error(`no local handler for task state ${name}`);

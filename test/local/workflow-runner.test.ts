@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../local/fleet/clock.ts';
 import { VirtualTime } from '../../local/runtime/virtual-time.ts';
 import { LambdaEnvironments } from '../../local/runtime/lambda-environments.ts';
-import { WorkflowRunner } from '../../local/runtime/workflow-runner.ts';
+import { requireNode22, WorkflowRunner } from '../../local/runtime/workflow-runner.ts';
 
 class PendingError extends Error {
   override name = 'StepPendingError';
@@ -166,5 +166,13 @@ describe('WorkflowRunner: what Lambda and Step Functions themselves take', () =>
     // Both concurrent Locks started cold; the third, after them, found an idle environment.
     expect(starts.slice(0, 2)).toEqual([t0 + TRANSITION + COLD + INVOKE, t0 + TRANSITION + COLD + INVOKE]);
     expect(starts[2]).toBe(t1 + TRANSITION + INVOKE);
+  });
+});
+
+describe('the Node.js the local runtime runs on', () => {
+  it('refuses Node 20 with a message that says what to run instead (aws-local-stepfunctions 3 needs Node 22)', () => {
+    expect(() => requireNode22('20.20.2')).toThrow(/needs Node\.js 22 or later .*this is Node 20\.20\.2\. Run it through npm/);
+    expect(() => requireNode22('22.0.0')).not.toThrow();
+    expect(() => requireNode22(process.versions.node)).not.toThrow();
   });
 });
