@@ -2,6 +2,7 @@
 // EC2 (instances, types, status checks), the claims table and the applications' state.
 import { poolsFor, type Application, type Config } from '../core/config.ts';
 import type { TargetGroupFacts } from '../core/load-balancing.ts';
+import type { TriggerKind } from '../core/workflow-state.ts';
 import type { ApplicationFacts, HostedApplication, InstanceTypeFacts, PoolNode } from '../core/pool.ts';
 import { getAppStates, type AppStateItem } from './adapters/app-state.ts';
 import { occupies, scanClaims, setAsideReason, type NodeClaims } from './adapters/claims.ts';
@@ -140,16 +141,34 @@ async function readApplicationFacts(deps: Deps, app: Application, members: reado
   return { addressSubnet, bootImage };
 }
 
-/** The pool as the domain core sees it, and the node the application runs on now (in the pool or outside it). */
+/**
+ * A node outside the pools that is not described: selection needs only its id (it is not a
+ * candidate) unless it compares candidates with it (a performance trigger, A7).
+ */
+function undescribedNode(nodeId: string): PoolNode {
+  return outsideNode(
+    { instanceId: nodeId, state: 'running', instanceType: 'unknown', availabilityZone: null, subnetId: null, imageFacts: null, tags: {}, primaryEniId: null, primaryIpAssociated: false, privateIps: [], securityGroupIds: [] },
+    new Map(),
+  );
+}
+
+/**
+ * The pool as the domain core sees it, and the node the application runs on now (in the pool or
+ * outside it). A current node outside the pools is described (DescribeInstances) only for a
+ * performance trigger, whose selection prefers nodes more capable than it (A7); any other
+ * trigger needs only its id, so a failover makes one DescribeInstances call fewer (in a storm
+ * of failures, the bucket EC2 throttles per account; bench/README, section 4).
+ */
 export async function viewPool(
   deps: Deps,
   pool: PoolRead,
   currentNodeId: string | null,
   nowSeconds: number,
+  trigger: TriggerKind,
 ): Promise<{ nodes: PoolNode[]; currentNode: PoolNode | null }> {
   const { members, claims, appStates } = pool;
-  const outside =
-    currentNodeId !== null && !members.some((m) => m.instance.instanceId === currentNodeId) ? await describeInstance(deps.ec2, currentNodeId) : null;
+  const isOutside = currentNodeId !== null && !members.some((m) => m.instance.instanceId === currentNodeId);
+  const outside = isOutside && trigger === 'performance' ? await describeInstance(deps.ec2, currentNodeId) : null;
   const types = [...members.map((m) => m.instance.instanceType), ...(outside ? [outside.instanceType] : [])];
   const [facts, health] = await Promise.all([
     instanceTypeFacts(deps.ec2, types),
@@ -157,6 +176,7 @@ export async function viewPool(
   ]);
   const view = { config: deps.env.config, members, facts, health, claims, appStates, nowSeconds };
   const nodes = members.map((member) => toPoolNode(member, view));
-  const currentNode = nodes.find((n) => n.nodeId === currentNodeId) ?? (outside ? outsideNode(outside, facts) : null);
+  const currentNode =
+    nodes.find((n) => n.nodeId === currentNodeId) ?? (outside ? outsideNode(outside, facts) : isOutside && trigger !== 'performance' ? undescribedNode(currentNodeId) : null);
   return { nodes, currentNode };
 }

@@ -14,6 +14,7 @@ import { getClaim, isLive, occupies, takeClaim, type ClaimItem, type NodeClaims 
 import { lazyHandler } from '../deps.ts';
 import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
 import { CLAIM_LEASE_SECONDS, TTL_GRACE_SECONDS, explain } from '../policy.ts';
+import type { PoolMember } from '../adapters/fleet.ts';
 import { isFree, readPool, viewPool } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
@@ -49,7 +50,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
     await tagClaimed(ctx, state, mine);
     return {
       ...state,
-      claim: toClaim(mine),
+      claim: toClaim(mine, pool.members),
       attempt: state.attempt + 1,
       explanation: explain(state, `re-entered: ${mine.nodeId} is already claimed by this incident`),
     };
@@ -58,7 +59,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
   let view = pool;
   const lines: string[] = [];
   for (let round = 1; ; round++) {
-    const { nodes, currentNode } = await viewPool(deps, view, state.currentNode, ctx.nowSeconds);
+    const { nodes, currentNode } = await viewPool(deps, view, state.currentNode, ctx.nowSeconds, state.trigger.kind);
     const selection = selectNodes(deps.env.config, app, {
       trigger: state.trigger.kind,
       currentNode,
@@ -88,7 +89,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
       await tagClaimed(ctx, state, taken);
       deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.filter((n) => n.nodeId !== candidate.node.nodeId).length);
       lines.push(`claimed ${candidate.node.nodeId} (attempt ${state.attempt + 1} of ${app.policy.maxAttempts})`);
-      return { ...state, claim: toClaim(taken), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
+      return { ...state, claim: toClaim(taken, view.members), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
     }
     if (reselect) {
       view = await readPool(deps, app);
@@ -165,8 +166,11 @@ async function claimCandidate(ctx: StepContext, state: WorkflowState, candidate:
   return won ? item : null;
 }
 
-function toClaim(item: ClaimItem): Claim {
+/** The claim the workflow carries, with the node's primary network interface as this read of the pool saw it (shift moves the address with it). */
+function toClaim(item: ClaimItem, members: readonly PoolMember[]): Claim {
+  const instance = members.find((m) => m.instance.instanceId === item.nodeId)?.instance;
   return {
+    ...(instance?.primaryEniId ? { network: { primaryEniId: instance.primaryEniId, primaryIpAssociated: instance.primaryIpAssociated } } : {}),
     nodeId: item.nodeId,
     pool: item.pool ?? '(unknown)',
     instanceType: item.instanceType ?? 'unknown',

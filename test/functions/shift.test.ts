@@ -85,6 +85,35 @@ describe('shift', () => {
     expect(state.currentNode).toBe(OLD);
   });
 
+  it('C1 (AssociateAddress with AllowReassociation is idempotent): with the selection\'s read of the new node\'s interface (no address on its primary IP), the Elastic IP moves by instance without asking where it is; the stopped host\'s pool is kept for release', async () => {
+    oldIs(t, 'stopped');
+    const state = workflowState();
+    const claim = { ...state.claim!, network: { primaryEniId: `eni-${NEW.slice(2)}`, primaryIpAssociated: false } };
+
+    const next = await makeHandler(t.deps)({ ...state, claim });
+
+    expect(t.ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: EIP, InstanceId: NEW, AllowReassociation: true });
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeAddressesCommand);
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeNetworkInterfacesCommand);
+    // One DescribeInstances: the old host, read fresh before the address moves (C1, no split brain).
+    expect(t.ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.InstanceIds)).toEqual([[OLD]]);
+    expect(next.progress).toMatchObject({ 'shift.fence': 'stopped', 'shift.oldPool': 'general' });
+  });
+
+  it('B1: on a shared host the selection\'s read is not trusted: EC2 is asked where the Elastic IP is and which private IP is free', async () => {
+    oldIs(t, 'stopped');
+    t.ec2.on(DescribeInstancesCommand, { InstanceIds: [NEW] }).resolves(reservations(ec2Instance(NEW)));
+    t.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [{ PrivateIpAddresses: [{ Primary: true, PrivateIpAddress: '10.0.1.10' }] }] });
+    const state = workflowState();
+    const claim = { ...state.claim!, shared: true, network: { primaryEniId: `eni-${NEW.slice(2)}`, primaryIpAssociated: false } };
+
+    await makeHandler(t.deps)({ ...state, claim });
+
+    expect(t.ec2).toHaveReceivedCommand(DescribeAddressesCommand);
+    expect(t.ec2).toHaveReceivedCommandWith(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: [`eni-${NEW.slice(2)}`] });
+    expect(t.ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: EIP, InstanceId: NEW, AllowReassociation: true });
+  });
+
   it('C9: on a performance trigger the old host is not stopped: its first halt document starts and is not waited for', async () => {
     oldIs(t, 'running');
     const state = await makeHandler(t.deps)(workflowState({ trigger: performance }));
