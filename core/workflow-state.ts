@@ -83,6 +83,16 @@ export const ClaimSchema = z.strictObject({
       primaryIpAssociated: z.boolean(),
     })
     .optional(),
+  /**
+   * The node's state as the selection's DescribeInstances saw it, and when: provisioning's first
+   * run trusts it while it is seconds old instead of describing the node again. Absent: it asks EC2.
+   */
+  seenState: z
+    .strictObject({
+      state: z.enum(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']),
+      at: z.iso.datetime(),
+    })
+    .optional(),
 });
 export type Claim = z.infer<typeof ClaimSchema>;
 

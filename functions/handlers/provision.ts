@@ -9,11 +9,11 @@ import { instanceKey } from '../../core/awaited-events.ts';
 import { findApplication } from '../../core/config.ts';
 import { ErrorNames, ProvisioningFailedError, type PendingOn } from '../../core/errors.ts';
 import { ServiceDetailTypes } from '../../core/metrics.ts';
-import type { WorkflowState } from '../../core/workflow-state.ts';
+import type { Claim, WorkflowState } from '../../core/workflow-state.ts';
 import { getAppState, updateAppState } from '../adapters/app-state.ts';
 import { forgetPreempted, touchClaim } from '../adapters/claims.ts';
 import { advanceDocuments, cancelCommands, commandTag } from '../adapters/commands.ts';
-import { describeInstance } from '../adapters/fleet.ts';
+import { describeInstance, type InstanceInfo } from '../adapters/fleet.ts';
 import { startInstance } from '../adapters/instances.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
 import { describeRootVolumeTask, replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
@@ -100,8 +100,9 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     const seenRunning = progress[RUNNING_SINCE] ?? runningEvent?.at;
     const rootVolumeTask = progress[ROOT_VOLUME_TASK];
     if (!seenRunning && !rootVolumeTask) {
-      // The first look, and the one after a wait that ended without the running event: a fresh read.
-      const instance = await describeInstance(deps.ec2, nodeId);
+      // The first look, and the one after a wait that ended without the running event: a fresh
+      // read, unless the selection's own read of the node is seconds old (first run only).
+      const instance = (firstEntry ? fromSelection(claim, ctx.now) : null) ?? (await describeInstance(deps.ec2, nodeId));
       if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') {
         throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
       }
@@ -180,6 +181,24 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     if (firstEntry) await beginFencing(ctx, state, nodeId);
   }
 });
+
+/**
+ * How old the selection's read of the node may be for provisioning's first run to act on it
+ * without describing the node again. The claim is this incident's alone (a conditional write),
+ * so only something outside the control plane could change the node's state meanwhile; if it
+ * did, the action taken fails safely: a start of a running node does nothing and its running
+ * event is waited for no longer than INSTANCE_START_WAIT_SECONDS, a root-volume swap or a
+ * command to a node that is not running is refused or never delivered, and provisioning's budget
+ * then hands the node back (A13). In a storm this is one DescribeInstances per failover fewer
+ * against EC2's request bucket (bench/README, section 4).
+ */
+export const SELECTION_READ_FRESH_SECONDS = 10;
+
+function fromSelection(claim: Claim, now: Date): Pick<InstanceInfo, 'state'> | null {
+  const seen = claim.seenState;
+  if (!seen || (now.getTime() - Date.parse(seen.at)) / 1000 > SELECTION_READ_FRESH_SECONDS) return null;
+  return { state: seen.state };
+}
 
 /** The node's instance state event that resumed this run of the step, if that is what resumed it. */
 function resumed(ctx: StepContext, nodeId: string, state: string): { at: string } | undefined {
