@@ -63,11 +63,16 @@ export async function moveAddress(
   instanceId: string,
   reservedIps: readonly string[] = [],
   seen?: SeenNetwork,
+  options: { sharedHost?: boolean } = {},
 ): Promise<boolean> {
   if (address.kind === 'secondary-private-ip') return moveSecondaryIp(ec2, address.ipAddress, instanceId, seen?.primaryEniId);
-  const byInstance = seen !== undefined && !seen.primaryIpAssociated;
+  const byInstance = seen !== undefined && !seen.primaryIpAssociated && !options.sharedHost;
   if (!byInstance && (await elasticIpHolder(ec2, address.allocationId)) === instanceId) return false;
-  const target = byInstance ? null : await privateIpWithoutElasticIp(ec2, instanceId, reservedIps, seen?.primaryEniId);
+  const target = byInstance
+    ? null
+    : options.sharedHost
+      ? await ownPrivateIp(ec2, instanceId, reservedIps)
+      : await privateIpWithoutElasticIp(ec2, instanceId, reservedIps, seen?.primaryEniId);
   await ec2.send(
     new AssociateAddressCommand({
       AllocationId: address.allocationId,
@@ -116,4 +121,27 @@ async function privateIpWithoutElasticIp(
   const ip = assigned.AssignedPrivateIpAddresses?.[0]?.PrivateIpAddress;
   if (!ip) throw new Error(`${instanceId}: no secondary private IP could be assigned for an Elastic IP`);
   return { networkInterfaceId, ip };
+}
+
+/**
+ * On a virtual-node host (B1) each tenant's Elastic IP gets a private IP of its own, assigned for
+ * it (AssignPrivateIpAddresses with a count: EC2 picks an address no other request gets), never
+ * the primary IP or a free secondary one chosen from a read: two tenants shifting onto the host at
+ * the same moment read the same free IP, and the second association silently takes the first
+ * one's Elastic IP off ("AssociateAddress": the existing address is disassociated). The holder
+ * lookup before it makes a retry after the association a no-op; a retry between the assignment
+ * and the association leaves one unused secondary IP. When the interface has no room left
+ * (PrivateIpAddressLimitExceeded), a free secondary IP is reused as before.
+ */
+async function ownPrivateIp(ec2: EC2Client, instanceId: string, reservedIps: readonly string[]): Promise<{ networkInterfaceId: string; ip: string } | null> {
+  const networkInterfaceId = (await describeInstance(ec2, instanceId))?.primaryEniId;
+  if (!networkInterfaceId) return null;
+  try {
+    const assigned = await ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: networkInterfaceId, SecondaryPrivateIpAddressCount: 1 }));
+    const ip = assigned.AssignedPrivateIpAddresses?.[0]?.PrivateIpAddress;
+    if (ip) return { networkInterfaceId, ip };
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'PrivateIpAddressLimitExceeded') throw error;
+  }
+  return privateIpWithoutElasticIp(ec2, instanceId, reservedIps, networkInterfaceId);
 }

@@ -91,8 +91,11 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
 
   const address = app.cluster.logicalAddress;
   if (address) {
-    // The selection's read of the node's interface holds for a node this incident holds alone (not a shared host, B1).
-    const moved = await moveAddress(deps.ec2, address, newNode, configuredPrivateIps(deps.env.config), claim.shared ? undefined : claim.network);
+    // The selection's read of the node's interface holds only for a node this incident holds
+    // alone: on a virtual-node host (B1), shared or not when it was claimed, other tenants'
+    // shifts associate their Elastic IPs meanwhile, so EC2 is asked.
+    const alone = !claim.shared && !isVirtualHost(deps.env.config, claim.pool);
+    const moved = await moveAddress(deps.ec2, address, newNode, configuredPrivateIps(deps.env.config), alone ? claim.network : undefined, { sharedHost: !alone });
     notes.push(`${describeAddress(address)} ${moved ? 'moved to' : 'already on'} ${newNode} (C1)`);
   }
 

@@ -100,18 +100,18 @@ describe('shift', () => {
     expect(next.progress).toMatchObject({ 'shift.fence': 'stopped', 'shift.oldPool': 'general' });
   });
 
-  it('B1: on a shared host the selection\'s read is not trusted: EC2 is asked where the Elastic IP is and which private IP is free', async () => {
+  it('B1: on a virtual-node host the selection\'s read is not trusted, and the Elastic IP gets a private IP assigned for it (two tenants shifting at once never pick the same free IP, and the second association would take the first one\'s address off)', async () => {
     oldIs(t, 'stopped');
     t.ec2.on(DescribeInstancesCommand, { InstanceIds: [NEW] }).resolves(reservations(ec2Instance(NEW)));
-    t.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [{ PrivateIpAddresses: [{ Primary: true, PrivateIpAddress: '10.0.1.10' }] }] });
+    t.ec2.on(AssignPrivateIpAddressesCommand).resolves({ AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.1.77' }] });
     const state = workflowState();
     const claim = { ...state.claim!, shared: true, network: { primaryEniId: `eni-${NEW.slice(2)}`, primaryIpAssociated: false } };
 
     await makeHandler(t.deps)({ ...state, claim });
 
     expect(t.ec2).toHaveReceivedCommand(DescribeAddressesCommand);
-    expect(t.ec2).toHaveReceivedCommandWith(DescribeNetworkInterfacesCommand, { NetworkInterfaceIds: [`eni-${NEW.slice(2)}`] });
-    expect(t.ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: EIP, InstanceId: NEW, AllowReassociation: true });
+    expect(t.ec2).toHaveReceivedCommandWith(AssignPrivateIpAddressesCommand, { NetworkInterfaceId: `eni-${NEW.slice(2)}`, SecondaryPrivateIpAddressCount: 1 });
+    expect(t.ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: EIP, NetworkInterfaceId: `eni-${NEW.slice(2)}`, PrivateIpAddress: '10.0.1.77', AllowReassociation: true });
   });
 
   it('C9: on a performance trigger the old host is not stopped: its first halt document starts and is not waited for', async () => {
