@@ -20,7 +20,11 @@ export interface FailoverShape {
 export function minimumApiCalls(c: FailoverCase, shape: FailoverShape): Minimum[] {
   const { documents: d, targetGroups: t } = shape;
   const rows: Minimum[] = [
-    { command: 'ec2:DescribeInstances', count: c.poolNodeState === 'stopped' ? 3 : 2, why: 'one page lists the pool (≤ 1000 nodes); one read confirms the fenced host stopped' + (c.poolNodeState === 'stopped' ? '; one confirms the started node runs' : '') },
+    {
+      command: 'ec2:DescribeInstances',
+      count: 2,
+      why: 'one page lists the pool (≤ 1000 nodes; the claimed node’s state and interface travel in the workflow state); one read confirms the fenced host stopped (C1)' + (c.poolNodeState === 'stopped' ? '; the started node’s running event says it runs' : ''),
+    },
     { command: 'ec2:DescribeInstanceTypes', count: 1, why: 'hardware of the pool’s types, once per cold cache (0 when warm)' },
     { command: 'ec2:DescribeInstanceStatus', count: c.poolNodeState === 'stopped' ? 0 : 1, why: 'status checks of the running candidates, one page' },
   ];

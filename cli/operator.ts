@@ -33,7 +33,7 @@ export async function plan(deps: Deps, appName: string, trigger: TriggerKind, re
   const pool = await readPool(deps, app);
   const current = whereRuns(app, pool.appStates.get(app.name));
   const nowSeconds = Math.floor(deps.clock().getTime() / 1000);
-  const { nodes, currentNode } = await viewPool(deps, pool, current, nowSeconds);
+  const { nodes, currentNode } = await viewPool(deps, pool, current, nowSeconds, trigger);
   const selection = selectNodes(deps.env.config, app, { trigger, currentNode, triedNodes: [], requestedNode, candidates: nodes, targetGroups: pool.targetGroups, ...pool.appFacts });
   return { app: app.name, trigger, currentNode: current, selection };
 }
@@ -89,7 +89,8 @@ export async function poolNodes(deps: Deps): Promise<PoolEntry[]> {
   const entries = new Map<string, PoolEntry>();
   const nowSeconds = Math.floor(deps.clock().getTime() / 1000);
   for (const app of deps.env.config.applications) {
-    const { nodes } = await viewPool(deps, await readPool(deps, app), null, nowSeconds);
+    // No current node to compare with: the trigger does not matter.
+    const { nodes } = await viewPool(deps, await readPool(deps, app), null, nowSeconds, 'failure');
     for (const node of nodes) {
       entries.set(node.nodeId, {
         nodeId: node.nodeId,

@@ -72,6 +72,27 @@ export const ClaimSchema = z.strictObject({
   /** The node was the last possible node in the application's placement list (C7). */
   lastPossibleNode: z.boolean().default(false),
   leaseExpiresAt: z.number().int(),
+  /**
+   * The node's primary network interface as the selection's DescribeInstances saw it: shift
+   * moves the logical address with it instead of describing the node again. Absent: shift asks EC2.
+   */
+  network: z
+    .strictObject({
+      primaryEniId: z.string().min(1),
+      /** An address was associated with the primary private IP (another application's Elastic IP). */
+      primaryIpAssociated: z.boolean(),
+    })
+    .optional(),
+  /**
+   * The node's state as the selection's DescribeInstances saw it, and when: provisioning's first
+   * run trusts it while it is seconds old instead of describing the node again. Absent: it asks EC2.
+   */
+  seenState: z
+    .strictObject({
+      state: z.enum(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']),
+      at: z.iso.datetime(),
+    })
+    .optional(),
 });
 export type Claim = z.infer<typeof ClaimSchema>;
 

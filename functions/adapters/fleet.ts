@@ -29,6 +29,12 @@ export interface InstanceInfo {
   tags: Record<string, string>;
   /** ENI at device index 0 (where a secondary private IP goes, C1). */
   primaryEniId: string | null;
+  /**
+   * An address (an Elastic IP) is associated with the primary private IP: DescribeInstances
+   * reports each private IP's Association, so the address move needs no DescribeNetworkInterfaces
+   * to learn it (functions/adapters/addresses.ts).
+   */
+  primaryIpAssociated: boolean;
   privateIps: string[];
   securityGroupIds: string[];
 }
@@ -53,6 +59,7 @@ function toInfo(instance: Instance): InstanceInfo | null {
     imageFacts: imageFactsOf(instance),
     tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? '']] : []))),
     primaryEniId: primary?.NetworkInterfaceId ?? null,
+    primaryIpAssociated: (primary?.PrivateIpAddresses ?? []).some((ip) => ip.Primary && ip.Association !== undefined),
     privateIps: (primary?.PrivateIpAddresses ?? []).flatMap((ip) => (ip.PrivateIpAddress ? [ip.PrivateIpAddress] : [])),
     securityGroupIds: (instance.SecurityGroups ?? []).flatMap((group) => (group.GroupId ? [group.GroupId] : [])),
   };

@@ -26,7 +26,14 @@ export function rootVolumeClientToken(incidentId: string, instanceId: string): s
   return readable.length <= 64 ? readable : `rf-${createHash('sha256').update(readable).digest('hex').slice(0, 61)}`;
 }
 
-/** Starts the swap (or gets the task the same token started) and returns its current state. */
+/**
+ * Starts the swap (or gets the task the same token started) and returns the task as the answer
+ * describes it (EC2 API Reference, "CreateReplaceRootVolumeTask": the response is the
+ * ReplaceRootVolumeTask, with its TaskState and StartTime). ASSUMPTION: for a token used before,
+ * that state may be the one of the first answer (EC2 documents idempotency, not which state a
+ * repeated answer carries): a caller that waits and then describes the task by id never takes a
+ * stale 'pending' for an end.
+ */
 export async function replaceRootVolume(ec2: EC2Client, swap: RootVolumeSwap): Promise<RootVolumeTask> {
   const created = await ec2.send(
     new CreateReplaceRootVolumeTaskCommand({
@@ -36,9 +43,15 @@ export async function replaceRootVolume(ec2: EC2Client, swap: RootVolumeSwap): P
       ImageId: swap.source.imageId,
     }),
   );
-  const taskId = created.ReplaceRootVolumeTask?.ReplaceRootVolumeTaskId;
+  const task = created.ReplaceRootVolumeTask;
+  const taskId = task?.ReplaceRootVolumeTaskId;
   if (!taskId) throw new Error(`CreateReplaceRootVolumeTask returned no task for ${swap.instanceId}`);
+  return { taskId, state: task.TaskState ?? 'pending', startTime: task.StartTime ?? null };
+}
+
+/** The task's current state (DescribeReplaceRootVolumeTasks by id), or null when EC2 does not list it. */
+export async function describeRootVolumeTask(ec2: EC2Client, taskId: string): Promise<RootVolumeTask | null> {
   const described = await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ ReplaceRootVolumeTaskIds: [taskId] }));
-  const task = described.ReplaceRootVolumeTasks?.find((t) => t.ReplaceRootVolumeTaskId === taskId) ?? created.ReplaceRootVolumeTask;
-  return { taskId, state: task?.TaskState ?? 'pending', startTime: task?.StartTime ?? null };
+  const task = described.ReplaceRootVolumeTasks?.find((t) => t.ReplaceRootVolumeTaskId === taskId);
+  return task ? { taskId, state: task.TaskState ?? 'pending', startTime: task.StartTime ?? null } : null;
 }

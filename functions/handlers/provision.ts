@@ -5,17 +5,18 @@
 // effect. Between runs it waits on events where AWS emits one (a started node's running event,
 // a command's end event: the last document's ends provisioning without another run), and
 // polls the root-volume task, which has none, when a swap typically ends.
+import { instanceKey } from '../../core/awaited-events.ts';
 import { findApplication } from '../../core/config.ts';
 import { ErrorNames, ProvisioningFailedError, type PendingOn } from '../../core/errors.ts';
 import { ServiceDetailTypes } from '../../core/metrics.ts';
-import type { WorkflowState } from '../../core/workflow-state.ts';
+import type { Claim, WorkflowState } from '../../core/workflow-state.ts';
 import { getAppState, updateAppState } from '../adapters/app-state.ts';
 import { forgetPreempted, touchClaim } from '../adapters/claims.ts';
 import { advanceDocuments, cancelCommands, commandTag } from '../adapters/commands.ts';
-import { describeInstance } from '../adapters/fleet.ts';
+import { describeInstance, type InstanceInfo } from '../adapters/fleet.ts';
 import { startInstance } from '../adapters/instances.ts';
 import { putServiceEvent } from '../adapters/notify.ts';
-import { replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
+import { describeRootVolumeTask, replaceRootVolume, rootVolumeClientToken } from '../adapters/root-volume.ts';
 import { deregisterTarget } from '../adapters/targets.ts';
 import { errorMessage, errorName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
@@ -46,6 +47,19 @@ export const ROOT_VOLUME_LOOK_SECONDS = 5;
  */
 export const INSTANCE_START_WAIT_SECONDS = 120;
 
+/**
+ * After a node's running event, the first look at its SSM Agent comes this long after the event.
+ * ASSUMPTION: AWS documents no duration for "running" → agent Online; the OS boots in about
+ * 10-20 s (Amazon Linux 2023) and the agent, a boot-time service, registers seconds after. Looks
+ * at the agent before that only cost calls and invocations; after it, they come every
+ * AGENT_POLL_SECONDS (commands.ts).
+ */
+export const AGENT_FIRST_LOOK_SECONDS = 20;
+
+/** progress keys: when the node was seen running (its running event), and the root-volume task it runs. */
+const RUNNING_SINCE = 'provision.runningSince';
+const ROOT_VOLUME_TASK = 'provision.rootVolumeTask';
+
 export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ctx, state) => {
   const { deps, app } = ctx;
   const claim = claimOf(state);
@@ -67,7 +81,7 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
   const how = { activate: 'activated (A2)', install: 'installed (A3)', 'boot-volume': 'booted from the new image (A4)' }[provisioning.method];
   const done = (): WorkflowState => ({
     ...state,
-    progress,
+    progress: withoutKeys(progress, [RUNNING_SINCE]),
     explanation: explain(state, ...notes, `${app.name} ${how} on ${nodeId} in ${Math.round(budget.elapsed)} s`),
   });
 
@@ -78,24 +92,45 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
       if (result !== 'done') stillPending(result.detail, budget, result.on);
     }
 
-    const instance = await describeInstance(deps.ec2, nodeId);
-    if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') {
-      throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
+    // What this provisioning has already seen of the node, kept in the state across its waits:
+    // the node running (its running event, or an earlier run of the step) or the root-volume
+    // task it started. Then the node is not described again on every look: a node that stops
+    // meanwhile fails its task or never gets its agent Online, and provisioning's budget ends it.
+    const runningEvent = resumed(ctx, nodeId, 'running');
+    const seenRunning = progress[RUNNING_SINCE] ?? runningEvent?.at;
+    const rootVolumeTask = progress[ROOT_VOLUME_TASK];
+    if (!seenRunning && !rootVolumeTask) {
+      // The first look, and the one after a wait that ended without the running event: a fresh
+      // read, unless the selection's own read of the node is seconds old (first run only).
+      const instance = (firstEntry ? fromSelection(claim, ctx.now) : null) ?? (await describeInstance(deps.ec2, nodeId));
+      if (!instance || instance.state === 'terminated' || instance.state === 'shutting-down') {
+        throw new ProvisioningFailedError(`${nodeId} is ${instance?.state ?? 'gone'}; it cannot be provisioned`);
+      }
+      if (instance.state === 'stopped') {
+        await start(ctx, nodeId);
+        untilRunning(nodeId, `starting ${nodeId} (it was stopped)`, budget, ctx.now);
+      }
+      if (instance.state !== 'running') untilRunning(nodeId, `${nodeId} is ${instance.state}`, budget, new Date(held.provisionStartedAt ?? ctx.now));
     }
-    if (instance.state === 'stopped') {
-      await start(ctx, nodeId);
-      untilRunning(nodeId, `starting ${nodeId} (it was stopped)`, budget, ctx.now);
-    }
-    if (instance.state !== 'running') untilRunning(nodeId, `${nodeId} is ${instance.state}`, budget, new Date(held.provisionStartedAt ?? ctx.now));
+    const later = (detail: string, on: PendingOn): WorkflowState => {
+      if (overdue(budget)) stillPending(detail, budget, on);
+      return waiting(ctx, { ...state, progress }, detail, on);
+    };
 
     if (provisioning.method === 'boot-volume') {
-      const task = await replaceRootVolume(deps.ec2, {
-        instanceId: nodeId,
-        source: provisioning.source,
-        deleteReplacedRootVolume: provisioning.deleteReplacedRootVolume,
-        clientToken: rootVolumeClientToken(state.incidentId, nodeId),
-      });
-      progress['provision.rootVolumeTask'] = task.taskId;
+      // One CreateReplaceRootVolumeTask (its answer carries the task's state), then one
+      // DescribeReplaceRootVolumeTasks per later look, by the id kept in the state. Without the
+      // id (a crash lost it), Create again: the ClientToken gets the same task back, never a second swap.
+      const known = rootVolumeTask ? await describeRootVolumeTask(deps.ec2, rootVolumeTask) : null;
+      const task =
+        known ??
+        (await replaceRootVolume(deps.ec2, {
+          instanceId: nodeId,
+          source: provisioning.source,
+          deleteReplacedRootVolume: provisioning.deleteReplacedRootVolume,
+          clientToken: rootVolumeClientToken(state.incidentId, nodeId),
+        }));
+      progress[ROOT_VOLUME_TASK] = task.taskId;
       if (FAILED_TASK_STATES.has(task.state)) {
         throw new ProvisioningFailedError(`root volume replacement ${task.taskId} on ${nodeId} ended ${task.state}`);
       }
@@ -103,10 +138,18 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
         const started = Date.parse(task.startTime ?? '') || ctx.now.getTime();
         const firstLook = started + ROOT_VOLUME_FIRST_LOOK_SECONDS * 1000;
         const until = new Date(ctx.now.getTime() < firstLook ? firstLook : ctx.now.getTime() + ROOT_VOLUME_LOOK_SECONDS * 1000);
-        stillPending(`root volume replacement ${task.taskId} on ${nodeId} is ${task.state}`, budget, { until });
+        return later(`root volume replacement ${task.taskId} on ${nodeId} is ${task.state}`, { until });
       }
       notes.push(`${nodeId} rebooted from ${provisioning.source.imageId} (task ${task.taskId}, A4)`);
+    } else if (runningEvent && !progress[RUNNING_SINCE] && provisioning.documents.length > 0) {
+      // The node started just now (its running event resumed the step): its OS boots and its SSM
+      // Agent registers before a command can be sent, and no event says when (commands.ts). The
+      // first look at the agent comes when that typically is done, not at once.
+      progress[RUNNING_SINCE] = runningEvent.at;
+      const firstLook = new Date(Math.max(ctx.now.getTime(), Date.parse(runningEvent.at) + AGENT_FIRST_LOOK_SECONDS * 1000));
+      return later(`${nodeId} is running since ${runningEvent.at}; its SSM Agent is looked at once it has typically registered`, { until: firstLook });
     }
+    if (seenRunning) progress[RUNNING_SINCE] = seenRunning;
 
     const commands = commandDeps(ctx, state);
     const documents = provisioning.documents;
@@ -129,7 +172,7 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
         notes.push(`provisioning ends when SSM reports ${run.commandId} done`);
         return waiting(ctx, done(), detail, onDocuments(run, nodeId, { budget, then: 'next', failWith: ErrorNames.ProvisioningFailed }));
       }
-      stillPending(detail, budget, onDocuments(run, nodeId, { budget }));
+      return later(detail, onDocuments(run, nodeId, { budget }));
     }
     if (run.status === 'done' && run.commandIds.length > 0) progress['provision.commands'] = run.commandIds.join(',');
     return done();
@@ -138,6 +181,34 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
     if (firstEntry) await beginFencing(ctx, state, nodeId);
   }
 });
+
+/**
+ * How old the selection's read of the node may be for provisioning's first run to act on it
+ * without describing the node again. The claim is this incident's alone (a conditional write),
+ * so only something outside the control plane could change the node's state meanwhile; if it
+ * did, the action taken fails safely: a start of a running node does nothing and its running
+ * event is waited for no longer than INSTANCE_START_WAIT_SECONDS, a root-volume swap or a
+ * command to a node that is not running is refused or never delivered, and provisioning's budget
+ * then hands the node back (A13). In a storm this is one DescribeInstances per failover fewer
+ * against EC2's request bucket (bench/README, section 4).
+ */
+export const SELECTION_READ_FRESH_SECONDS = 10;
+
+function fromSelection(claim: Claim, now: Date): Pick<InstanceInfo, 'state'> | null {
+  const seen = claim.seenState;
+  if (!seen || (now.getTime() - Date.parse(seen.at)) / 1000 > SELECTION_READ_FRESH_SECONDS) return null;
+  return { state: seen.state };
+}
+
+/** The node's instance state event that resumed this run of the step, if that is what resumed it. */
+function resumed(ctx: StepContext, nodeId: string, state: string): { at: string } | undefined {
+  const r = ctx.resumed;
+  return r?.key === instanceKey(nodeId) && r.status === state && r.at ? { at: r.at } : undefined;
+}
+
+function withoutKeys(progress: Record<string, string>, keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(progress).filter(([key]) => !keys.includes(key)));
+}
 
 /** The command ids the ledger holds for the first `count` provisioning documents (already done). */
 async function commandIds(commands: ReturnType<typeof commandDeps>, nodeId: string, count: number, incidentId: string): Promise<string[]> {

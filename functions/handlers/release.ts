@@ -27,10 +27,14 @@ export const makeHandler = defineStep('release', ClaimedStateSchema, async (ctx,
     return { ...state, progress: { ...state.progress, 'release.disposition': 'none' }, explanation: explain(state, 'no old node to release') };
   }
 
-  const instance = await describeInstance(deps.ec2, old);
+  // Shift found the host stopped moments ago (C1) and noted its pool: no need to describe it
+  // again. Otherwise (not fenced by a stop: a performance trigger, a shared host, isolation),
+  // whether it still runs decides what release does, so EC2 is asked.
+  const fencedPool = state.progress['shift.fence'] === 'stopped' ? state.progress['shift.oldPool'] : undefined;
+  const instance = fencedPool === undefined ? await describeInstance(deps.ec2, old) : null;
   const running = instance?.state === 'running';
   const others = await otherTenants(ctx, old);
-  const pool = instance ? poolOf(deps.env.config, instance) : null;
+  const pool = fencedPool === undefined ? (instance ? poolOf(deps.env.config, instance) : null) : (deps.env.config.pools.find((p) => p.name === fencedPool) ?? null);
   const host = others.length > 0 || isVirtualHost(deps.env.config, pool?.name);
 
   // C3/C9: the halt documents shift started, in order, to the end.

@@ -14,7 +14,8 @@ import { getClaim, isLive, occupies, takeClaim, type ClaimItem, type NodeClaims 
 import { lazyHandler } from '../deps.ts';
 import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
 import { CLAIM_LEASE_SECONDS, TTL_GRACE_SECONDS, explain } from '../policy.ts';
-import { isFree, readPool, viewPool } from '../pool-view.ts';
+import type { PoolMember } from '../adapters/fleet.ts';
+import { checkCandidates, isFree, readPool, viewPool } from '../pool-view.ts';
 import { defineStep, type StepContext } from '../step.ts';
 
 /** Rejections spelled out in the explanation; the rest are counted. */
@@ -49,7 +50,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
     await tagClaimed(ctx, state, mine);
     return {
       ...state,
-      claim: toClaim(mine),
+      claim: toClaim(mine, pool.members, pool.readAt),
       attempt: state.attempt + 1,
       explanation: explain(state, `re-entered: ${mine.nodeId} is already claimed by this incident`),
     };
@@ -58,22 +59,32 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
   let view = pool;
   const lines: string[] = [];
   for (let round = 1; ; round++) {
-    const { nodes, currentNode } = await viewPool(deps, view, state.currentNode, ctx.nowSeconds);
-    const selection = selectNodes(deps.env.config, app, {
+    // Ranked first as if every node were healthy, then the status checks of the candidates that
+    // could be claimed (checkCandidates), then ranked again with what they said.
+    const unchecked = await viewPool(deps, view, state.currentNode, ctx.nowSeconds, state.trigger.kind, { statusChecks: false });
+    const request = {
       trigger: state.trigger.kind,
-      currentNode,
+      currentNode: unchecked.currentNode,
       triedNodes: state.triedNodes,
       requestedNode: state.requestedNode,
-      candidates: nodes,
       targetGroups: view.targetGroups,
       ...view.appFacts,
-    });
+    };
+    const first = selectNodes(deps.env.config, app, { ...request, candidates: unchecked.nodes });
+    const { nodes, checked } = await checkCandidates(deps, unchecked.nodes, first.ranked.map((c) => c.node.nodeId));
+    const selection = selectNodes(deps.env.config, app, { ...request, candidates: nodes });
     lines.push(...explainSelection(selection));
     ctx.log.info('selection', { round, why: selection.why, ranked: selection.ranked.map((c) => c.node.nodeId), rejected: selection.rejected.length });
 
     const free = nodes.filter(isFree);
     let reselect = false;
     for (const candidate of selection.ranked) {
+      // Beyond the candidates checked (100 running ones ranked before it, all lost): not claimed unchecked; select afresh.
+      if (candidate.node.state === 'running' && !checked.has(candidate.node.nodeId)) {
+        reselect = round < SELECTION_ROUNDS;
+        lines.push(`${checked.size} checked candidates taken by other incidents first; ${reselect ? 'reading the pool again' : 'giving up'}`);
+        break;
+      }
       const taken = await claimCandidate(ctx, state, candidate, view.claims.get(candidate.node.nodeId));
       if (!taken) {
         // A virtual-node host (B1) changes with every tenant's claim: losing the race on it does
@@ -88,7 +99,7 @@ export const makeHandler = defineStep('select', WorkflowStateSchema, async (ctx,
       await tagClaimed(ctx, state, taken);
       deps.metrics.addMetric(MetricNames.FreePoolNodes, MetricUnit.Count, free.filter((n) => n.nodeId !== candidate.node.nodeId).length);
       lines.push(`claimed ${candidate.node.nodeId} (attempt ${state.attempt + 1} of ${app.policy.maxAttempts})`);
-      return { ...state, claim: toClaim(taken), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
+      return { ...state, claim: toClaim(taken, view.members, view.readAt), attempt: state.attempt + 1, explanation: explain(state, ...lines) };
     }
     if (reselect) {
       view = await readPool(deps, app);
@@ -165,8 +176,12 @@ async function claimCandidate(ctx: StepContext, state: WorkflowState, candidate:
   return won ? item : null;
 }
 
-function toClaim(item: ClaimItem): Claim {
+/** The claim the workflow carries, with the node's primary network interface as this read of the pool saw it (shift moves the address with it). */
+function toClaim(item: ClaimItem, members: readonly PoolMember[], readAt: Date): Claim {
+  const instance = members.find((m) => m.instance.instanceId === item.nodeId)?.instance;
   return {
+    ...(instance?.primaryEniId ? { network: { primaryEniId: instance.primaryEniId, primaryIpAssociated: instance.primaryIpAssociated } } : {}),
+    ...(instance ? { seenState: { state: instance.state, at: readAt.toISOString() } } : {}),
     nodeId: item.nodeId,
     pool: item.pool ?? '(unknown)',
     instanceType: item.instanceType ?? 'unknown',

@@ -17,13 +17,13 @@ import { updateAppState } from '../adapters/app-state.ts';
 import { commitServing, touchClaim } from '../adapters/claims.ts';
 import { advanceDocuments } from '../adapters/commands.ts';
 import { commandDeps } from '../command-deps.ts';
-import { describeInstance } from '../adapters/fleet.ts';
+import { describeInstance, type InstanceInfo } from '../adapters/fleet.ts';
 import { isolateInstance, stopInstance } from '../adapters/instances.ts';
 import { updateRecord } from '../adapters/records.ts';
 import { deregisterTarget, targetHealth } from '../adapters/targets.ts';
 import { errorMessage, errorName, hasName, isThrottling } from '../aws-errors.ts';
 import { lazyHandler } from '../deps.ts';
-import { isVirtualHost, tagNodeRole } from '../node-tags.ts';
+import { isVirtualHost, poolOf, tagNodeRole } from '../node-tags.ts';
 import { otherTenants } from '../occupancy.ts';
 import { ClaimedStateSchema, claimOf, clusterTarget, explain, secondsSince, stillPending } from '../policy.ts';
 import { defineStep, type StepContext } from '../step.ts';
@@ -74,6 +74,8 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
       if (stop.stopped) {
         fence = 'stopped';
         notes.push(`fenced: ${old} is stopped (C1, no split brain)`);
+        // What release needs of the stopped host (its pool, by its tags), so it need not describe it again.
+        if (stop.instance) progress['shift.oldPool'] = poolOf(deps.env.config, stop.instance)?.name ?? '';
       } else {
         // Cut off before the address moves: the address then never answers beside a reachable old host.
         fence = 'isolated';
@@ -89,7 +91,11 @@ export const makeHandler = defineStep('shift', ClaimedStateSchema, async (ctx, s
 
   const address = app.cluster.logicalAddress;
   if (address) {
-    const moved = await moveAddress(deps.ec2, address, newNode, configuredPrivateIps(deps.env.config));
+    // The selection's read of the node's interface holds only for a node this incident holds
+    // alone: on a virtual-node host (B1), shared or not when it was claimed, other tenants'
+    // shifts associate their Elastic IPs meanwhile, so EC2 is asked.
+    const alone = !claim.shared && !isVirtualHost(deps.env.config, claim.pool);
+    const moved = await moveAddress(deps.ec2, address, newNode, configuredPrivateIps(deps.env.config), alone ? claim.network : undefined, { sharedHost: !alone });
     notes.push(`${describeAddress(address)} ${moved ? 'moved to' : 'already on'} ${newNode} (C1)`);
   }
 
@@ -129,7 +135,8 @@ async function enableSwitching(ctx: StepContext, node: string): Promise<void> {
   if (enabled) ctx.log.info('switching enabled again', { node });
 }
 
-type StopOutcome = { stopped: true } | { stopped: false; why: string; securityGroupIds: string[] };
+/** stopped: `instance` is the host as the read that found it stopped saw it (null: EC2 no longer knows it). */
+type StopOutcome = { stopped: true; instance: InstanceInfo | null } | { stopped: false; why: string; securityGroupIds: string[] };
 
 /**
  * Stops the failing old host (force: it is failing already) and waits until it is stopped. A
@@ -139,8 +146,10 @@ type StopOutcome = { stopped: true } | { stopped: false; why: string; securityGr
  * state ... use the StopInstances operation together with the Force parameter").
  */
 async function fenceByStopping(ctx: StepContext, old: string, elapsed: number, requestedAt: Date): Promise<StopOutcome> {
+  // A fresh read, kept on purpose (C1, no split brain): the address moves only once EC2 itself
+  // says the host is stopped, never on what an earlier step or an event said.
   const instance = await describeInstance(ctx.deps.ec2, old);
-  if (!instance || ['stopped', 'terminated', 'shutting-down'].includes(instance.state)) return { stopped: true };
+  if (!instance || ['stopped', 'terminated', 'shutting-down'].includes(instance.state)) return { stopped: true, instance };
   if (instance.state !== 'running' && elapsed > FENCE_TIMEOUT_SECONDS) {
     ctx.log.warn('old host did not stop in time; isolating it', { old, state: instance.state, elapsed });
     return { stopped: false, why: `still ${instance.state} ${Math.round(elapsed)} s after the stop was requested`, securityGroupIds: instance.securityGroupIds };

@@ -78,6 +78,7 @@ describeCall('ec2:DescribeInstances', () => {
           subnetId: '<subnet-a1>',
           tags: { [POOL_TAG]: 'general', team: 'web' },
           primaryEniId: '<web-1:eni>',
+          primaryIpAssociated: false,
           privateIps: ['10.0.1.10', WEB_IP],
           securityGroupIds: ['<sg-web>', '<sg-app>'],
           image: linux('x86_64'),
@@ -90,6 +91,7 @@ describeCall('ec2:DescribeInstances', () => {
           subnetId: '<subnet-b1>',
           tags: { [POOL_TAG]: 'general' },
           primaryEniId: '<web-2:eni>',
+          primaryIpAssociated: false,
           privateIps: ['10.0.17.10'],
           securityGroupIds: ['<sg-app>'],
           image: linux('arm64'),
@@ -102,6 +104,7 @@ describeCall('ec2:DescribeInstances', () => {
           subnetId: '<subnet-a1>',
           tags: { [POOL_TAG]: 'general' },
           primaryEniId: '<spare:eni>',
+          primaryIpAssociated: false,
           privateIps: ['10.0.1.12'],
           securityGroupIds: ['<sg-app>'],
           image: linux('x86_64'),
@@ -114,6 +117,7 @@ describeCall('ec2:DescribeInstances', () => {
           subnetId: '<subnet-b2>',
           tags: { [POOL_TAG]: 'gpu' },
           primaryEniId: '<gpu-1:eni>',
+          primaryIpAssociated: false,
           privateIps: ['10.0.65.11'],
           securityGroupIds: ['<sg-app>'],
           image: linux('x86_64'),
@@ -162,6 +166,20 @@ describeCall('ec2:DescribeInstances', () => {
         ],
       },
     });
+  });
+
+  // The selection reads whether a node's primary IP holds an address from DescribeInstances
+  // (Instance.NetworkInterfaces[].PrivateIpAddresses[].Association), so the shift need not ask
+  // DescribeNetworkInterfaces.
+  it('agreed: describeInstance says whether the primary private IP holds an Elastic IP', async () => {
+    const { moto, simulator } = await bothSides(async (side) => {
+      const fleet = await seedFleet(side, { nodes: ['web-1', 'web-3'], elasticIps: true });
+      const read = async (label: string) => (await describeInstance(side.ec2, fleet.node(label)))?.primaryIpAssociated;
+      return { withEip: await read('web-1'), without: await read('web-3') };
+    });
+
+    expect(simulator).toEqual({ ok: true, value: { withEip: true, without: false } });
+    expect(moto).toEqual(simulator);
   });
 
   it('agreed: describeInstance of an instance EC2 does not know is null (InvalidInstanceID.NotFound)', async () => {

@@ -21,7 +21,7 @@ import { ErrorNames } from '../../core/errors.ts';
 import type { WorkflowState } from '../../core/workflow-state.ts';
 import { AGENT_POLL_SECONDS, DELIVERY_TIMEOUT_SECONDS, commandComment } from '../../functions/adapters/commands.ts';
 import { rootVolumeClientToken } from '../../functions/adapters/root-volume.ts';
-import { INSTANCE_START_WAIT_SECONDS, makeHandler } from '../../functions/handlers/provision.ts';
+import { AGENT_FIRST_LOOK_SECONDS, INSTANCE_START_WAIT_SECONDS, makeHandler } from '../../functions/handlers/provision.ts';
 import { INCIDENT, NEW, NOW, OLD, TABLES, claimItem, ec2Instance, ledgerHas, makeTestDeps, reservations, workflowState, type TestContext, waitOf } from './fixtures.ts';
 
 function leaseHeld(t: TestContext, provisionStartedAt = NOW.toISOString()) {
@@ -108,6 +108,24 @@ describe('provision', () => {
     expect(wait.detail).toContain(`waiting for the SSM Agent on ${NEW} to come Online (it is ConnectionLost)`);
     expect(wait.until).toBe(new Date(NOW.getTime() + AGENT_POLL_SECONDS * 1000).toISOString());
     expect(t.ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [NEW] }] });
+    expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('A2: resumed by the started node\'s running event, it neither describes the node nor looks at its agent at once: the first look comes AGENT_FIRST_LOOK_SECONDS after the event, later ones every 5 s, still without DescribeInstances', async () => {
+    const at = new Date(NOW.getTime() - 1_000).toISOString();
+    const resumed = { key: `ec2:${NEW}`, status: 'running', at, via: 'event' };
+    t.ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    const handler = makeHandler(t.deps);
+
+    const first = await handler({ ...workflowState(), resumed });
+    expect(first.wait?.until).toBe(new Date(Date.parse(at) + AGENT_FIRST_LOOK_SECONDS * 1000).toISOString());
+    expect(t.ssm).not.toHaveReceivedCommand(DescribeInstanceInformationCommand);
+
+    const { wait: _wait, ...look } = first;
+    const second = await handler(look);
+    expect(second.wait?.until).toBe(new Date(NOW.getTime() + AGENT_POLL_SECONDS * 1000).toISOString());
+    expect(t.ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 1);
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
@@ -203,32 +221,48 @@ describe('provision', () => {
   describe('A4 boot-volume', () => {
     const token = rootVolumeClientToken(INCIDENT, NEW);
 
-    it('swaps the root volume with a deterministic ClientToken and polls the task', async () => {
+    it('A4: one CreateReplaceRootVolumeTask with a deterministic ClientToken (its answer carries the task state), then the task by id: one DescribeReplaceRootVolumeTasks per look, no second swap request', async () => {
       instanceIs(t, 'running');
-      t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'pending' } });
-      t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolves({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'in-progress' }] });
-      const handler = makeHandler(t.deps);
-      const first = await waitOf(handler(search()));
-      expect(first.detail).toContain('in-progress');
-      // No event for the task: first look when a swap typically ends (20 s after it started), later ones every 5 s.
-      expect(first.until).toBe(new Date(NOW.getTime() + 20_000).toISOString());
+      t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'pending', StartTime: NOW.toISOString() } });
       t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolves({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'in-progress', StartTime: new Date(NOW.getTime() - 30_000).toISOString() }] });
-      expect((await waitOf(handler(search()))).until).toBe(new Date(NOW.getTime() + 5_000).toISOString());
+      const handler = makeHandler(t.deps);
+      const first = await handler(search());
+      expect(first.wait?.detail).toContain('pending');
+      // No event for the task: first look when a swap typically ends (20 s after it started), later ones every 5 s.
+      expect(first.wait?.until).toBe(new Date(NOW.getTime() + 20_000).toISOString());
+      expect(first.progress['provision.rootVolumeTask']).toBe('replacevol-1');
+      expect(t.ec2).not.toHaveReceivedCommand(DescribeReplaceRootVolumeTasksCommand);
+
+      const { wait: _wait, ...again } = first;
+      expect((await waitOf(handler(again))).until).toBe(new Date(NOW.getTime() + 5_000).toISOString());
 
       const tokens = t.ec2.commandCalls(CreateReplaceRootVolumeTaskCommand).map((c) => c.args[0].input.ClientToken);
-      expect(tokens).toEqual([token, token]);
+      expect(tokens).toEqual([token]);
       expect(t.ec2).toHaveReceivedCommandWith(CreateReplaceRootVolumeTaskCommand, { InstanceId: NEW, ImageId: 'ami-0123456789abcdef0', DeleteReplacedRootVolume: false });
+      expect(t.ec2).toHaveReceivedCommandTimes(DescribeReplaceRootVolumeTasksCommand, 1);
+      // The look at the task needs no look at the instance: a node that stops fails its task.
+      expect(t.ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    });
+
+    it('without the task id in the state (a crash lost it), the swap is asked for again with the same ClientToken: the same task, never a second swap', async () => {
+      instanceIs(t, 'running');
+      t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'in-progress', StartTime: NOW.toISOString() } });
+      const handler = makeHandler(t.deps);
+      await handler(search());
+      await handler(search());
+      expect(t.ec2.commandCalls(CreateReplaceRootVolumeTaskCommand).map((c) => c.args[0].input.ClientToken)).toEqual([token, token]);
     });
 
     it('a failed swap is ProvisioningFailedError; a succeeded one completes provisioning', async () => {
       instanceIs(t, 'running');
-      t.ec2.on(CreateReplaceRootVolumeTaskCommand).resolves({ ReplaceRootVolumeTask: { ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'pending' } });
       t.ec2.on(DescribeReplaceRootVolumeTasksCommand).resolvesOnce({ ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'failed-detached' }] }).resolves({
         ReplaceRootVolumeTasks: [{ ReplaceRootVolumeTaskId: 'replacevol-1', TaskState: 'succeeded' }],
       });
       const handler = makeHandler(t.deps);
-      await expect(handler(search())).rejects.toMatchObject({ name: ErrorNames.ProvisioningFailed, message: expect.stringContaining('failed-detached') });
-      const state = await handler(search());
+      const swapping = search({ progress: { 'provision.rootVolumeTask': 'replacevol-1' } });
+      await expect(handler(swapping)).rejects.toMatchObject({ name: ErrorNames.ProvisioningFailed, message: expect.stringContaining('failed-detached') });
+      const state = await handler(swapping);
+      expect(state.wait).toBeUndefined();
       expect(state.progress['provision.rootVolumeTask']).toBe('replacevol-1');
     });
 

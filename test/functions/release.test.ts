@@ -80,6 +80,31 @@ describe('release', () => {
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
+  it('A8/C1: a host shift found stopped (and noted the pool of) is quarantined without describing it again; it is tagged as the pool node it is', async () => {
+    const failed = afterShift({
+      trigger: { kind: 'failure', source: 'rapid-failover-web-status-check', reason: 'status checks failing', observedAt: '2025-03-01T11:59:00.000Z' },
+      progress: { 'shift.fence': 'stopped', 'shift.oldPool': 'general', 'shift.shiftedAt': NOW.toISOString() },
+    });
+    const state = await makeHandler(t.deps)(failed);
+
+    expect(state.progress['release.disposition']).toBe('quarantined');
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeInstanceStatusCommand);
+    expect(t.ec2).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [OLD], Tags: [{ Key: 'rapid-failover:role', Value: 'quarantined' }] });
+  });
+
+  it('a stopped host outside every pool (shift noted no pool) is quarantined in the claims table only: no tags on a node IAM does not let us tag', async () => {
+    const failed = afterShift({
+      trigger: { kind: 'failure', source: 'rapid-failover-web-status-check', reason: 'status checks failing', observedAt: '2025-03-01T11:59:00.000Z' },
+      progress: { 'shift.fence': 'stopped', 'shift.oldPool': '', 'shift.shiftedAt': NOW.toISOString() },
+    });
+    const state = await makeHandler(t.deps)(failed);
+
+    expect(state.progress['release.disposition']).toBe('quarantined');
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
+    expect(t.ec2).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
   it('halt documents that do not finish in time get the node quarantined, not waited for forever, and are cancelled', async () => {
     oldIs(t, 'running');
     haltCommands(t, ['InProgress']);

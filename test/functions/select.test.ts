@@ -90,6 +90,24 @@ describe('select', () => {
     expect(t.addMetric).toHaveBeenCalledWith(MetricNames.FreePoolNodes, 'Count', 2);
   });
 
+  it('A7: a failed host outside the pool is not described on a failure trigger (its id is all selection needs); the claim carries the node\'s primary interface for shift', async () => {
+    arrange(t, [ec2Instance(NEW), ec2Instance(OTHER, { type: 't3.micro' })]);
+    const state = await makeHandler(t.deps)(beforeSelect());
+
+    expect(state.claim).toMatchObject({ nodeId: NEW, network: { primaryEniId: `eni-${NEW.slice(2)}`, primaryIpAssociated: false } });
+    expect(t.ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.InstanceIds)).toEqual([undefined]);
+  });
+
+  it('A7: on a performance trigger the host outside the pool is described: candidates must be more capable than it', async () => {
+    arrange(t, [ec2Instance(NEW, { type: 'm7i.2xlarge' }), ec2Instance(OTHER)]);
+    t.ec2.on(DescribeInstancesCommand, { InstanceIds: [OLD] }).resolves(reservations(ec2Instance(OLD, { pool: '' })));
+    const state = await makeHandler(t.deps)(beforeSelect({ trigger: { kind: 'performance', source: 'rapid-failover-web-performance', reason: 'slow', observedAt: '2025-03-01T11:59:00.000Z' } }));
+
+    expect(state.claim?.nodeId).toBe(NEW);
+    expect(t.ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [OLD] });
+    expect(state.explanation.join('\n')).toContain(`more capable than current node ${OLD}`);
+  });
+
   it('a lost claim race moves on to the next candidate', async () => {
     arrange(t, [ec2Instance(NEW), ec2Instance(OTHER)]);
     t.ddb.on(TransactWriteCommand).rejectsOnce(lostRace()).resolves({});

@@ -85,6 +85,35 @@ describe('shift', () => {
     expect(state.currentNode).toBe(OLD);
   });
 
+  it('C1 (AssociateAddress with AllowReassociation is idempotent): with the selection\'s read of the new node\'s interface (no address on its primary IP), the Elastic IP moves by instance without asking where it is; the stopped host\'s pool is kept for release', async () => {
+    oldIs(t, 'stopped');
+    const state = workflowState();
+    const claim = { ...state.claim!, network: { primaryEniId: `eni-${NEW.slice(2)}`, primaryIpAssociated: false } };
+
+    const next = await makeHandler(t.deps)({ ...state, claim });
+
+    expect(t.ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: EIP, InstanceId: NEW, AllowReassociation: true });
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeAddressesCommand);
+    expect(t.ec2).not.toHaveReceivedCommand(DescribeNetworkInterfacesCommand);
+    // One DescribeInstances: the old host, read fresh before the address moves (C1, no split brain).
+    expect(t.ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.InstanceIds)).toEqual([[OLD]]);
+    expect(next.progress).toMatchObject({ 'shift.fence': 'stopped', 'shift.oldPool': 'general' });
+  });
+
+  it('B1: on a virtual-node host the selection\'s read is not trusted, and the Elastic IP gets a private IP assigned for it (two tenants shifting at once never pick the same free IP, and the second association would take the first one\'s address off)', async () => {
+    oldIs(t, 'stopped');
+    t.ec2.on(DescribeInstancesCommand, { InstanceIds: [NEW] }).resolves(reservations(ec2Instance(NEW)));
+    t.ec2.on(AssignPrivateIpAddressesCommand).resolves({ AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.1.77' }] });
+    const state = workflowState();
+    const claim = { ...state.claim!, shared: true, network: { primaryEniId: `eni-${NEW.slice(2)}`, primaryIpAssociated: false } };
+
+    await makeHandler(t.deps)({ ...state, claim });
+
+    expect(t.ec2).toHaveReceivedCommand(DescribeAddressesCommand);
+    expect(t.ec2).toHaveReceivedCommandWith(AssignPrivateIpAddressesCommand, { NetworkInterfaceId: `eni-${NEW.slice(2)}`, SecondaryPrivateIpAddressCount: 1 });
+    expect(t.ec2).toHaveReceivedCommandWith(AssociateAddressCommand, { AllocationId: EIP, NetworkInterfaceId: `eni-${NEW.slice(2)}`, PrivateIpAddress: '10.0.1.77', AllowReassociation: true });
+  });
+
   it('C9: on a performance trigger the old host is not stopped: its first halt document starts and is not waited for', async () => {
     oldIs(t, 'running');
     const state = await makeHandler(t.deps)(workflowState({ trigger: performance }));
