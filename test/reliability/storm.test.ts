@@ -205,13 +205,13 @@ describe('issue 12: a storm with EC2\'s request limits enforced', () => {
   // DescribeInstances (7, before: 24 of 40 ended about 30 s late). The bench runs 100 (section 4).
   it('40 hosts fail at once (activate, install, boot-volume): every failover ends within 10 s of the same method alone, none failed', async () => {
     // Each method alone: three applications, one of each, failing at once (no bucket runs dry).
-    const single = await simulate(concurrencyScenario(3, 3), { dynamoEndpoint: db.endpoint });
+    const single = await simulate(concurrencyScenario(3, 3), { dynamoEndpoint });
     const alone = Object.fromEntries(single.result.incidents.map((i) => [concurrencyMethod(Number(i.app.replace(/^app-/, '')) - 1), i.rtoSeconds!]));
     const apps = 40;
     const s = concurrencyScenario(apps, 44);
     let refused = (): Record<string, number> => ({});
     const run = await simulate(s, {
-      dynamoEndpoint: db.endpoint,
+      dynamoEndpoint,
       beforeRun: ({ fleet }) => {
         fleet.faults.enforceEc2RequestLimits();
         refused = () => fleet.faults.refusedRequests();
