@@ -79,10 +79,10 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
   // First entry only (the mark was just set): the failed host starts stopping beside provisioning, not at the shift.
   const firstEntry = held.provisionStartedAt === ctx.now.toISOString();
   const how = { activate: 'activated (A2)', install: 'installed (A3)', 'boot-volume': 'booted from the new image (A4)' }[provisioning.method];
-  const done = (): WorkflowState => ({
+  const done = (ending = `in ${Math.round(budget.elapsed)} s`): WorkflowState => ({
     ...state,
     progress: withoutKeys(progress, [RUNNING_SINCE]),
-    explanation: explain(state, ...notes, `${app.name} ${how} on ${nodeId} in ${Math.round(budget.elapsed)} s`),
+    explanation: explain(state, ...notes, `${app.name} ${how} on ${nodeId} ${ending}`),
   });
 
   try {
@@ -169,8 +169,7 @@ export const makeHandler = defineStep('provision', ClaimedStateSchema, async (ct
         // The last document: its Success event ends provisioning (anything else fails the node),
         // so the workflow goes straight on to join, with nothing left for this step to do.
         progress['provision.commands'] = [...(await commandIds(commands, nodeId, documents.length - 1, state.incidentId)), run.commandId].join(',');
-        notes.push(`provisioning ends when SSM reports ${run.commandId} done`);
-        return waiting(ctx, done(), detail, onDocuments(run, nodeId, { budget, then: 'next', failWith: ErrorNames.ProvisioningFailed }));
+        return waiting(ctx, done(`once SSM reports ${run.commandId} done`), detail, onDocuments(run, nodeId, { budget, then: 'next', failWith: ErrorNames.ProvisioningFailed }));
       }
       return later(detail, onDocuments(run, nodeId, { budget }));
     }

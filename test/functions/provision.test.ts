@@ -153,6 +153,8 @@ describe('provision', () => {
     expect(state.wait?.event).toEqual({ key: `ssm:cmd-1:${NEW}`, since: NOW.toISOString(), expect: ['Success'], failWith: ErrorNames.ProvisioningFailed, then: 'next', timeoutSeconds: 600 });
     expect(state.progress['provision.commands']).toBe('cmd-0,cmd-1');
     expect(t.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+    // Not done yet: the explanation must not claim a provisioning time that ended at the send.
+    expect(state.explanation.at(-1)).toMatch(/^web activated \(A2\) on i-\w+ once SSM reports cmd-1 done$/);
   });
 
   it('resumed by the Success event of its last command, finishes without asking SSM again', async () => {
