@@ -103,7 +103,7 @@ const FINISH_STATE = 'FinishIncident';
 /**
  * The invocation a handler's AWS calls belong to. One storage for every injector: each enabled
  * AsyncLocalStorage adds work to every promise Node creates (async_hooks propagate to each), so
- * one per run made the 225-run harness spend more time propagating stores than simulating.
+ * one per run made the 225-run harness spend a seventh of its CPU propagating stores (profiled).
  */
 const liveInvocation = new AsyncLocalStorage<{ owner: FaultInjector; live: LiveInvocation }>();
 
