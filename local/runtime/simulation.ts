@@ -2,6 +2,7 @@
 // state machine, the tables and the event rules; the real handlers run with real SDK clients
 // whose requests reach DynamoDB Local and the simulated fleet, in virtual time.
 import { randomUUID } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -427,8 +428,9 @@ class Simulation {
 
   private async createTables() {
     const raw = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint: this.dynamoEndpoint });
-    // Unique names, so runs can share one DynamoDB Local.
-    const run = `${process.pid}-${++runSeq}`;
+    // Unique names, so runs can share one DynamoDB Local: per process, per thread (vitest's
+    // thread pool runs several files in one process), per run.
+    const run = `${process.pid}-${threadId}-${++runSeq}`;
     const names = await createTablesFromTemplate(raw, this.template, { nameFor: (logicalId) => `${logicalId}-${run}` });
     raw.destroy();
     this.tableNames = names;
