@@ -1,13 +1,15 @@
 // Runs the operator CLI as a user would: a separate Node process started with tsx on
 // bin/failover.ts, from the repository root. While it runs, the DynamoDB Local (java)
 // processes it starts are noted from the process table, so a test can check that none of
-// them outlives the CLI and that their ports are closed.
+// them outlives the CLI and that their ports are closed. runCliInProcess runs the same CLI
+// in the test's own process, for what is not about the process.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { simulationDocument } from '../../cli/render.ts';
+import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX_CLI = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -156,3 +158,25 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
 
 /** What `simulate --json` prints: the document cli/render.ts builds, so the tests cannot drift from it. */
 export type SimulationJson = ReturnType<typeof simulationDocument>;
+
+/** What the CLI run in-process wrote, and the exit code main() returned. */
+export interface InProcessResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `failover <args>` in-process: the same argument parsing and commands (cli/main.ts), buffers
+ * instead of the process's streams, the suite's shared DynamoDB Local. A separate process costs
+ * seconds of CPU to start (runCli is for what is about the process itself). main() keeps its
+ * streams in module state: one call at a time.
+ */
+export async function runCliInProcess(args: string[]): Promise<InProcessResult> {
+  const { main } = await import('../../cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
+  const code = await main(['node', 'failover', ...args], io, { dynamoEndpoint: sharedDynamoEndpoint() });
+  return { code, stdout, stderr };
+}

@@ -6,9 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
-import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
-import { probePort, REPO_ROOT, runCli, stillRunning, type SimulationJson } from './cli.ts';
+import { probePort, REPO_ROOT, runCli, runCliInProcess, stillRunning, type InProcessResult, type SimulationJson } from './cli.ts';
 
 type Incident = SimulationJson['incidents'][number];
 
@@ -269,29 +267,13 @@ const SHOWS: Record<string, (doc: SimulationJson) => void> = {
   'duplicate-and-flapping.json': duplicateAndFlapping,
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const dynamoEndpoint = sharedDynamoEndpoint();
-const runs = new Map<string, Promise<Run>>();
-
-/** The CLI in-process: same argument parsing, same commands, buffers instead of the process's streams. */
-async function simulateJson(file: string): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
-  const code = await main(['node', 'failover', 'simulate', join(EXAMPLES, file), '--json'], io, { dynamoEndpoint });
-  return { code, stdout, stderr };
-}
+const runs = new Map<string, Promise<InProcessResult>>();
 
 beforeAll(async () => {
   // One after another: the CLI's output streams are per call, its runs share one event loop.
   let previous: Promise<unknown> = Promise.resolve();
   for (const file of files) {
-    const run = previous.then(() => simulateJson(file));
+    const run = previous.then(() => runCliInProcess(['simulate', join(EXAMPLES, file), '--json']));
     runs.set(file, run);
     previous = run.catch(() => undefined);
   }

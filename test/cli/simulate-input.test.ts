@@ -4,9 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
-import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
-import { REPO_ROOT, runCli } from './cli.ts';
+import { REPO_ROOT, runCli, runCliInProcess } from './cli.ts';
 
 /** A CLI run: a few seconds to start Node and tsx, plus the simulation on a busy machine. */
 const RUN_TIMEOUT_MS = 5 * 60_000;
@@ -18,19 +16,6 @@ afterAll(() => {
 
 function example(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(REPO_ROOT, 'examples', file), 'utf8')) as Record<string, unknown>;
-}
-
-/**
- * The CLI in-process: the same argument parsing and commands, buffers for its streams, the
- * suite's DynamoDB Local. A separate process costs seconds of CPU to start; the cases that are
- * about the process itself (its exit code, its stderr, no DynamoDB Local started) run as one.
- */
-async function simulateInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
-  const code = await main(['node', 'failover', 'simulate', ...args], io, { dynamoEndpoint: sharedDynamoEndpoint() });
-  return { code, stdout, stderr };
 }
 
 /** Writes a scenario file into the test's directory and returns its path. */
@@ -149,7 +134,7 @@ describe('bad input: exit code 2 and the field named on stderr, before anything 
   it.each(cases.filter((c) => !AS_A_PROCESS.has(c.name)))('$name', async ({ name, content, field }) => {
     const file = scenarioFile(name.replace(/\W+/g, '-'), content());
 
-    const result = await simulateInProcess([file, '--json']);
+    const result = await runCliInProcess(['simulate', file, '--json']);
 
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(field);
@@ -158,7 +143,7 @@ describe('bad input: exit code 2 and the field named on stderr, before anything 
   });
 
   it('a scenario file that does not exist', async () => {
-    const result = await simulateInProcess([join(dir, 'no-such-scenario.json')]);
+    const result = await runCliInProcess(['simulate', join(dir, 'no-such-scenario.json')]);
 
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/no-such-scenario\.json[\s\S]*cannot read: ENOENT/);
@@ -175,7 +160,7 @@ describe('a run that does not meet its expectation', () => {
       }),
     );
 
-    const result = await simulateInProcess([file, '--json']);
+    const result = await runCliInProcess(['simulate', file, '--json']);
 
     expect(result.code, result.stderr).toBe(1);
     const doc = JSON.parse(result.stdout) as { unexpected: string[]; incidents: Array<{ app: string; outcome: string }> };
@@ -187,7 +172,7 @@ describe('a run that does not meet its expectation', () => {
     // Nothing happens to shop's host (the one event only arms a fault on the idle node): the expectation is never tested, so it is not met.
     const file = scenarioFile('expected-but-quiet', minimal({ timeline: [{ at: 10, event: 'provisioning-fails', node: 'i-0123456789abcdef1' }], runForSeconds: 60 }));
 
-    const result = await simulateInProcess([file]);
+    const result = await runCliInProcess(['simulate', file]);
 
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toContain('Unexpected outcomes: shop: no incident; expected failed-over');
