@@ -17,15 +17,15 @@
 // - Time: each message to the worker carries the virtual time. A handler's time can only move
 //   while it waits on a fleet call (the virtual clock advances only when every flow waits on
 //   it), and the answer to that call brings the new time.
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { App } from 'aws-cdk-lib';
 import type { Config } from '../../core/config.ts';
-import { RapidFailoverStack } from '../../lib/rapid-failover-stack.ts';
+import { loadConfigFile } from '../../lib/load-config.ts';
 import { serviceOf, type SdkClient, type SimulatedFleet } from '../fleet/index.ts';
 import type { VirtualClock } from '../fleet/clock.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, resolveTemplateValue, type CfnTemplate } from '../state-machine-definition.ts';
@@ -38,6 +38,7 @@ import type { TaskHandler } from './workflow-runner.ts';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORKER_ENTRY = new URL('./lambda-worker.ts', import.meta.url);
 const STACK_NAME = 'RapidFailoverBundles';
+const TSX_CLI = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
 /** A synthesized cloud assembly: its template and where each function's bundle is. */
 export interface DeployedBundles {
@@ -53,20 +54,48 @@ export interface DeployedBundles {
 }
 
 /**
- * Synthesizes the stack for `config` as `cdk synth` does, esbuild bundles included (slow: a
- * few seconds per function), into a temporary directory, in the local account and region.
+ * Synthesizes the stack for the config in `configFile` as `cdk synth` does, esbuild bundles
+ * included (slow: a few seconds per function): cdk.json's app command (`tsx bin/app.ts`) in a
+ * process of its own, given its context (cdk.json's, the config file and the stack name) in
+ * CDK_CONTEXT_JSON and a temporary CDK_OUTDIR, deployed to the local account and region (or
+ * wherever the config's ARNs are). A process of its own also keeps esbuild out of the caller's
+ * threads (it cannot be spawned from a worker thread: "The argument 'stdio' is invalid").
  */
-export function synthesizeBundles(config: Config): DeployedBundles {
+export async function synthesizeBundles(configFile: string): Promise<DeployedBundles> {
+  const config = loadConfigFile(configFile);
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context?: Record<string, unknown> };
+  const [command, ...args] = cdkJson.app.split(' ');
+  if (command !== 'tsx') throw new Error(`cdk.json's app command '${cdkJson.app}' does not start with tsx; synthesizeBundles runs it with the repository's tsx`);
   const outdir = mkdtempSync(join(tmpdir(), 'rapid-failover-assembly-'));
   try {
-    const app = new App({ outdir });
-    new RapidFailoverStack(app, STACK_NAME, { config, env: localStackEnvironment(config) });
-    app.synth();
+    const target = localStackEnvironment(config);
+    const { code, output } = await runToEnd(process.execPath, [TSX_CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, configFile, stackName: STACK_NAME }),
+        CDK_OUTDIR: outdir,
+        CDK_DEFAULT_ACCOUNT: target.account,
+        CDK_DEFAULT_REGION: target.region,
+      },
+    });
+    if (code !== 0) throw new Error(`${cdkJson.app} exited with ${code} for ${configFile}:\n${output}`);
     return { ...readCloudAssembly(outdir, STACK_NAME, config), dispose: () => rmSync(outdir, { recursive: true, force: true }) };
   } catch (error) {
     rmSync(outdir, { recursive: true, force: true });
     throw error;
   }
+}
+
+function runToEnd(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolvePromise({ code, output }));
+  });
 }
 
 /** Reads a cloud assembly `cdk synth` wrote (e.g. cdk.out): the template and each function's asset directory. */

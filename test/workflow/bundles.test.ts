@@ -15,9 +15,11 @@
 //   .../task/index.mjs" (only the runtime's @aws-sdk is there to resolve);
 // - CommonJS output with the ESM createRequire banner left in: "Runtime.ImportModuleError:
 //   ReferenceError: module is not defined in ES module scope".
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../core/config.ts';
 import { EnvNames } from '../../core/environment.ts';
 import { STEPS } from '../../core/workflow-state.ts';
 import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
@@ -63,8 +65,9 @@ const progress: string[] = [];
 
 beforeAll(async () => {
   const synthStart = performance.now();
-  // The real synthesis, esbuild included: the same bundles `cdk deploy` uploads.
-  bundles = synthesizeBundles(scenario.config);
+  // The real synthesis, esbuild included: cdk.json's app (bin/app.ts) run as `cdk synth` runs it,
+  // so these are the same bundles `cdk deploy` uploads.
+  bundles = await synthesizeBundles(fileURLToPath(EXAMPLE_CONFIG_PATH));
   const runStart = performance.now();
   runtime = await openLocalRuntime(scenario, { dynamoEndpoint, bundles, onProgress: (e) => progress.push(`${e.at.toISOString()} ${e.text}`) });
   result = await runtime.run();
@@ -91,6 +94,22 @@ function controlPlaneFunctions(): string[] {
     .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r.Properties?.Environment ?? {}).includes(EnvNames.Step))
     .map(([id]) => id);
 }
+
+describe('cdk synth (bin/app.ts) on failover.config.json', () => {
+  it('bundles every handler with esbuild as one ESM file, and puts the config beside the bundles as an S3 asset', () => {
+    const functions = Object.entries(bundles.template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    // Twelve handlers (ten steps, intake, the callback), and the CDK's own AwsCustomResource provider (it tags the preferred nodes at deploy).
+    expect(functions).toHaveLength(STEPS.length + 3);
+    const esm = functions.filter(([id]) => existsSync(join(bundles.codeDirs.get(id)!, 'index.mjs'))).map(([id]) => id);
+    expect(esm.sort()).toEqual(controlPlaneFunctions().sort());
+    // The config document: the object every function's RAPID_FAILOVER_CONFIG_KEY names.
+    const keys = new Set(functions.map(([, r]) => (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.[EnvNames.ConfigKey]).filter(Boolean));
+    expect(keys.size).toBe(1);
+    const [key] = [...keys] as string[];
+    expect(key).toMatch(/^[0-9a-f]{64}\.json$/);
+    expect((JSON.parse(bundles.assetText(key!)) as { config: Config }).config.applications.map((a) => a.name)).toEqual(['checkout', 'search', 'reports']);
+  });
+});
 
 describe('the deployed bundles run a complete failover', () => {
   it('every function of the control plane ran from its bundle, in its own execution environment', () => {
