@@ -83,12 +83,14 @@ export async function createTablesFromTemplate(
 
   await Promise.all(
     definitions.map(async ({ logicalId, input, ttlAttribute }) => {
+      let status: string | undefined;
       try {
-        await client.send(new CreateTableCommand(input));
+        status = (await client.send(new CreateTableCommand(input))).TableDescription?.TableStatus;
       } catch (error) {
         throw new Error(`creating table ${input.TableName} for ${logicalId} failed: ${(error as Error).message}`, { cause: error });
       }
-      await waitUntilActive(client, input.TableName!);
+      // DynamoDB Local answers CreateTable with the table ACTIVE already: no DescribeTable then.
+      if (status !== 'ACTIVE') await waitUntilActive(client, input.TableName!);
       if (ttlAttribute) {
         await client.send(
           new UpdateTimeToLiveCommand({ TableName: input.TableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }),
@@ -99,8 +101,8 @@ export async function createTablesFromTemplate(
   return Object.fromEntries(definitions.map((d) => [d.logicalId, d.input.TableName!]));
 }
 
+/** Real DynamoDB answers CreateTable with CREATING; the table takes writes once DescribeTable says ACTIVE. */
 async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
-  // DynamoDB Local creates tables ACTIVE at once; poll briefly in case it ever does not.
   for (let attempt = 0; attempt < 200; attempt++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (Table?.TableStatus === 'ACTIVE') return;
