@@ -9,18 +9,18 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const LONGEST_FIRST = [
   'test/reliability/crash.test.ts',
-  'test/lib/iam/roles.test.ts',
-  'test/workflow/bundles.test.ts',
-  'test/cli/examples.test.ts',
   'test/workflow/workflow.test.ts',
-  'test/lib/app.test.ts',
-  'test/cli/dynamodb-cleanup.test.ts',
-  'test/contract/moto-server.test.ts',
-  'test/cli/simulate-input.test.ts',
+  'test/cli/examples.test.ts',
+  'test/workflow/bundles.test.ts',
+  'test/lib/iam/roles.test.ts',
   'test/reliability/storm.test.ts',
+  'test/cli/dynamodb-cleanup.test.ts',
+  'test/cli/simulate-input.test.ts',
   'test/lib/cfn-lint.test.ts',
   'test/contract/ec2.contract.test.ts',
   'test/lib/deploy-safety.test.ts',
+  'test/contract/moto-server.test.ts',
+  'test/contract/services.contract.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {
