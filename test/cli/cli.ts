@@ -14,7 +14,8 @@ import { sharedDynamoEndpoint } from '../shared-dynamodb.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSX_CLI = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const FAILOVER = join(REPO_ROOT, 'bin', 'failover.ts');
-const WATCH_INTERVAL_MS = 200;
+// Each look at the process table spawns ps (about 10 ms of CPU); DynamoDB Local lives for seconds.
+const WATCH_INTERVAL_MS = 500;
 
 /** A DynamoDB Local process seen among the CLI's descendants. */
 export interface DynamoDbProcess {

@@ -69,6 +69,7 @@ describe('DynamoDB Local does not outlive the CLI', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('Elastic IP eipalloc-06666666666666661 already exists');
     expect(result.stdout).toBe('');
+    expect(result.dynamoDb, 'DynamoDB Local was seen running before the error').toHaveLength(1);
     await expectGone(result.dynamoDb);
   });
 
