@@ -88,6 +88,13 @@ describe('bin/app.ts', () => {
     expect(regions).toContain("applications[2].detection.failure.alarmArns[0]: region eu-west-1 differs from the stack's us-east-1");
   });
 
+  it("without credentials the CDK CLI still sets a region (us-east-1 when none is configured): with no account the stack is env-agnostic and builds", () => {
+    const config = join(repo, 'failover.config.json');
+    expect(configProblems(config, { region: 'us-east-1' })).toBe('');
+    // With credentials for an account, the region is the deployment's: eu-west-1's ARNs are refused.
+    expect(configProblems(config, { region: 'us-east-1', account: '123456789012' })).toContain("region eu-west-1 differs from the stack's us-east-1");
+  });
+
   it('names a config file that does not exist', () => {
     expect(configProblems(join(workDir, 'missing.json'))).toMatch(/cannot read .*missing\.json: ENOENT/);
   });
