@@ -51,6 +51,8 @@ export interface DeployedBundles {
   assetText(objectKey: string): string;
   /** Deletes the assembly if it was synthesized into a temporary directory. */
   dispose(): void;
+  /** What the synthesis printed (stdout and stderr), when synthesizeBundles ran it. */
+  readonly synthLog?: string;
 }
 
 /**
@@ -80,7 +82,7 @@ export async function synthesizeBundles(configFile: string): Promise<DeployedBun
       },
     });
     if (code !== 0) throw new Error(`${cdkJson.app} exited with ${code} for ${configFile}:\n${output}`);
-    return { ...readCloudAssembly(outdir, STACK_NAME, config), dispose: () => rmSync(outdir, { recursive: true, force: true }) };
+    return { ...readCloudAssembly(outdir, STACK_NAME, config), dispose: () => rmSync(outdir, { recursive: true, force: true }), synthLog: output };
   } catch (error) {
     rmSync(outdir, { recursive: true, force: true });
     throw error;

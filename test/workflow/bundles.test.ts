@@ -97,6 +97,9 @@ function controlPlaneFunctions(): string[] {
 
 describe('cdk synth (bin/app.ts) on failover.config.json', () => {
   it('bundles every handler with esbuild as one ESM file, and puts the config beside the bundles as an S3 asset', () => {
+    // Exit code 0 is not enough: a synthesis may print an error (cdk-nag, esbuild) and still write the assembly.
+    expect(bundles.synthLog).toBeDefined();
+    expect(bundles.synthLog).not.toMatch(/Error/);
     const functions = Object.entries(bundles.template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     // Twelve handlers (ten steps, intake, the callback), and the CDK's own AwsCustomResource provider (it tags the preferred nodes at deploy).
     expect(functions).toHaveLength(STEPS.length + 3);
